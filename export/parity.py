@@ -1,0 +1,155 @@
+"""The one parity function: PyTorch's deployment graph vs an exported artifact, in pixels.
+
+The CLI, the tests and the benchmarks all call `compare`; a target only has to hand over a
+callable (`Loaded.runner`) or, where the format cannot run on this machine, static checks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from meshpose_export.targets.base import Check, Loaded, Outputs, Runner, Tolerance
+
+from meshpose_mobile.crop import CropContract
+from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
+from meshpose_mobile.samples import SAMPLE_PHOTOS
+from meshpose_mobile.seeded import synthetic_batch
+
+VERTEX_OUTPUTS = ("vertices", "vertices_2d")
+
+
+@dataclass(frozen=True)
+class ParityInput:
+    name: str
+    kind: str  # "real" (crop of a photo) or "random"
+    image: np.ndarray  # (1, 3, H, W) float32 RGB 0..255
+
+
+def parity_inputs(graph: MeshPoseDeploy, contract: CropContract, n_random: int = 4, seed: int = 0) -> list[ParityInput]:
+    """Crops of the shipped photos (and their mirror images) plus seeded random images."""
+    inputs = []
+    for photo in SAMPLE_PHOTOS:
+        crop, _ = contract.crop(photo.load(), photo.box)
+        chw = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32)
+        inputs.append(ParityInput(photo.name, "real", chw))
+        inputs.append(ParityInput(f"{photo.name}_mirrored", "real", np.ascontiguousarray(chw[..., ::-1])))
+    g = torch.Generator().manual_seed(seed)
+    _, _, h, w = graph.config.input_shape
+    for i in range(n_random):
+        if i % 2 == 0:
+            img = torch.rand(1, 3, h, w, generator=g) * 255.0
+            name = f"uniform_noise_{i}"
+        else:
+            img = synthetic_batch(1, h, w, g)
+            name = f"synthetic_{i}"
+        inputs.append(ParityInput(name, "random", img.numpy().astype(np.float32)))
+    return inputs
+
+
+def torch_runner(graph: MeshPoseDeploy) -> Runner:
+    """The reference: the PyTorch deployment graph as a Runner."""
+
+    def run(image: np.ndarray) -> Outputs:
+        with torch.no_grad():
+            outs = graph(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)))
+        return {name: t.numpy() for name, t in zip(OUTPUT_NAMES, outs, strict=True)}
+
+    return run
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    max: float
+    mean: float
+    p99: float
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> ErrorStats:
+        v = np.asarray(values, dtype=np.float64).ravel()
+        return cls(float(v.max()), float(v.mean()), float(np.percentile(v, 99)))
+
+
+@dataclass
+class ParityReport:
+    target: str
+    precision: str
+    artifact: str
+    status: str  # "pass", "fail", "static-pass", "static-fail"
+    tolerance: Tolerance
+    stats: dict[str, ErrorStats] = field(default_factory=dict)
+    per_input: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("pass", "static-pass")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["passed"] = self.passed
+        d["units"] = {"vertices": "px (3-D Euclidean)", "vertices_2d": "px (2-D Euclidean)", "visibility": "abs"}
+        return d
+
+    def write_json(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        tmp.replace(path)
+
+    def verdict(self) -> str:
+        if self.status.startswith("static"):
+            return f"{'PASS' if self.passed else 'FAIL'} (static checks; {self.note})"
+        s = self.stats["vertices"]
+        return f"{'PASS' if self.passed else 'FAIL'} max {s.max:.4f} px, p99 {s.p99:.4f} px (tol {self.tolerance.max_px} px)"
+
+    def table(self) -> str:
+        lines = [f"parity {self.target}/{self.precision}: {self.verdict()}"]
+        if self.stats:
+            lines.append(f"  {'output':<12} {'max':>10} {'mean':>10} {'p99':>10}")
+            for name, s in self.stats.items():
+                lines.append(f"  {name:<12} {s.max:>10.4f} {s.mean:>10.4f} {s.p99:>10.4f}")
+        for c in self.checks:
+            lines.append(f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.detail}")
+        return "\n".join(lines)
+
+
+def compare(
+    reference: Runner,
+    loaded: Loaded,
+    inputs: list[ParityInput],
+    tolerance: Tolerance,
+    *,
+    target: str,
+    precision: str,
+    artifact: str,
+) -> ParityReport:
+    """Run reference and artifact on the same inputs; per-output max, mean and p99 errors."""
+    report = ParityReport(target, precision, artifact, "fail", tolerance, checks=list(loaded.checks))
+    if loaded.runner is None:
+        ok = bool(report.checks) and all(c.passed for c in report.checks)
+        report.status = "static-pass" if ok else "static-fail"
+        report.note = loaded.reason
+        return report
+    errors: dict[str, list[np.ndarray]] = {name: [] for name in OUTPUT_NAMES}
+    for item in inputs:
+        ref, out = reference(item.image), loaded.runner(item.image)
+        row: dict[str, Any] = {"input": item.name, "kind": item.kind}
+        for name in OUTPUT_NAMES:
+            got = np.asarray(out[name], dtype=np.float64).reshape(ref[name].shape)
+            diff = got - ref[name].astype(np.float64)
+            err = np.linalg.norm(diff, axis=-1) if name in VERTEX_OUTPUTS else np.abs(diff)
+            errors[name].append(err.ravel())
+            row[f"{name}_max"] = float(err.max())
+        report.per_input.append(row)
+    report.stats = {name: ErrorStats.of(np.concatenate(v)) for name, v in errors.items()}
+    ok = all(
+        report.stats[name].max <= tolerance.max_px and report.stats[name].p99 <= tolerance.p99_px
+        for name in VERTEX_OUTPUTS
+    ) and report.stats["visibility"].max <= tolerance.visibility
+    report.status = "pass" if ok else "fail"
+    return report

@@ -1,0 +1,223 @@
+"""CoreML: an mlprogram .mlpackage (iOS 16+) whose input is a camera image, for the Neural Engine.
+
+The image input takes a pixel buffer directly: ImageType has a single scale but a per-channel
+bias, so the graph is asked for its form without the mean subtraction (`normalize_in_graph=False`)
+and the mean goes into ImageType's bias while the per-channel std already sits in the first
+convolution. Prediction runs only on macOS; elsewhere `load` returns the static checks that can be
+made on the saved program (standard MIL ops only, no float32 islands in an FP16 program, weights
+equal to PyTorch's).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import platform
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
+
+from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
+from meshpose_mobile.errors import ExportError
+
+# Standard MIL ops a MeshPose program may contain; anything else means a converter surprise.
+STANDARD_OPS = frozenset({
+    "const", "cast", "conv", "add", "sub", "mul", "real_div", "softmax", "reduce_sum", "reduce_mean",
+    "reshape", "sigmoid", "relu", "clip", "concat", "stack", "expand_dims", "squeeze", "transpose",
+    "upsample_bilinear", "resize_bilinear", "max_pool", "avg_pool", "matmul", "linear", "batch_norm",
+    "constexpr_affine_dequantize", "constexpr_lut_to_dense", "constexpr_blockwise_shift_scale",
+})
+_COMPRESSED = {"w8": "8-bit linear weights", "pal6": "6-bit k-means palettised weights"}
+
+
+def _quiet():
+    """coremltools prints version warnings and progress bars; keep the CLI's output readable."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+    logging.getLogger("coremltools").setLevel(logging.ERROR)
+    return stack
+
+
+def _ct():
+    with _quiet():
+        import coremltools as ct
+    return ct
+
+
+class CoreMLTarget(Target):
+    name = "coreml"
+    precisions = ("fp16", "fp32", "w8", "pal6")
+    default_precision = "fp16"
+    suffix = ".mlpackage"
+
+    def deploy_kwargs(self) -> dict[str, bool]:
+        return {"normalize_in_graph": False}
+
+    def export(self, graph: MeshPoseDeploy, out_path: Path, precision: str, ctx: ExportContext) -> Path:
+        ct = _ct()
+        if graph.normalize_in_graph:
+            raise ExportError("CoreML export needs the graph built with normalize_in_graph=False")
+        spec = graph.input_spec
+        _, _, h, w = spec.shape
+        with _quiet(), torch.no_grad():
+            traced = torch.jit.trace(graph, graph.example_input(), check_trace=False)
+            model = ct.convert(
+                traced,
+                inputs=[ct.ImageType(name=spec.name, shape=spec.shape, scale=1.0, bias=list(spec.channel_bias),
+                                     color_layout=ct.colorlayout.RGB)],
+                outputs=[ct.TensorType(name=n) for n in OUTPUT_NAMES],
+                convert_to="mlprogram",
+                minimum_deployment_target=ct.target.iOS16,
+                compute_precision=ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16,
+            )
+            model = self._compress(model, precision)
+        meta = dict(ctx.metadata)
+        model.author = meta.pop("author", "MeshPose Mobile")
+        model.license = meta.pop("license", "")
+        model.version = meta.pop("toolkit_version", "")
+        model.short_description = meta.pop("description", "MeshPose body mesh from a person crop")
+        for key, value in meta.items():
+            model.user_defined_metadata[key] = str(value)
+        model.input_description[spec.name] = f"RGB person crop {w}x{h}, see the crop contract in metadata"
+        for out in graph.output_specs:
+            model.output_description[out.name] = f"{out.shape}: {out.units}"
+        with _quiet():
+            model.save(str(out_path))
+        return out_path
+
+    def _compress(self, model, precision: str):
+        if precision not in _COMPRESSED:
+            return model
+        import coremltools.optimize.coreml as cto
+
+        if precision == "w8":
+            op = cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8")
+            return cto.linear_quantize_weights(model, cto.OptimizationConfig(global_config=op))
+        op = cto.OpPalettizerConfig(mode="kmeans", nbits=6)
+        return cto.palettize_weights(model, cto.OptimizationConfig(global_config=op))
+
+    def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
+        ct = _ct()
+        checks = static_checks(path, graph)
+        if platform.system() != "Darwin":
+            return Loaded(None, "CoreML prediction runs only on macOS; checked the saved program instead", checks)
+        with _quiet():
+            model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
+        name = graph.input_spec.name
+
+        def run(image: np.ndarray) -> dict[str, np.ndarray]:
+            from PIL import Image
+
+            hwc = np.clip(np.rint(image[0].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+            outs = model.predict({name: Image.fromarray(hwc)})
+            return {n: np.asarray(outs[n]) for n in OUTPUT_NAMES}
+
+        return Loaded(run, "", checks)
+
+    def tolerance(self, precision: str) -> Tolerance:
+        # FP16 compute on the Neural Engine: same budget as TFLite fp16 (docs/design.md); the
+        # compressed variants add their weight quantisation error.
+        return {
+            "fp32": Tolerance(max_px=0.05, p99_px=0.02, visibility=1e-3),
+            "fp16": Tolerance(max_px=0.5, p99_px=0.25, visibility=5e-3),
+            "w8": Tolerance(max_px=2.0, p99_px=1.0, visibility=0.05),
+            "pal6": Tolerance(max_px=3.0, p99_px=1.5, visibility=0.05),
+        }[precision]
+
+
+def _program_ops(path: Path):
+    ct = _ct()
+    with _quiet():
+        spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
+    main = spec.mlProgram.functions["main"]
+    block = main.block_specializations[main.opset]
+    return spec, list(block.operations)
+
+
+def _const_values(path: Path, ops) -> list[np.ndarray]:
+    """Every const tensor of the program stored in weight.bin, decoded."""
+    from coremltools import libmilstoragepython as storage
+    from coremltools.proto import MIL_pb2
+
+    weights = path / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+    if not weights.exists():
+        return []
+    reader = storage._BlobStorageReader(str(weights))
+    readers = {MIL_pb2.FLOAT16: reader.read_fp16_data, MIL_pb2.FLOAT32: reader.read_float_data}
+    values = []
+    for op in ops:
+        if op.type != "const" or "val" not in op.attributes:
+            continue
+        val = op.attributes["val"]
+        if not val.HasField("blobFileValue"):
+            continue
+        ttype = op.outputs[0].type.tensorType
+        read = readers.get(ttype.dataType)
+        if read is None:
+            continue
+        dims = [int(d.constant.size) for d in ttype.dimensions]
+        values.append(np.asarray(read(val.blobFileValue.offset), dtype=np.float32).reshape(dims))
+    return values
+
+
+def _squeezed_shape(a: np.ndarray) -> tuple[int, ...]:
+    return tuple(d for d in a.shape if d != 1)
+
+
+def static_checks(path: Path, graph: MeshPoseDeploy) -> list[Check]:
+    """What can be verified about a saved .mlpackage without running it."""
+    from coremltools.proto import MIL_pb2
+
+    spec, ops = _program_ops(path)
+    checks = []
+    kinds = sorted({op.type for op in ops})
+    odd = [k for k in kinds if k not in STANDARD_OPS]
+    checks.append(Check("standard MIL ops only", not odd, f"{len(ops)} ops of {len(kinds)} kinds" + (f"; unexpected: {odd}" if odd else "")))
+
+    out_names = {o.name for o in spec.description.output}
+    fp32_ops = [
+        op.type for op in ops
+        if op.type not in ("const", "cast")
+        and any(o.type.tensorType.dataType == MIL_pb2.FLOAT32 for o in op.outputs)
+    ]
+    is_fp16 = any(
+        o.type.tensorType.dataType == MIL_pb2.FLOAT16 for op in ops if op.type != "const" for o in op.outputs
+    )
+    if is_fp16:
+        checks.append(Check("no float32 islands in the FP16 program", not fp32_ops,
+                            "all compute ops are float16" if not fp32_ops else f"float32 ops: {sorted(set(fp32_ops))}"))
+    checks.append(Check("named outputs", out_names == set(OUTPUT_NAMES), f"outputs {sorted(out_names)}"))
+
+    consts = _const_values(path, ops)
+    by_shape: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for c in consts:
+        by_shape.setdefault(_squeezed_shape(c), []).append(c.ravel())
+    expected = [p.detach().numpy() for _, p in graph.named_parameters() if p.ndim >= 2]
+    cast = np.float16 if is_fp16 else np.float32
+    matched, worst = 0, 0.0
+    for w in expected:
+        ref = w.astype(cast).astype(np.float32).ravel()
+        errs = [float(np.abs(c - ref).max()) for c in by_shape.get(_squeezed_shape(w), []) if c.size == ref.size]
+        if errs and min(errs) == 0.0:
+            matched += 1
+        else:
+            worst = max(worst, min(errs) if errs else float("inf"))
+    # Compressed weights live in constexpr ops (int8 or palette blobs); they are counted, not compared.
+    n_comp = sum(op.type.startswith("constexpr") for op in ops)
+    unmatched = len(expected) - matched
+    detail = f"{matched}/{len(expected)} weight tensors bit-equal after {np.dtype(cast).name} rounding"
+    if n_comp:
+        detail += f", {n_comp} compressed tensors (not compared)"
+    elif unmatched:
+        detail += f" (worst mismatch {worst:.3g})"
+    checks.append(Check("weights in weight.bin equal PyTorch's", unmatched <= n_comp, detail))
+    return checks
+
+
+register_target(CoreMLTarget())

@@ -1,0 +1,129 @@
+"""Model configuration: everything that fixes a MeshPose network's shapes and its decoding numbers.
+
+The config travels inside every checkpoint and every artifact's metadata, so it is a frozen
+dataclass with a plain-dict form (`to_dict` / `from_dict`) that survives JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshpose_mobile.errors import ConfigError
+
+AXES = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shapes and decoding constants of one MeshPose network.
+
+    Pixel conventions: a crop pixel's centre has integer coordinates, the top-left pixel's centre
+    is (0, 0). Heatmap cell (i, j) sits at pixel
+    ``(stride * (j + cell_offset) + pixel_offset, stride * (i + cell_offset) + pixel_offset)``.
+    The project's convention (cell centres, method.md Eq. 1) is ``cell_offset=0.5,
+    pixel_offset=-0.5``; the released model's is ``0.0, 0.0`` (integer cell index times stride).
+
+    Regressed coordinates use bin centres ``lo + (hi - lo) / bins * (b + bin_offset)`` per axis,
+    in crop pixels; z is depth relative to an arbitrary origin, in pixel units.
+    """
+
+    variant: str
+    backbone: str
+    num_vertices: int
+    topology: str = "default"
+    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
+    input_height: int = 256
+    input_width: int = 192
+    heatmap_stride: int = 4
+    # Temperature beta of Eq. 1; folded into the heatmap convolution for deployment.
+    gain: float = 1.0
+    num_bins: int = 64
+    # Width of the 'indexed' axis of the regression branch: pooled C -> head_mid * num_bins -> K.
+    head_mid: int = 256
+    x_range: tuple[float, float] = (-96.0, 288.0)
+    y_range: tuple[float, float] = (-128.0, 640.0)
+    z_range: tuple[float, float] = (-192.0, 192.0)
+    bin_offset: float = 0.5
+    cell_offset: float = 0.5
+    pixel_offset: float = -0.5
+    foreground_head: bool = True
+    seam_average: bool = False
+    # Per-channel normalisation of 0..255 RGB input: (pixel / 255 - mean) / std.
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # --- derived numbers -------------------------------------------------------------------
+    @property
+    def heatmap_height(self) -> int:
+        return self.input_height // self.heatmap_stride
+
+    @property
+    def heatmap_width(self) -> int:
+        return self.input_width // self.heatmap_stride
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (1, 3, self.input_height, self.input_width)
+
+    def range_of(self, axis: str) -> tuple[float, float]:
+        return {"x": self.x_range, "y": self.y_range, "z": self.z_range}[axis]
+
+    def replace(self, **changes: Any) -> ModelConfig:
+        return dataclasses.replace(self, **changes)
+
+    # --- checks ------------------------------------------------------------------------------
+    def validate(self) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"model config: {name}={getattr(self, name)!r} {why}")
+
+        for name in ("num_vertices", "input_height", "input_width", "heatmap_stride", "num_bins", "head_mid"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise bad(name, "must be a positive integer")
+        # Every backbone reaches at least stride 16 internally; other sizes would not divide evenly
+        # (HRNet needs 32, checked by the model against its backbone).
+        for name in ("input_height", "input_width"):
+            if getattr(self, name) % 16:
+                raise bad(name, "must be a multiple of 16 (the backbones' deepest stride)")
+        if self.heatmap_stride != 4:
+            raise bad("heatmap_stride", "must be 4: every backbone outputs stride-4 features")
+        if not self.gain > 0:
+            raise bad("gain", "must be > 0")
+        for axis in AXES:
+            lo, hi = self.range_of(axis)
+            if not hi > lo:
+                raise bad(f"{axis}_range", "must be (lo, hi) with hi > lo")
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if len(value) != 3:
+                raise bad(name, "must have 3 values (R, G, B)")
+        if min(self.std) <= 0:
+            raise bad("std", "must be > 0 per channel")
+
+    # --- serialisation -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("model config must be a mapping of field names to values")
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"model config: unknown field(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+        kwargs = {}
+        for key, value in data.items():
+            if isinstance(value, list):
+                value = tuple(float(v) for v in value)
+            kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except TypeError as err:
+            raise ConfigError(f"model config: {err}") from None

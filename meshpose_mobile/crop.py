@@ -1,0 +1,119 @@
+"""The crop contract: how a person box becomes the network's input crop, and how outputs go back.
+
+Same numbers as the released model (official-checkpoint.md, "Input"), for any input size H x W:
+the box centre c is grown on its smaller side to aspect W/H, both sides are scaled by
+`box_scale`, and the three-point affine maps c -> (W/2, H/2), c + (0, h/2) -> (W/2, H),
+c + (w/2, 0) -> (W, H/2); bilinear sampling, constant border. Pixel centres have integer
+coordinates in both images. Back to the image: (x, y) through the inverse affine, z times
+sqrt(|det|) of the inverse 2x2 (= box width / W). The same fields go into every export sidecar,
+so the iOS and Android apps crop exactly like this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from meshpose_mobile.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CropContract:
+    input_height: int
+    input_width: int
+    box_scale: float = 1.1
+    border_value: float = 0.0
+
+    @property
+    def aspect(self) -> float:
+        return self.input_width / self.input_height
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "aspect": self.aspect,
+            "interpolation": "bilinear",
+            "border": "constant",
+            "pixel_centres": "integer coordinates, top-left pixel centre at (0, 0)",
+            "box_format": "x, y, w, h (COCO: top-left corner, width, height) in image pixels",
+            "rule": (
+                "c = box centre; grow the smaller side to aspect w/h = input_width/input_height; scale w, h by "
+                "box_scale; affine maps c -> (W/2, H/2), c + (0, h/2) -> (W/2, H), c + (w/2, 0) -> (W, H/2)"
+            ),
+            "back_to_image": "x, y through the inverse affine; z times box width / input_width",
+        }
+
+    def box_affine(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """2x3 matrix mapping image pixels to crop pixels for a COCO xywh box."""
+        x, y, w, h = (float(v) for v in box)
+        if not (np.isfinite([x, y, w, h]).all() and w > 0 and h > 0):
+            raise ConfigError(f"person box {box} must have finite x, y and positive width and height")
+        cx, cy = x + w / 2.0, y + h / 2.0
+        if w > self.aspect * h:
+            h = w / self.aspect
+        else:
+            w = h * self.aspect
+        w, h = w * self.box_scale, h * self.box_scale
+        src = np.array([[cx, cy], [cx, cy + h / 2.0], [cx + w / 2.0, cy]])
+        W, H = float(self.input_width), float(self.input_height)
+        dst = np.array([[W / 2, H / 2], [W / 2, H], [W, H / 2]])
+        return _affine_from_points(src, dst)
+
+    def crop(self, image: np.ndarray, box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """HxWx3 image -> (crop (H_in, W_in, 3) float32 in the image's value range, affine)."""
+        affine = self.box_affine(box)
+        inv = invert_affine(affine)
+        ys, xs = np.mgrid[0 : self.input_height, 0 : self.input_width].astype(np.float64)
+        sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
+        sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
+        return bilinear_sample(image, sx, sy, self.border_value), affine
+
+    def to_image(self, points: np.ndarray, affine: np.ndarray) -> np.ndarray:
+        """(..., 2 or 3) crop-pixel points -> image pixels (z scaled by box width / input width)."""
+        inv = invert_affine(affine)
+        out = np.array(points, dtype=np.float64, copy=True)
+        xy = out[..., :2] @ inv[:, :2].T + inv[:, 2]
+        out[..., :2] = xy
+        if out.shape[-1] == 3:
+            out[..., 2] *= np.sqrt(abs(np.linalg.det(inv[:, :2])))
+        return out
+
+    def to_crop(self, points: np.ndarray, affine: np.ndarray) -> np.ndarray:
+        """Inverse of `to_image`."""
+        out = np.array(points, dtype=np.float64, copy=True)
+        out[..., :2] = out[..., :2] @ affine[:, :2].T + affine[:, 2]
+        if out.shape[-1] == 3:
+            out[..., 2] *= np.sqrt(abs(np.linalg.det(affine[:, :2])))
+        return out
+
+
+def _affine_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    a = np.concatenate([src, np.ones((3, 1))], axis=1)
+    return np.linalg.solve(a, dst).T
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    lin = np.linalg.inv(m[:, :2])
+    return np.concatenate([lin, -lin @ m[:, 2:]], axis=1)
+
+
+def bilinear_sample(image: np.ndarray, sx: np.ndarray, sy: np.ndarray, border: float) -> np.ndarray:
+    """Sample an HxWxC image at float pixel positions; outside the image reads `border`."""
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 2:
+        img = img[..., None]
+    h, w = img.shape[:2]
+    padded = np.full((h + 2, w + 2, img.shape[2]), border, dtype=np.float32)
+    padded[1:-1, 1:-1] = img
+    # Positions beyond one pixel outside the image only ever read the border.
+    px = np.clip(sx + 1.0, 0.0, w + 1.0)
+    py = np.clip(sy + 1.0, 0.0, h + 1.0)
+    x0 = np.clip(np.floor(px).astype(np.int64), 0, w)
+    y0 = np.clip(np.floor(py).astype(np.int64), 0, h)
+    fx = (px - x0)[..., None].astype(np.float32)
+    fy = (py - y0)[..., None].astype(np.float32)
+    top = padded[y0, x0] * (1 - fx) + padded[y0, x0 + 1] * fx
+    bottom = padded[y0 + 1, x0] * (1 - fx) + padded[y0 + 1, x0 + 1] * fx
+    return top * (1 - fy) + bottom * fy

@@ -1,0 +1,201 @@
+"""The deployment form of MeshPose (method.md Sec. 8): what every export target converts.
+
+It is built from a trained `MeshPose` and holds standard layers only, so phone runtimes run it
+without custom layers:
+
+- BatchNorm folded into the preceding convolutions (backbone through torch.fx, regression by hand);
+- the gain beta folded into the heatmap convolution;
+- input normalisation: the per-channel std goes into the first convolution's weights (exact, since
+  scaling commutes with zero padding) and the mean is one subtraction at the input, or left to
+  the caller (CoreML's ImageType bias) when ``normalize_in_graph=False``. Folding the mean into the
+  conv bias instead would be wrong at the borders, where the padding would then pad raw zeros;
+- Eq. 1 as softmax over the flattened heatmap, elementwise multiply with constant coordinate rows
+  and reduce-sum (this layout survived int8 quantisation, a matmul against a grid did not); the
+  bin expectations likewise. Constant rows are normalised to [-1, 1] and rescaled afterwards so
+  FP16 runtimes keep sub-pixel precision;
+- no 5-D tensors, no gather, batch 1, fixed shape.
+
+Converters only call `MeshPose.deploy()` and read `input_spec` / `output_specs`; they never
+reach into the network.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.fx
+from torch import Tensor, nn
+from torch.fx.experimental.optimization import fuse as fx_fuse_conv_bn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
+
+from meshpose_mobile import decode
+from meshpose_mobile.config import AXES
+
+INPUT_NAME = "image"
+OUTPUT_NAMES = ("vertices", "visibility", "vertices_2d")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the deployment graph's single input expects."""
+
+    name: str
+    shape: tuple[int, int, int, int]
+    layout: str
+    color_order: str
+    value_range: tuple[float, float]
+    normalize_in_graph: bool
+    # Added per channel by the caller before the graph when the mean is not in it (CoreML
+    # ImageType bias); zeros when it is.
+    channel_bias: tuple[float, float, float]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    shape: tuple[int, ...]
+    units: str
+
+
+class MeshPoseDeploy(nn.Module):
+    """Eval-only MeshPose: image (1, 3, H, W) in 0..255 RGB -> (vertices, visibility, vertices_2d)."""
+
+    def __init__(self, model: nn.Module, *, normalize_in_graph: bool = True) -> None:
+        super().__init__()
+        cfg = model.config
+        model = copy.deepcopy(model).eval()
+        # Built in the model's dtype: a float64 model gives a float64 graph, which is how tests
+        # separate the algebra of folding from float32 rounding.
+        dtype = model.heatmap.weight.dtype
+        self.config = cfg
+        self.topology = model.topology
+        self.normalize_in_graph = normalize_in_graph
+        k, hw = cfg.num_vertices, cfg.heatmap_height * cfg.heatmap_width
+        self.k, self.hw, self.mid, self.bins = k, hw, cfg.head_mid, cfg.num_bins
+
+        self.backbone = fx_fuse_conv_bn(model.backbone)
+        _scale_input_channels(self.backbone, 1.0 / model.pixel_std.flatten())
+        self.register_buffer("pixel_mean", model.pixel_mean.clone())
+
+        self.heatmap = nn.Conv2d(model.heatmap.in_channels, k, 1, dtype=dtype)
+        self.heatmap.weight.data = model.heatmap.weight.data * cfg.gain
+        self.heatmap.bias.data = model.heatmap.bias.data * cfg.gain
+
+        self.expand = nn.ModuleDict()
+        self.to_vertices = nn.ModuleDict()
+        for name, branch in model.regression.items():
+            w, b = fuse_conv_bn_weights(
+                branch.conv1.weight, branch.conv1.bias, branch.bn.running_mean, branch.bn.running_var,
+                branch.bn.eps, branch.bn.weight, branch.bn.bias,
+            )
+            self.expand[name] = _conv2d_from_1d(w, b)
+            self.to_vertices[name] = _conv2d_from_1d(branch.conv2.weight, branch.conv2.bias)
+
+        grid = decode.grid_rows(cfg)
+        for i, axis in enumerate(("x", "y")):
+            row, centre, half = _normalised(grid[i])
+            self.register_buffer(f"grid_{axis}", row.view(1, 1, hw).to(dtype))
+            self.register_buffer(f"grid_{axis}_affine", torch.tensor([half, centre], dtype=dtype))
+        centres = decode.bin_centres(cfg)
+        for i, axis in enumerate(AXES):
+            row, centre, half = _normalised(centres[i])
+            self.register_buffer(f"bins_{axis}", row.view(1, 1, cfg.num_bins).to(dtype))
+            self.register_buffer(f"bins_{axis}_affine", torch.tensor([half, centre], dtype=dtype))
+        self.seam: Tensor | None
+        if cfg.seam_average:
+            self.register_buffer("seam", model.seam.clone())
+        else:
+            self.seam = None
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    # --- the contract that export targets read ------------------------------------------------
+    @property
+    def input_spec(self) -> InputSpec:
+        cfg = self.config
+        bias = (0.0, 0.0, 0.0) if self.normalize_in_graph else tuple(-255.0 * m for m in cfg.mean)
+        return InputSpec(
+            name=INPUT_NAME, shape=cfg.input_shape, layout="NCHW", color_order="RGB",
+            value_range=(0.0, 255.0), normalize_in_graph=self.normalize_in_graph,
+            channel_bias=bias, mean=tuple(cfg.mean), std=tuple(cfg.std),
+        )
+
+    @property
+    def output_specs(self) -> tuple[OutputSpec, ...]:
+        k = self.k
+        return (
+            OutputSpec("vertices", (1, k, 3), "crop pixels (x, y); z: relative depth in pixel units"),
+            OutputSpec("visibility", (1, k), "probability in [0, 1]"),
+            OutputSpec("vertices_2d", (1, k, 2), "crop pixels (VertexPose heatmap estimate)"),
+        )
+
+    def example_input(self, seed: int = 0) -> Tensor:
+        g = torch.Generator().manual_seed(seed)
+        return (torch.rand(self.config.input_shape, generator=g) * 255.0).to(self.pixel_mean.dtype)
+
+    # --- the graph ----------------------------------------------------------------------------
+    def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        x = image - self.pixel_mean if self.normalize_in_graph else image
+        feats = self.backbone(x)
+        prob = torch.softmax(self.heatmap(feats).reshape(1, self.k, self.hw), dim=-1)
+        px = _expect(prob, self.grid_x, self.grid_x_affine)
+        py = _expect(prob, self.grid_y, self.grid_y_affine)
+
+        pooled = feats.mean(dim=(2, 3), keepdim=True)
+        logits = {name: self._branch(name, pooled) for name in self.expand}
+        rx = _expect(torch.softmax(logits["x"], dim=-1), self.bins_x, self.bins_x_affine)
+        ry = _expect(torch.softmax(logits["y"], dim=-1), self.bins_y, self.bins_y_affine)
+        rz = _expect(torch.softmax(logits["z"], dim=-1), self.bins_z, self.bins_z_affine)
+        vis = torch.sigmoid(logits["vis"].mean(dim=-1))
+
+        qx = rx + vis * (px - rx)
+        qy = ry + vis * (py - ry)
+        vertices = torch.stack([qx, qy, rz], dim=-1)
+        if self.seam is not None:
+            vertices = torch.matmul(self.seam, vertices)
+        return vertices, vis, torch.stack([px, py], dim=-1)
+
+    def _branch(self, name: str, pooled: Tensor) -> Tensor:
+        h = torch.relu(self.expand[name](pooled)).reshape(1, self.mid, self.bins, 1)
+        return self.to_vertices[name](h).reshape(1, self.k, self.bins)
+
+
+def _expect(prob: Tensor, row: Tensor, affine: Tensor) -> Tensor:
+    return (prob * row).sum(dim=-1) * affine[0] + affine[1]
+
+
+def _normalised(values: Tensor) -> tuple[Tensor, float, float]:
+    lo, hi = float(values.min()), float(values.max())
+    centre, half = (hi + lo) / 2.0, max((hi - lo) / 2.0, 1e-12)
+    return (values - centre) / half, centre, half
+
+
+def _conv2d_from_1d(weight: Tensor, bias: Tensor) -> nn.Conv2d:
+    out_c, in_c, _ = weight.shape
+    conv = nn.Conv2d(in_c, out_c, 1)
+    conv.weight.data = weight.detach().reshape(out_c, in_c, 1, 1).clone()
+    conv.bias.data = bias.detach().clone()
+    return conv
+
+
+def _scale_input_channels(gm: torch.fx.GraphModule, scale: Tensor) -> None:
+    """Multiply input channel c by scale[c], inside the first convolution when it is the input's
+    only consumer (the usual case), else as an explicit multiply at the top of the graph."""
+    (placeholder,) = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    users = list(placeholder.users)
+    if len(users) == 1 and users[0].op == "call_module":
+        conv = gm.get_submodule(users[0].target)
+        if isinstance(conv, nn.Conv2d) and conv.groups == 1 and conv.padding_mode == "zeros":
+            conv.weight.data = conv.weight.data * scale.view(1, -1, 1, 1)
+            return
+    gm.register_buffer("input_scale", scale.view(1, -1, 1, 1).clone())
+    with gm.graph.inserting_after(placeholder):
+        attr = gm.graph.get_attr("input_scale")
+    with gm.graph.inserting_after(attr):
+        scaled = gm.graph.call_function(torch.mul, (placeholder, attr))
+    placeholder.replace_all_uses_with(scaled, delete_user_cb=lambda n: n is not scaled)
+    gm.recompile()

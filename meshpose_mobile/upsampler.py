@@ -1,0 +1,57 @@
+"""High-poly upsampler (method.md Sec. 6, paper App. C.2.3).
+
+Two linear maps along the vertex axis, K -> K_mid -> N, shared by x, y and z (no nonlinearity),
+optionally around a weighted centre of the low-poly mesh so the maps see root-relative shapes.
+Layer names follow the released upsampler (`upsampling`, `upsampling2`) so its weights import
+without renaming.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from meshpose_mobile.errors import ConfigError
+
+
+class HighPolyUpsampler(nn.Module):
+    def __init__(
+        self, num_low: int, num_mid: int, num_high: int, centre_weights: Tensor | None = None
+    ) -> None:
+        super().__init__()
+        self.upsampling = nn.Linear(num_low, num_mid)
+        self.upsampling2 = nn.Linear(num_mid, num_high)
+        if centre_weights is not None:
+            centre_weights = torch.as_tensor(centre_weights, dtype=torch.float32).flatten()
+            if centre_weights.numel() != num_low:
+                raise ConfigError(
+                    f"upsampler centre weights have {centre_weights.numel()} entries, expected {num_low} "
+                    "(one per low-poly vertex, zeros allowed)"
+                )
+            total = float(centre_weights.sum())
+            if abs(total) < 1e-8:
+                raise ConfigError("upsampler centre weights sum to 0; give positive weights to the centre vertices")
+            centre_weights = centre_weights / total
+        self.register_buffer("centre_weights", centre_weights)
+
+    @property
+    def num_low(self) -> int:
+        return self.upsampling.in_features
+
+    def centre(self, low: Tensor) -> Tensor:
+        """(B, K, 3) -> (B, 1, 3) weighted centre, zeros when centring is off."""
+        if self.centre_weights is None:
+            return low.new_zeros(low.shape[0], 1, 3)
+        return (self.centre_weights.view(1, -1, 1) * low).sum(dim=1, keepdim=True)
+
+    def forward(self, low: Tensor) -> Tensor:
+        """(B, K, 3) low-poly vertices -> (B, N, 3) high-poly vertices; both stages' output
+        is available through `stages` for training losses."""
+        return self.stages(low)[1]
+
+    def stages(self, low: Tensor) -> tuple[Tensor, Tensor]:
+        c = self.centre(low)
+        x = (low - c).transpose(1, 2)  # (B, 3, K): linear maps act on the vertex axis
+        mid = self.upsampling(x)
+        high = self.upsampling2(mid)
+        return mid.transpose(1, 2) + c, high.transpose(1, 2) + c
