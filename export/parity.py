@@ -105,7 +105,8 @@ class ParityReport:
         if self.status.startswith("static"):
             return f"{'PASS' if self.passed else 'FAIL'} (static checks; {self.note})"
         s = self.stats["vertices"]
-        return f"{'PASS' if self.passed else 'FAIL'} max {s.max:.4f} px, p99 {s.p99:.4f} px (tol {self.tolerance.max_px} px)"
+        verdict = "PASS" if self.passed else "FAIL"
+        return f"{verdict} max {s.max:.4f} px, p99 {s.p99:.4f} px (tol {self.tolerance.max_px} px)"
 
     def table(self) -> str:
         lines = [f"parity {self.target}/{self.precision}: {self.verdict()}"]
@@ -147,9 +148,12 @@ def compare(
             row[f"{name}_max"] = float(err.max())
         report.per_input.append(row)
     report.stats = {name: ErrorStats.of(np.concatenate(v)) for name, v in errors.items()}
-    ok = all(
-        report.stats[name].max <= tolerance.max_px and report.stats[name].p99 <= tolerance.p99_px
-        for name in VERTEX_OUTPUTS
-    ) and report.stats["visibility"].max <= tolerance.visibility
+    ok = (
+        all(
+            report.stats[name].max <= tolerance.max_px and report.stats[name].p99 <= tolerance.p99_px
+            for name in VERTEX_OUTPUTS
+        )
+        and report.stats["visibility"].max <= tolerance.visibility
+    )
     report.status = "pass" if ok else "fail"
     return report

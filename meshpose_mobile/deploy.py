@@ -89,8 +89,13 @@ class MeshPoseDeploy(nn.Module):
         self.to_vertices = nn.ModuleDict()
         for name, branch in model.regression.items():
             w, b = fuse_conv_bn_weights(
-                branch.conv1.weight, branch.conv1.bias, branch.bn.running_mean, branch.bn.running_var,
-                branch.bn.eps, branch.bn.weight, branch.bn.bias,
+                branch.conv1.weight,
+                branch.conv1.bias,
+                branch.bn.running_mean,
+                branch.bn.running_var,
+                branch.bn.eps,
+                branch.bn.weight,
+                branch.bn.bias,
             )
             self.expand[name] = _conv2d_from_1d(w, b)
             self.to_vertices[name] = _conv2d_from_1d(branch.conv2.weight, branch.conv2.bias)
@@ -119,9 +124,15 @@ class MeshPoseDeploy(nn.Module):
         cfg = self.config
         bias = (0.0, 0.0, 0.0) if self.normalize_in_graph else tuple(-255.0 * m for m in cfg.mean)
         return InputSpec(
-            name=INPUT_NAME, shape=cfg.input_shape, layout="NCHW", color_order="RGB",
-            value_range=(0.0, 255.0), normalize_in_graph=self.normalize_in_graph,
-            channel_bias=bias, mean=tuple(cfg.mean), std=tuple(cfg.std),
+            name=INPUT_NAME,
+            shape=cfg.input_shape,
+            layout="NCHW",
+            color_order="RGB",
+            value_range=(0.0, 255.0),
+            normalize_in_graph=self.normalize_in_graph,
+            channel_bias=bias,
+            mean=tuple(cfg.mean),
+            std=tuple(cfg.std),
         )
 
     @property

@@ -64,8 +64,12 @@ class MeshPose(nn.Module):
             {name: RegressionBranch(c, config.head_mid, config.num_bins, k) for name in REG_BRANCHES}
         )
         f32 = torch.float32
-        self.register_buffer("pixel_mean", 255.0 * torch.tensor(config.mean, dtype=f32).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", 255.0 * torch.tensor(config.std, dtype=f32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer(
+            "pixel_mean", 255.0 * torch.tensor(config.mean, dtype=f32).view(1, 3, 1, 1), persistent=False
+        )
+        self.register_buffer(
+            "pixel_std", 255.0 * torch.tensor(config.std, dtype=f32).view(1, 3, 1, 1), persistent=False
+        )
         self.register_buffer("grid_rows", decode.grid_rows(config).to(f32), persistent=False)
         self.register_buffer("bin_centres", decode.bin_centres(config).to(f32), persistent=False)
         pairs = torch.as_tensor(topology.seam_pairs) if config.seam_average else None

@@ -71,8 +71,14 @@ def project_ranges(height: int, width: int) -> dict[str, tuple[float, float]]:
 
 def _project_config(variant: str, backbone: str, topology: Topology, height: int, width: int, **kw: Any) -> ModelConfig:
     return ModelConfig(
-        variant=variant, backbone=backbone, num_vertices=topology.num_vertices, topology=topology.name,
-        input_height=height, input_width=width, **project_ranges(height, width), **kw,
+        variant=variant,
+        backbone=backbone,
+        num_vertices=topology.num_vertices,
+        topology=topology.name,
+        input_height=height,
+        input_width=width,
+        **project_ranges(height, width),
+        **kw,
     )
 
 
@@ -85,34 +91,68 @@ def meshpose_hrnet32(topology: Topology) -> ModelConfig:
     # maps bin b to lo + 27 b pixels (official-checkpoint.md: x = 4 (6.75 b - 96), etc.); it has
     # no foreground head and normalises with mean = std = 0.5.
     return ModelConfig(
-        variant="meshpose_hrnet32", backbone="hrnet_w32", num_vertices=topology.num_vertices,
-        topology=topology.name, backbone_kwargs={"final_width": 256},
-        input_height=384, input_width=288, gain=10.0, num_bins=64, head_mid=256,
-        x_range=(-384.0, -384.0 + 27.0 * 64), y_range=(-288.0, -288.0 + 27.0 * 64),
-        z_range=(-576.0, -576.0 + 27.0 * 64), bin_offset=0.0, cell_offset=0.0, pixel_offset=0.0,
-        foreground_head=False, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+        variant="meshpose_hrnet32",
+        backbone="hrnet_w32",
+        num_vertices=topology.num_vertices,
+        topology=topology.name,
+        backbone_kwargs={"final_width": 256},
+        input_height=384,
+        input_width=288,
+        gain=10.0,
+        num_bins=64,
+        head_mid=256,
+        x_range=(-384.0, -384.0 + 27.0 * 64),
+        y_range=(-288.0, -288.0 + 27.0 * 64),
+        z_range=(-576.0, -576.0 + 27.0 * 64),
+        bin_offset=0.0,
+        cell_offset=0.0,
+        pixel_offset=0.0,
+        foreground_head=False,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
     )
 
 
 @register_variant("meshpose_s", "ResNet-50 (dilated, stride 16) + separable decoder, 256x192")
 def meshpose_s(topology: Topology) -> ModelConfig:
     return _project_config(
-        "meshpose_s", "resnet50", topology, 256, 192, backbone_kwargs={"out_channels": 256},
-        gain=10.0, num_bins=64, head_mid=256,
+        "meshpose_s",
+        "resnet50",
+        topology,
+        256,
+        192,
+        backbone_kwargs={"out_channels": 256},
+        gain=10.0,
+        num_bins=64,
+        head_mid=256,
     )
 
 
 @register_variant("meshpose_xs", "MobileNetV2-1.4 (dilated, stride 16) + separable decoder, 256x192")
 def meshpose_xs(topology: Topology) -> ModelConfig:
     return _project_config(
-        "meshpose_xs", "mobilenetv2_140", topology, 256, 192, backbone_kwargs={"out_channels": 256},
-        gain=10.0, num_bins=64, head_mid=256,
+        "meshpose_xs",
+        "mobilenetv2_140",
+        topology,
+        256,
+        192,
+        backbone_kwargs={"out_channels": 256},
+        gain=10.0,
+        num_bins=64,
+        head_mid=256,
     )
 
 
 @register_variant("meshpose_tiny", "a few convolutions at 64x48, for tests and quick experiments")
 def meshpose_tiny(topology: Topology) -> ModelConfig:
     return _project_config(
-        "meshpose_tiny", "tiny", topology, 64, 48, backbone_kwargs={"out_channels": 16},
-        gain=10.0, num_bins=16, head_mid=8,
+        "meshpose_tiny",
+        "tiny",
+        topology,
+        64,
+        48,
+        backbone_kwargs={"out_channels": 16},
+        gain=10.0,
+        num_bins=16,
+        head_mid=8,
     )

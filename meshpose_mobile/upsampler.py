@@ -15,9 +15,7 @@ from meshpose_mobile.errors import ConfigError
 
 
 class HighPolyUpsampler(nn.Module):
-    def __init__(
-        self, num_low: int, num_mid: int, num_high: int, centre_weights: Tensor | None = None
-    ) -> None:
+    def __init__(self, num_low: int, num_mid: int, num_high: int, centre_weights: Tensor | None = None) -> None:
         super().__init__()
         self.upsampling = nn.Linear(num_low, num_mid)
         self.upsampling2 = nn.Linear(num_mid, num_high)

@@ -25,12 +25,39 @@ from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
 # Standard MIL ops a MeshPose program may contain; anything else means a converter surprise.
-STANDARD_OPS = frozenset({
-    "const", "cast", "conv", "add", "sub", "mul", "real_div", "softmax", "reduce_sum", "reduce_mean",
-    "reshape", "sigmoid", "relu", "clip", "concat", "stack", "expand_dims", "squeeze", "transpose",
-    "upsample_bilinear", "resize_bilinear", "max_pool", "avg_pool", "matmul", "linear", "batch_norm",
-    "constexpr_affine_dequantize", "constexpr_lut_to_dense", "constexpr_blockwise_shift_scale",
-})
+STANDARD_OPS = frozenset(
+    {
+        "const",
+        "cast",
+        "conv",
+        "add",
+        "sub",
+        "mul",
+        "real_div",
+        "softmax",
+        "reduce_sum",
+        "reduce_mean",
+        "reshape",
+        "sigmoid",
+        "relu",
+        "clip",
+        "concat",
+        "stack",
+        "expand_dims",
+        "squeeze",
+        "transpose",
+        "upsample_bilinear",
+        "resize_bilinear",
+        "max_pool",
+        "avg_pool",
+        "matmul",
+        "linear",
+        "batch_norm",
+        "constexpr_affine_dequantize",
+        "constexpr_lut_to_dense",
+        "constexpr_blockwise_shift_scale",
+    }
+)
 _COMPRESSED = {"w8": "8-bit linear weights", "pal6": "6-bit k-means palettised weights"}
 
 
@@ -69,8 +96,15 @@ class CoreMLTarget(Target):
             traced = torch.jit.trace(graph, graph.example_input(), check_trace=False)
             model = ct.convert(
                 traced,
-                inputs=[ct.ImageType(name=spec.name, shape=spec.shape, scale=1.0, bias=list(spec.channel_bias),
-                                     color_layout=ct.colorlayout.RGB)],
+                inputs=[
+                    ct.ImageType(
+                        name=spec.name,
+                        shape=spec.shape,
+                        scale=1.0,
+                        bias=list(spec.channel_bias),
+                        color_layout=ct.colorlayout.RGB,
+                    )
+                ],
                 outputs=[ct.TensorType(name=n) for n in OUTPUT_NAMES],
                 convert_to="mlprogram",
                 minimum_deployment_target=ct.target.iOS16,
@@ -178,20 +212,29 @@ def static_checks(path: Path, graph: MeshPoseDeploy) -> list[Check]:
     checks = []
     kinds = sorted({op.type for op in ops})
     odd = [k for k in kinds if k not in STANDARD_OPS]
-    checks.append(Check("standard MIL ops only", not odd, f"{len(ops)} ops of {len(kinds)} kinds" + (f"; unexpected: {odd}" if odd else "")))
+    checks.append(
+        Check(
+            "standard MIL ops only",
+            not odd,
+            f"{len(ops)} ops of {len(kinds)} kinds" + (f"; unexpected: {odd}" if odd else ""),
+        )
+    )
 
     out_names = {o.name for o in spec.description.output}
     fp32_ops = [
-        op.type for op in ops
-        if op.type not in ("const", "cast")
-        and any(o.type.tensorType.dataType == MIL_pb2.FLOAT32 for o in op.outputs)
+        op.type
+        for op in ops
+        if op.type not in ("const", "cast") and any(o.type.tensorType.dataType == MIL_pb2.FLOAT32 for o in op.outputs)
     ]
-    is_fp16 = any(
-        o.type.tensorType.dataType == MIL_pb2.FLOAT16 for op in ops if op.type != "const" for o in op.outputs
-    )
+    is_fp16 = any(o.type.tensorType.dataType == MIL_pb2.FLOAT16 for op in ops if op.type != "const" for o in op.outputs)
     if is_fp16:
-        checks.append(Check("no float32 islands in the FP16 program", not fp32_ops,
-                            "all compute ops are float16" if not fp32_ops else f"float32 ops: {sorted(set(fp32_ops))}"))
+        checks.append(
+            Check(
+                "no float32 islands in the FP16 program",
+                not fp32_ops,
+                "all compute ops are float16" if not fp32_ops else f"float32 ops: {sorted(set(fp32_ops))}",
+            )
+        )
     checks.append(Check("named outputs", out_names == set(OUTPUT_NAMES), f"outputs {sorted(out_names)}"))
 
     consts = _const_values(path, ops)

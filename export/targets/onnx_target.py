@@ -24,8 +24,14 @@ def export_onnx(graph: MeshPoseDeploy, out_path: Path, metadata: dict[str, str] 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, (graph.example_input(),), str(raw), dynamo=True, opset_version=OPSET,
-            external_data=False, input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+            graph,
+            (graph.example_input(),),
+            str(raw),
+            dynamo=True,
+            opset_version=OPSET,
+            external_data=False,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
             verbose=False,
         )
     model = onnx.load(str(raw))

@@ -54,7 +54,9 @@ class TfliteTarget(Target):
         shutil.copyfile(produced, out_path)
         return out_path
 
-    def _convert(self, graph: MeshPoseDeploy, run_dir: Path, stem: str, ctx: ExportContext, *, quant: bool, full: bool) -> None:
+    def _convert(
+        self, graph: MeshPoseDeploy, run_dir: Path, stem: str, ctx: ExportContext, *, quant: bool, full: bool
+    ) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
         onnx_path = export_onnx(graph, run_dir / f"{stem}.onnx", dict(ctx.metadata))
@@ -84,7 +86,10 @@ class TfliteTarget(Target):
         with open(log, "w") as fh:
             proc = subprocess.run(
                 [sys.executable, "-m", "meshpose_export.targets._onnx2tf_worker", json.dumps(args)],
-                stdout=fh, stderr=subprocess.STDOUT, env=env, check=False,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+                check=False,
             )
         if proc.returncode != 0:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]

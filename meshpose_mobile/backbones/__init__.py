@@ -33,9 +33,7 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
     try:
         builder = _BACKBONES[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown backbone {name!r}; choose one of {', '.join(sorted(_BACKBONES))}"
-        ) from None
+        raise ConfigError(f"unknown backbone {name!r}; choose one of {', '.join(sorted(_BACKBONES))}") from None
     module = builder(**kwargs)
     if not isinstance(getattr(module, "out_channels", None), int):
         raise TypeError(f"backbone {name!r} must set an int `out_channels`")
