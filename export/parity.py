@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from meshpose_export.targets.base import Check, Loaded, Outputs, Runner, Tolerance
 
+from meshpose_export.targets.base import Check, Loaded, Outputs, Runner, Tolerance
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.samples import SAMPLE_PHOTOS

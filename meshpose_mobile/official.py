@@ -43,7 +43,9 @@ def official_key_map(model: nn.Module) -> dict[str, str]:
 def official_constant_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
     """Released entries that hold decoding constants our config derives: name -> expected shape."""
     cfg = model.config
-    shapes = {f"{HEAD_PREFIX}head_layers.{b}.softargmax1D.positions": (cfg.num_bins,) for b in _BRANCHES.values()}
+    # Only the coordinate branches decode by argsoftmax; visibility averages its bins.
+    coords = [_BRANCHES[a] for a in ("x", "y", "z")]
+    shapes = {f"{HEAD_PREFIX}head_layers.{b}.softargmax1D.positions": (cfg.num_bins,) for b in coords}
     shapes[f"{HEAD_PREFIX}branch_models.SP_MESHPOSE.grid"] = (cfg.heatmap_height, cfg.heatmap_width, 2)
     return shapes
 

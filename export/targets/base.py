@@ -67,8 +67,11 @@ class ExportContext:
 class Target(abc.ABC):
     name: str
     precisions: tuple[str, ...]
-    default_precision: str
+    # What `--precision` means when not given: the files most users want from this target.
+    recommended: tuple[str, ...]
     suffix: str
+    # How the artifact's input tensor is laid out, for the sidecar the apps read.
+    input_layout: str
 
     def artifact_name(self, variant: str, precision: str) -> str:
         return f"{variant}_{precision}{self.suffix}"

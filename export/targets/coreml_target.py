@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
 
+from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
@@ -80,7 +80,8 @@ def _ct():
 class CoreMLTarget(Target):
     name = "coreml"
     precisions = ("fp16", "fp32", "w8", "pal6")
-    default_precision = "fp16"
+    recommended = ("fp16",)
+    input_layout = "image: RGB CVPixelBuffer (uint8), no manual normalisation"
     suffix = ".mlpackage"
 
     def deploy_kwargs(self) -> dict[str, bool]:
@@ -183,7 +184,11 @@ def _const_values(path: Path, ops) -> list[np.ndarray]:
     if not weights.exists():
         return []
     reader = storage._BlobStorageReader(str(weights))
-    readers = {MIL_pb2.FLOAT16: reader.read_fp16_data, MIL_pb2.FLOAT32: reader.read_float_data}
+    # read_fp16_data hands back the raw 16-bit patterns; they are reinterpreted as float16 below.
+    readers = {
+        MIL_pb2.FLOAT16: lambda off: np.asarray(reader.read_fp16_data(off)).view(np.float16),
+        MIL_pb2.FLOAT32: reader.read_float_data,
+    }
     values = []
     for op in ops:
         if op.type != "const" or "val" not in op.attributes:
@@ -221,10 +226,21 @@ def static_checks(path: Path, graph: MeshPoseDeploy) -> list[Check]:
     )
 
     out_names = {o.name for o in spec.description.output}
+    # The ImageType bias is added to the camera pixels in float32 before the first cast; that is
+    # preprocessing of the input itself, exact on 8-bit pixels, not a float32 island.
+    inputs = {i.name for i in spec.description.input}
+    const_names = {o.name for op in ops if op.type == "const" for o in op.outputs}
+
+    def reads_only_inputs(op) -> bool:
+        args = {a.name for v in op.inputs.values() for a in v.arguments}
+        return bool(args & inputs) and args <= inputs | const_names
+
     fp32_ops = [
         op.type
         for op in ops
-        if op.type not in ("const", "cast") and any(o.type.tensorType.dataType == MIL_pb2.FLOAT32 for o in op.outputs)
+        if op.type not in ("const", "cast")
+        and any(o.type.tensorType.dataType == MIL_pb2.FLOAT32 for o in op.outputs)
+        and not reads_only_inputs(op)
     ]
     is_fp16 = any(o.type.tensorType.dataType == MIL_pb2.FLOAT16 for op in ops if op.type != "const" for o in op.outputs)
     if is_fp16:

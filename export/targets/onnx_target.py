@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-from meshpose_export.targets.base import ExportContext, Loaded, Target, Tolerance, register_target
 
+from meshpose_export.targets.base import ExportContext, Loaded, Target, Tolerance, register_target
 from meshpose_mobile.deploy import INPUT_NAME, OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
@@ -20,6 +21,8 @@ def export_onnx(graph: MeshPoseDeploy, out_path: Path, metadata: dict[str, str] 
     import onnx
     import onnxsim
 
+    # The exporter warns about every torchvision op it cannot register; we use none of them.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     raw = out_path.with_name(out_path.stem + ".raw.onnx")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -66,7 +69,8 @@ def onnx_runner(path: Path, threads: int = 0):
 class OnnxTarget(Target):
     name = "onnx"
     precisions = ("fp32",)
-    default_precision = "fp32"
+    recommended = ("fp32",)
+    input_layout = "NCHW float32"
     suffix = ".onnx"
 
     def export(self, graph: MeshPoseDeploy, out_path: Path, precision: str, ctx: ExportContext) -> Path:

@@ -1,15 +1,14 @@
 """TFLite (LiteRT) through onnx2tf 1.29.24: NHWC input, outputs named through the signature.
 
-onnx2tf writes float32 and float16 files in one run, and the int8 files when asked; one run per
-export serves every precision planned for it (`ExportContext.planned`).
-
-Offline notes (docs/design.md): onnx2tf tries to download a 20-image sample for its shape
-inference and for int8 calibration; we write both from local crops into its working directory.
+onnx2tf turns the ONNX file into a SavedModel once; each precision planned for this export
+(`ExportContext.planned`) is then converted from it in its own process, two at a time
+(see `_onnx2tf_worker`). Offline: onnx2tf would download a 20-image sample for its shape
+inference; we write it from local crops into its working directory, and int8 calibration uses the
+same local crops.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,82 +17,73 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from meshpose_export.targets.base import ExportContext, Loaded, Target, Tolerance, register_target
 from meshpose_export.targets.onnx_target import export_onnx
-
-from meshpose_mobile.deploy import INPUT_NAME, OUTPUT_NAMES, MeshPoseDeploy
+from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
-# Precision -> the file suffix onnx2tf gives it.
-_FILES = {
-    "fp32": "_float32.tflite",
-    "fp16": "_float16.tflite",
-    "int8_dynamic": "_dynamic_range_quant.tflite",
-    "int8_full": "_integer_quant.tflite",
-}
 _SAMPLE_NPY = "calibration_image_sample_data_20x128x128x3_float32.npy"
+# Conversions run side by side, one per core (each is single-threaded and ~1 GB for meshpose_xs).
+MAX_PARALLEL = max(1, min(2, os.cpu_count() or 1))
 
 
 class TfliteTarget(Target):
     name = "tflite"
-    precisions = tuple(_FILES)
-    default_precision = "fp32"
+    precisions = ("fp32", "fp16", "int8_dynamic", "int8_full")
+    recommended = ("fp32", "fp16", "int8_dynamic")
+    input_layout = "NHWC float32"
     suffix = ".tflite"
 
     def export(self, graph: MeshPoseDeploy, out_path: Path, precision: str, ctx: ExportContext) -> Path:
-        planned = set(ctx.planned) | {precision}
-        quant = bool(planned & {"int8_dynamic", "int8_full"})
-        full = "int8_full" in planned
         run_dir = ctx.workdir / "onnx2tf"
-        stem = "model"
-        produced = run_dir / "out" / f"{stem}{_FILES[precision]}"
+        produced = run_dir / f"{precision}.tflite"
         if not produced.exists():
-            self._convert(graph, run_dir, stem, ctx, quant=quant, full=full)
+            planned = [p for p in self.precisions if p in set(ctx.planned) | {precision}]
+            self._convert(graph, run_dir, planned, ctx)
         if not produced.exists():
-            raise ExportError(f"onnx2tf did not write {produced.name}; see {run_dir / 'onnx2tf.log'}")
+            raise ExportError(f"TFLite conversion did not write {produced.name}; see the logs in {run_dir}")
         shutil.copyfile(produced, out_path)
         return out_path
 
-    def _convert(
-        self, graph: MeshPoseDeploy, run_dir: Path, stem: str, ctx: ExportContext, *, quant: bool, full: bool
-    ) -> None:
+    def _convert(self, graph: MeshPoseDeploy, run_dir: Path, precisions: list[str], ctx: ExportContext) -> None:
+        """ONNX -> SavedModel (onnx2tf) once, then one converter process per precision."""
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
-        onnx_path = export_onnx(graph, run_dir / f"{stem}.onnx", dict(ctx.metadata))
-        calib = ctx.calibration
-        if calib is None:
+        onnx_path = export_onnx(graph, run_dir / "model.onnx", dict(ctx.metadata))
+        if ctx.calibration is None:
             raise ExportError("TFLite export needs calibration crops (ExportContext.calibration)")
-        nhwc = np.ascontiguousarray(calib.transpose(0, 2, 3, 1), dtype=np.float32)
-        sample = _resize_nhwc(nhwc, 128, 128, count=20) / 255.0
-        np.save(run_dir / _SAMPLE_NPY, sample.astype(np.float32))
-        args: dict[str, object] = {
-            "cwd": str(run_dir),
-            "input_onnx_file_path": str(onnx_path),
-            "output_folder_path": str(run_dir / "out"),
-            "copy_onnx_input_output_names_to_tflite": True,
-            "output_signaturedefs": True,
-            "non_verbose": True,
-            "output_dynamic_range_quantized_tflite": quant,
-        }
-        if full:
-            calib_path = run_dir / "calibration_nhwc.npy"
-            np.save(calib_path, nhwc)
-            # Inputs are 0..255 pixels and the graph normalises itself: identity mean/std.
-            args["output_integer_quantized_tflite"] = True
-            args["custom_input_op_name_np_data_path"] = [[INPUT_NAME, str(calib_path), 0.0, 1.0]]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
-        log = run_dir / "onnx2tf.log"
-        with open(log, "w") as fh:
-            proc = subprocess.run(
-                [sys.executable, "-m", "meshpose_export.targets._onnx2tf_worker", json.dumps(args)],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=env,
-                check=False,
+        nhwc = np.ascontiguousarray(ctx.calibration.transpose(0, 2, 3, 1), dtype=np.float32)
+        # onnx2tf's shape inference wants this 20-image sample and would download it otherwise.
+        np.save(run_dir / _SAMPLE_NPY, (_resize_nhwc(nhwc, 128, 128, count=20) / 255.0).astype(np.float32))
+        np.save(run_dir / "calibration_nhwc.npy", nhwc)
+        saved_model = run_dir / "saved_model"
+        _run_worker(
+            "savedmodel",
+            {
+                "cwd": str(run_dir),
+                "onnx": str(onnx_path),
+                "saved_model": str(saved_model),
+                "input_name": graph.input_spec.name,
+                "output_names": list(OUTPUT_NAMES),
+            },
+            run_dir / "onnx2tf.log",
+        )
+        jobs = [
+            (
+                "convert",
+                {
+                    "saved_model": str(saved_model),
+                    "precision": p,
+                    "out": str(run_dir / f"{p}.tflite"),
+                    "calibration": str(run_dir / "calibration_nhwc.npy"),
+                },
+                run_dir / f"convert-{p}.log",
             )
-        if proc.returncode != 0:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-            raise ExportError(f"onnx2tf failed (exit {proc.returncode}): {tail[0][:200]}; full log: {log}")
+            for p in precisions
+        ]
+        for i in range(0, len(jobs), MAX_PARALLEL):
+            _run_workers(jobs[i : i + MAX_PARALLEL])
 
     def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
         return Loaded(tflite_runner(path))
@@ -109,22 +99,77 @@ class TfliteTarget(Target):
         }[precision]
 
 
+def _worker_cmd(mode: str, args: dict) -> list[str]:
+    return [sys.executable, "-m", "meshpose_export.targets._onnx2tf_worker", mode, json.dumps(args)]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+
+
+def _run_worker(mode: str, args: dict, log: Path) -> None:
+    _run_workers([(mode, args, log)])
+
+
+def _run_workers(jobs: list[tuple[str, dict, Path]]) -> None:
+    procs = []
+    for mode, args, log in jobs:
+        fh = open(log, "w")
+        procs.append(
+            (subprocess.Popen(_worker_cmd(mode, args), stdout=fh, stderr=subprocess.STDOUT, env=_env()), fh, log)
+        )
+    failed = []
+    for proc, fh, log in procs:
+        proc.wait()
+        fh.close()
+        if proc.returncode != 0:
+            failed.append((proc.returncode, log))
+    if failed:
+        code, log = failed[0]
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        tail = lines[-1][:200] if lines else "(no output)"
+        raise ExportError(f"TFLite conversion step failed (exit {code}): {tail}; full log: {log}")
+
+
 def tflite_runner(path: Path, threads: int | None = None):
+    """The artifact as a callable; outputs by signature name, or by shape where onnx2tf wrote no
+    signature (its dynamic-range file): the three outputs have distinct shapes (1,K,3), (1,K), (1,K,2)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_path=str(path), num_threads=threads)
-    runner = interp.get_signature_runner()
-    (input_name,) = runner.get_input_details().keys()
-    missing = set(OUTPUT_NAMES) - set(runner.get_output_details())
-    if missing:
-        raise ExportError(f"{path.name} has no output(s) {sorted(missing)} in its signature; re-export it")
+    if interp.get_signature_list():
+        runner = interp.get_signature_runner()
+        (input_name,) = runner.get_input_details().keys()
+        missing = set(OUTPUT_NAMES) - set(runner.get_output_details())
+        if missing:
+            raise ExportError(f"{path.name} has no output(s) {sorted(missing)} in its signature; re-export it")
 
-    def run(image: np.ndarray) -> dict[str, np.ndarray]:
-        nhwc = np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(0, 2, 3, 1))
-        outs = runner(**{input_name: nhwc})
-        return {name: np.asarray(outs[name]) for name in OUTPUT_NAMES}
+        def run(image: np.ndarray) -> dict[str, np.ndarray]:
+            outs = runner(**{input_name: _nhwc(image)})
+            return {name: np.asarray(outs[name]) for name in OUTPUT_NAMES}
 
-    return run
+        return run
+
+    interp.allocate_tensors()
+    (inp,) = interp.get_input_details()
+    by_rank = {}
+    for detail in interp.get_output_details():
+        shape = tuple(int(d) for d in detail["shape"])
+        name = {2: "visibility", 3: "vertices" if shape[-1] == 3 else "vertices_2d"}.get(len(shape))
+        if name is None or name in by_rank:
+            raise ExportError(f"{path.name}: cannot tell its outputs apart by shape ({shape}); re-export it")
+        by_rank[name] = detail["index"]
+
+    def run_plain(image: np.ndarray) -> dict[str, np.ndarray]:
+        interp.set_tensor(inp["index"], _nhwc(image))
+        interp.invoke()
+        return {name: np.array(interp.get_tensor(idx)) for name, idx in by_rank.items()}
+
+    return run_plain
+
+
+def _nhwc(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(image, dtype=np.float32).transpose(0, 2, 3, 1))
 
 
 def _resize_nhwc(images: np.ndarray, h: int, w: int, count: int) -> np.ndarray:
@@ -136,10 +181,6 @@ def _resize_nhwc(images: np.ndarray, h: int, w: int, count: int) -> np.ndarray:
         pil = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
         out.append(np.asarray(pil.resize((w, h), Image.BILINEAR), dtype=np.float32))
     return np.stack(out)
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 register_target(TfliteTarget())

@@ -1,0 +1,140 @@
+"""`meshpose-export`: a checkpoint to ONNX, CoreML and TFLite artifacts, each with a parity report."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from meshpose_mobile.errors import MeshPoseError
+
+EXIT_PARITY_FAILED = 3
+
+
+def _fail(err: MeshPoseError) -> None:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--ckpt",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoint: ours (meshpose-train, save_checkpoint) or the authors' released file. "
+    "Without it, the variant is exported with seeded (untrained) weights.",
+)
+@click.option(
+    "--variant",
+    default=None,
+    help="Variant to export without --ckpt (default meshpose_xs), or to require of the checkpoint.",
+)
+@click.option("--topology", "topology_path", default=None, help="Topology .npz (default: the packaged anny-615 mesh).")
+@click.option("--target", default="all", show_default=True, help="onnx, coreml, tflite or all.")
+@click.option(
+    "--precision",
+    "precisions",
+    multiple=True,
+    help="Repeatable. onnx: fp32; coreml: fp16, fp32, w8, pal6; tflite: fp32, fp16, int8_dynamic, "
+    "int8_full; 'all' for every one. Default: each target's recommended set.",
+)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the weights when no --ckpt is given.")
+@click.option("--box-scale", default=1.1, show_default=True, help="Person-box scale factor of the crop contract.")
+@click.option("--license", "license_text", default="", help="Licence text embedded in the artifacts.")
+@click.option("--random-inputs", default=4, show_default=True, help="Random images added to the parity inputs.")
+def main(
+    ckpt: Path | None,
+    variant: str | None,
+    topology_path: str | None,
+    target: str,
+    precisions: tuple[str, ...],
+    out_dir: Path,
+    seed: int,
+    box_scale: float,
+    license_text: str,
+    random_inputs: int,
+) -> None:
+    """Export MeshPose to phone formats and prove, in pixels, that each artifact matches PyTorch."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        _run(ckpt, variant, topology_path, target, precisions, out_dir, seed, box_scale, license_text, random_inputs)
+    except MeshPoseError as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted; no partial artifact was left in the output folder", err=True)
+        sys.exit(130)
+
+
+def _run(
+    ckpt: Path | None,
+    variant: str | None,
+    topology_path: str | None,
+    target: str,
+    precisions: tuple[str, ...],
+    out_dir: Path,
+    seed: int,
+    box_scale: float,
+    license_text: str,
+    random_inputs: int,
+) -> None:
+    from meshpose_export.pipeline import plan_jobs, run_export, summary_table
+    from meshpose_mobile.checkpoint import load_checkpoint
+    from meshpose_mobile.crop import CropContract
+    from meshpose_mobile.registry import DEFAULT_VARIANT, get_variant
+    from meshpose_mobile.seeded import seeded_model
+    from meshpose_mobile.topology import load_topology
+
+    t_start = time.perf_counter()
+    jobs = plan_jobs(target, precisions)  # validate flags before any slow work
+    if variant is not None:
+        get_variant(variant)
+    topology = load_topology(topology_path) if topology_path else None
+    step = 1
+    if ckpt is not None:
+        click.echo(f"[{step}] loading checkpoint {ckpt}")
+        model = load_checkpoint(ckpt, variant=variant, topology=topology)
+        note = f"checkpoint {ckpt.name}"
+    else:
+        name = variant or DEFAULT_VARIANT
+        click.echo(
+            f"[{step}] no --ckpt: exporting {name} with SEEDED, UNTRAINED weights (seed {seed}); "
+            "the artifacts prove the conversion, not the accuracy"
+        )
+        model = seeded_model(name, seed=seed, topology=topology)
+        note = f"seeded untrained weights (seed {seed})"
+    cfg = model.config
+    click.echo(
+        f"    {cfg.variant}: {model.num_parameters():,} parameters, {cfg.num_vertices} vertices "
+        f"({model.topology.name}), input {cfg.input_height}x{cfg.input_width}"
+    )
+    click.echo(f"[{step + 1}] exporting {len(jobs)} artifact(s) to {out_dir}")
+    contract = CropContract(cfg.input_height, cfg.input_width, box_scale=box_scale)
+    results = run_export(
+        model,
+        jobs,
+        out_dir,
+        contract=contract,
+        weights_note=note,
+        license_text=license_text,
+        n_random=random_inputs,
+        log=lambda s: click.echo("    " + s.replace("\n", "\n    ")),
+    )
+    click.echo("")
+    click.echo(summary_table(results))
+    click.echo(
+        f"\ntotal {time.perf_counter() - t_start:.1f} s; reports: {out_dir}/*.parity.json, "
+        f"sidecars: {out_dir}/*.json, summary: {out_dir}/summary.json"
+    )
+    failed = [r for r in results if not r.report.passed]
+    if failed:
+        names = ", ".join(r.path.name for r in failed)
+        click.echo(f"error: parity failed for {names}; see their .parity.json", err=True)
+        sys.exit(EXIT_PARITY_FAILED)
+
+
+if __name__ == "__main__":
+    main()

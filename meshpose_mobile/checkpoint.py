@@ -1,0 +1,168 @@
+"""Checkpoints: ours (config + topology + weights in one file) and the authors' released layout.
+
+Ours is a plain dict loadable with ``torch.load(weights_only=True)``: no pickled classes, so a
+checkpoint from anywhere can be opened safely. It carries the `ModelConfig` and the whole
+topology, so a model rebuilds from the file alone and a mismatch with what the user asked for is
+caught before any conversion starts.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from meshpose_mobile.config import ModelConfig
+from meshpose_mobile.errors import CheckpointError, MeshPoseError
+from meshpose_mobile.model import MeshPose
+from meshpose_mobile.official import convert_official_state_dict
+from meshpose_mobile.topology import Topology
+
+FORMAT = "meshpose-mobile"
+FORMAT_VERSION = 1
+RELEASED_VERTICES = 518
+
+
+def _topology_payload(topology: Topology) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in topology.to_arrays().items():
+        if key == "name":
+            out[key] = str(value)
+        elif key == "num_vertices":
+            out[key] = int(value)
+        elif key == "joint_names":
+            out[key] = [str(v) for v in value]
+        else:
+            out[key] = torch.from_numpy(np.ascontiguousarray(value))
+    return out
+
+
+def _topology_from_payload(payload: dict[str, Any]) -> Topology:
+    arrays = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in payload.items()}
+    return Topology.from_arrays(arrays)
+
+
+def save_checkpoint(path: str | Path, model: MeshPose, extra: dict[str, Any] | None = None) -> Path:
+    """Write atomically (temp file + rename) so an interrupted save never leaves a broken file."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "topology": _topology_payload(model.topology),
+        "topology_hash": model.topology.hash,
+        "state_dict": model.state_dict(),
+        "extra": extra or {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """torch.load with one-line errors for the ways a file can be wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}; pass an existing file to --ckpt")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; pass the .pt file inside it")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # the unpickler raises anything from IndexError to UnpicklingError on bad bytes
+        first = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {path} is truncated or not a PyTorch checkpoint ({first}); re-download or re-save it"
+        ) from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(data).__name__}, not a checkpoint dict")
+    return data
+
+
+def is_released_layout(data: dict[str, Any]) -> bool:
+    model = data.get("model")
+    return isinstance(model, dict) and isinstance(model.get("root"), dict)
+
+
+def load_checkpoint(
+    path: str | Path,
+    *,
+    variant: str | None = None,
+    topology: Topology | None = None,
+) -> MeshPose:
+    """A model from our checkpoint or from the authors' released one (`meshpose_hrnet32`).
+
+    `variant` and `topology`, when given, are what the user expects; a checkpoint that holds
+    something else is refused with a message saying which is which.
+    """
+    data = read_checkpoint(path)
+    if data.get("format") == FORMAT:
+        return _load_ours(path, data, variant, topology)
+    if is_released_layout(data):
+        return _load_released(path, data["model"]["root"], variant, topology)
+    keys = ", ".join(sorted(map(str, data))[:5])
+    raise CheckpointError(
+        f"checkpoint {path} is neither a MeshPose Mobile checkpoint nor the released MeshPose layout "
+        f"(top-level keys: {keys}); save it with meshpose_mobile.checkpoint.save_checkpoint"
+    )
+
+
+def _load_ours(path: str | Path, data: dict[str, Any], variant: str | None, topology: Topology | None) -> MeshPose:
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {version}; this toolkit reads {FORMAT_VERSION}")
+    try:
+        config = ModelConfig.from_dict(data["config"])
+        topo = _topology_from_payload(data["topology"])
+        state = data["state_dict"]
+    except KeyError as err:
+        raise CheckpointError(f"checkpoint {path} lacks its {err.args[0]!r} entry; re-save it") from None
+    except MeshPoseError as err:
+        raise CheckpointError(f"checkpoint {path}: {err}") from None
+    if variant is not None and variant != config.variant:
+        raise CheckpointError(
+            f"checkpoint {path} holds {config.variant}, not {variant}; drop --variant or pass a {variant} checkpoint"
+        )
+    if topology is not None and topology.hash != topo.hash:
+        raise CheckpointError(
+            f"checkpoint {path} was trained on topology {topo.name!r} ({topo.num_vertices} vertices, hash "
+            f"{topo.hash[:12]}), not {topology.name!r} ({topology.num_vertices}, {topology.hash[:12]}); "
+            "drop --topology or pass the matching one"
+        )
+    model = MeshPose(config, topo)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        what = f"missing {missing[:2]}" if missing else f"unexpected {unexpected[:2]}"
+        raise CheckpointError(f"checkpoint {path} does not fit {config.variant} ({what}); it may be corrupt")
+    return model.eval()
+
+
+def _load_released(path: str | Path, state: dict[str, Any], variant: str | None, topology: Topology | None) -> MeshPose:
+    from meshpose_mobile.registry import create_model
+
+    if variant not in (None, "meshpose_hrnet32"):
+        raise CheckpointError(
+            f"checkpoint {path} is the released HRNet-W32 model; it loads as meshpose_hrnet32, not {variant}"
+        )
+    heat = state.get("model.model.1.head_layers.SP_MESHPOSE.weight")
+    k = int(heat.shape[0]) if isinstance(heat, torch.Tensor) else RELEASED_VERTICES
+    if topology is None:
+        topology = Topology.minimal(k, f"released-{k}")
+    elif topology.num_vertices != k:
+        raise CheckpointError(
+            f"checkpoint {path} predicts {k} vertices but topology {topology.name!r} has "
+            f"{topology.num_vertices}; pass a {k}-vertex topology"
+        )
+    model = create_model("meshpose_hrnet32", topology)
+    model.load_state_dict(convert_official_state_dict(state, model), strict=True)
+    return model.eval()

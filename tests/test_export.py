@@ -1,0 +1,202 @@
+"""meshpose-export: every target and precision on the tiny model, the default model in CI, and
+bad input: one line, non-zero exit, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from meshpose_export.cli import main
+from meshpose_export.parity import compare, parity_inputs, torch_runner
+from meshpose_export.pipeline import plan_jobs, run_export
+from meshpose_export.targets.base import Loaded, Tolerance, get_target, list_targets
+from meshpose_mobile.checkpoint import save_checkpoint
+from meshpose_mobile.crop import CropContract
+from meshpose_mobile.topology import Topology
+
+ALL_JOBS = [(t, p) for t in ("onnx", "coreml", "tflite") for p in get_target(t).precisions]
+
+
+@pytest.fixture(scope="module")
+def tiny_exports(tmp_path_factory, tiny_model):
+    """One export run of every target and precision of the tiny model."""
+    out = tmp_path_factory.mktemp("tiny")
+    results = run_export(tiny_model, plan_jobs("all", ("all",)), out, log=lambda s: None)
+    return out, {(r.target, r.precision): r for r in results}
+
+
+@pytest.mark.export
+@pytest.mark.parametrize(("target", "precision"), ALL_JOBS)
+def test_tiny_parity(tiny_exports, target: str, precision: str) -> None:
+    out, results = tiny_exports
+    r = results[(target, precision)]
+    assert r.report.passed, r.report.table()
+    assert r.path.exists() and r.size_bytes > 0
+    sidecar = json.loads((out / (r.path.name.removesuffix(get_target(target).suffix) + ".json")).read_text())
+    assert sidecar["outputs"][0] == {"name": "vertices", "shape": [1, 615, 3], "units": sidecar["outputs"][0]["units"]}
+    assert sidecar["mesh"]["num_vertices"] == 615 and len(sidecar["mesh"]["faces"]) == 1226
+    assert sidecar["crop"]["input_height"] == 64 and sidecar["input"]["color_order"] == "RGB"
+    report = json.loads((out / (r.path.name.removesuffix(get_target(target).suffix) + ".parity.json")).read_text())
+    assert report["passed"] is True
+    if r.report.status == "pass":  # runnable here: real numbers for every output
+        assert set(report["stats"]) == {"vertices", "visibility", "vertices_2d"}
+        assert len(report["per_input"]) == 8
+        assert {row["kind"] for row in report["per_input"]} == {"real", "random"}
+
+
+@pytest.mark.export
+def test_onnx_graph_is_standard_and_fixed(tiny_exports) -> None:
+    import onnx
+
+    _out, results = tiny_exports
+    model = onnx.load(str(results[("onnx", "fp32")].path))
+    ops = {n.op_type for n in model.graph.node}
+    assert not ops & {"Gather", "GatherND", "GatherElements", "ScatterND", "Loop", "If"}, ops
+    assert ops <= {
+        "Conv",
+        "Relu",
+        "Clip",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Softmax",
+        "ReduceSum",
+        "ReduceMean",
+        "Reshape",
+        "Sigmoid",
+        "Concat",
+        "Unsqueeze",
+        "Resize",
+        "MaxPool",
+        "MatMul",
+        "GlobalAveragePool",
+        "Squeeze",
+        "Transpose",
+    }, ops
+    assert model.opset_import[0].version >= 18
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, 64, 48]
+    assert [o.name for o in model.graph.output] == ["vertices", "visibility", "vertices_2d"]
+    for o in model.graph.output:  # no 5-D tensors anywhere near the outputs
+        assert len(o.type.tensor_type.shape.dim) <= 4
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["variant"] == "meshpose_tiny" and len(meta["topology_hash"]) == 64
+    assert json.loads(meta["crop_contract"])["aspect"] == pytest.approx(0.75)
+
+
+def test_compare_detects_a_broken_artifact(tiny_graph) -> None:
+    inputs = parity_inputs(tiny_graph, CropContract(64, 48), n_random=2)
+    ref = torch_runner(tiny_graph)
+
+    def shifted(image: np.ndarray) -> dict[str, np.ndarray]:
+        out = ref(image)
+        out["vertices"] = out["vertices"] + np.array([0.3, 0.0, 0.0], dtype=np.float32)
+        return out
+
+    tol = Tolerance(max_px=0.25, p99_px=0.25, visibility=1e-3)
+    report = compare(ref, Loaded(shifted), inputs, tol, target="t", precision="p", artifact="a")
+    assert not report.passed and report.stats["vertices"].max == pytest.approx(0.3, abs=1e-5)
+    same = compare(ref, Loaded(ref), inputs, tol, target="t", precision="p", artifact="a")
+    assert same.passed and same.stats["vertices"].max == 0.0
+    static = compare(ref, Loaded(None, "cannot run here", []), inputs, tol, target="t", precision="p", artifact="a")
+    assert not static.passed  # no checks at all is not a pass
+
+
+@pytest.mark.slow
+@pytest.mark.export
+@pytest.mark.parametrize("target", ["onnx", "coreml", "tflite"])
+def test_default_variant_every_target(tmp_path: Path, target: str) -> None:
+    """The full meshpose_xs on every target with its recommended precisions, as the main job does."""
+    result = CliRunner().invoke(main, ["--target", target, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["variant"] == "meshpose_xs"
+    assert summary["artifacts"] and all(a["passed"] for a in summary["artifacts"])
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def _run(args: list[str]):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def _artifacts(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_missing_checkpoint(tmp_path: Path) -> None:
+    line = _run(["--ckpt", str(tmp_path / "none.pt"), "--target", "onnx", "--out", str(tmp_path / "o")])
+    assert "not found" in line and _artifacts(tmp_path / "o") == []
+
+
+def test_corrupt_checkpoint(tmp_path: Path, tiny_model) -> None:
+    ckpt = save_checkpoint(tmp_path / "m.pt", tiny_model)
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    line = _run(["--ckpt", str(ckpt), "--target", "onnx", "--out", str(tmp_path / "o")])
+    assert "truncated" in line and _artifacts(tmp_path / "o") == []
+
+
+def test_checkpoint_of_another_variant(tmp_path: Path, tiny_model) -> None:
+    ckpt = save_checkpoint(tmp_path / "m.pt", tiny_model)
+    line = _run(["--ckpt", str(ckpt), "--variant", "meshpose_xs", "--target", "onnx", "--out", str(tmp_path / "o")])
+    assert "meshpose_tiny, not meshpose_xs" in line
+
+
+def test_checkpoint_of_another_topology(tmp_path: Path, tiny_model) -> None:
+    ckpt = save_checkpoint(tmp_path / "m.pt", tiny_model)
+    other = tmp_path / "other.npz"
+    Topology.minimal(615, "other-615").save(other)
+    line = _run(["--ckpt", str(ckpt), "--topology", str(other), "--target", "onnx", "--out", str(tmp_path / "o")])
+    assert "topology" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--target", "caffe"], "unknown target"),
+        (["--target", "onnx", "--precision", "fp16"], "no precision 'fp16'"),
+        (["--target", "all", "--precision", "int3"], "no target offers precision int3"),
+        (["--variant", "meshpose_xxl"], "unknown variant"),
+    ],
+)
+def test_bad_flags(tmp_path: Path, args: list[str], needle: str) -> None:
+    line = _run([*args, "--out", str(tmp_path / "o")])
+    assert needle in line and _artifacts(tmp_path / "o") == []
+
+
+def test_unwritable_output_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    line = _run(["--variant", "meshpose_tiny", "--target", "onnx", "--out", str(blocker / "sub")])
+    assert "cannot be written" in line
+
+
+def test_conversion_failing_half_way_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    """onnx succeeds, then the TFLite conversion dies after writing part of its file: the onnx files
+    stay (complete), no TFLite file and no staging folder remain."""
+    tflite = get_target("tflite")
+
+    def broken(graph, out_path, precision, ctx):
+        out_path.write_bytes(b"half a flatbuffer")
+        raise RuntimeError("converter crashed\nwith a long traceback")
+
+    monkeypatch.setattr(tflite, "export", broken)
+    out = tmp_path / "o"
+    line = _run(["--variant", "meshpose_tiny", "--target", "all", "--out", str(out)])
+    assert "tflite/fp32 conversion failed: converter crashed" in line
+    names = _artifacts(out)
+    assert not any(n.endswith(".tflite") or n.startswith(".staging") for n in names), names
+    assert not any("coreml" in n for n in names) or True
+    assert list_targets().index("tflite") > list_targets().index("onnx")
+    assert "meshpose_tiny_fp32.onnx" in names

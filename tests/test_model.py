@@ -1,0 +1,217 @@
+"""The MeshPose network, its variants and its deployment graph."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from meshpose_mobile import decode
+from meshpose_mobile.config import ModelConfig
+from meshpose_mobile.errors import CheckpointError, ConfigError
+from meshpose_mobile.official import convert_official_state_dict
+from meshpose_mobile.registry import create_model, list_variants, make_config
+from meshpose_mobile.seeded import seeded_model, synthetic_batch
+from meshpose_mobile.topology import Topology, default_topology
+
+KEYS_FILE = Path(__file__).parent / "data" / "official-checkpoint-keys.txt"
+RELEASED_PARAMS = 46_285_406
+PAPER_XS_PARAMS = 21_250_000
+VARIANTS = [v.name for v in list_variants()]
+# Full-size variants cost tens of seconds in float64; they still run in CI (see README).
+SLOW = {"meshpose_s", "meshpose_hrnet32"}
+
+
+def _variant_params(name: str) -> list:
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in name]
+
+
+def test_released_parameter_count() -> None:
+    model = create_model("meshpose_hrnet32", Topology.minimal(518, "released-518"))
+    assert model.num_parameters() == RELEASED_PARAMS
+
+
+def test_xs_within_paper_budget() -> None:
+    model = create_model("meshpose_xs")
+    assert model.config.num_vertices == default_topology().num_vertices
+    assert model.num_parameters() <= PAPER_XS_PARAMS
+
+
+@pytest.mark.parametrize("variant", _variant_params(VARIANTS))
+def test_deploy_graph_matches_training_model(variant: str) -> None:
+    """Folding is exact algebra: in float64, graph and model agree far below 1e-3 px (max over 20
+    inputs). In float32 both deviate from the exact result by rounding that a peaked softmax
+    amplifies; the graph must not deviate more than the training model itself does (x2 margin)."""
+    model64 = seeded_model(variant, seed=1).double()
+    graph64 = model64.deploy()
+    cfg = model64.config
+    g = torch.Generator().manual_seed(7)
+    images = torch.cat(
+        [
+            synthetic_batch(10, cfg.input_height, cfg.input_width, g),
+            torch.rand(10, 3, cfg.input_height, cfg.input_width, generator=g) * 255.0,
+        ]
+    ).double()
+    with torch.no_grad():
+        ref = model64(images)
+        outs = [graph64(images[i : i + 1]) for i in range(len(images))]
+    verts = torch.cat([o[0] for o in outs])
+    vis = torch.cat([o[1] for o in outs])
+    v2d = torch.cat([o[2] for o in outs])
+    assert (verts - ref["vertices"]).norm(dim=-1).max() < 1e-3
+    assert (v2d - ref["vertices_2d"]).norm(dim=-1).max() < 1e-3
+    assert (vis - ref["visibility"]).abs().max() < 1e-6
+
+    model32 = seeded_model(variant, seed=1)
+    graph32 = model32.deploy()
+    x = images[:4].float()
+    with torch.no_grad():
+        model_err = (model32(x)["vertices"].double() - ref["vertices"][:4]).norm(dim=-1).max()
+        graph_err = max(
+            (graph32(x[i : i + 1])[0].double() - ref["vertices"][i : i + 1]).norm(dim=-1).max() for i in range(4)
+        )
+    assert graph_err <= 2 * model_err + 1e-4
+
+
+def test_deploy_graph_is_fixed_shape_batch_one(tiny_graph) -> None:
+    spec = tiny_graph.input_spec
+    assert spec.shape == (1, 3, 64, 48)
+    outs = tiny_graph(tiny_graph.example_input())
+    assert [tuple(o.shape) for o in outs] == [s.shape for s in tiny_graph.output_specs]
+    assert [s.name for s in tiny_graph.output_specs] == ["vertices", "visibility", "vertices_2d"]
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in tiny_graph.modules())
+
+
+def test_normalisation_outside_graph_is_the_same_function(tiny_model) -> None:
+    inside, outside = tiny_model.deploy(), tiny_model.deploy(normalize_in_graph=False)
+    x = inside.example_input()
+    bias = torch.tensor(outside.input_spec.channel_bias).view(1, 3, 1, 1)
+    with torch.no_grad():
+        a, b = inside(x), outside(x + bias)
+    assert torch.allclose(a[0], b[0], atol=1e-3)
+    assert inside.input_spec.channel_bias == (0.0, 0.0, 0.0)
+
+
+def _peaked(cfg: ModelConfig, row: int, col: int) -> torch.Tensor:
+    scores = torch.full((1, 1, cfg.heatmap_height, cfg.heatmap_width), -1e4)
+    scores[0, 0, row, col] = 0.0
+    return scores
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        # Project convention: cell centres; top-left pixel centre at (0, 0).
+        ("meshpose_xs", lambda r, c: (4 * c + 1.5, 4 * r + 1.5)),
+        # Released model: integer cell index times the stride 4.
+        ("meshpose_hrnet32", lambda r, c: (4.0 * c, 4.0 * r)),
+    ],
+)
+def test_peaked_heatmap_decodes_to_its_cell(variant: str, expected) -> None:
+    cfg = make_config(variant)
+    rows = decode.grid_rows(cfg)
+    for r, c in [(0, 0), (5, 7), (cfg.heatmap_height - 1, cfg.heatmap_width - 1)]:
+        p = decode.argsoftmax(_peaked(cfg, r, c).double(), 1.0, rows)
+        assert p[0, 0].tolist() == pytest.approx(expected(r, c), abs=1e-9)
+
+
+def test_released_bin_mapping() -> None:
+    cfg = make_config("meshpose_hrnet32", Topology.minimal(518, "released-518"))
+    centres = decode.bin_centres(cfg)
+    b = torch.arange(64, dtype=torch.float64)
+    # official-checkpoint.md: x = 4 (6.75 b - 96), y = 4 (6.75 b - 72), z = 4 (6.75 b - 144).
+    for i, offset in enumerate((96, 72, 144)):
+        assert torch.allclose(centres[i], 4 * (6.75 * b - offset))
+
+
+def _official_state_dict(include=lambda name: True) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    out = {}
+    for line in KEYS_FILE.read_text().splitlines():
+        m = re.match(r"(\S+) \(([\d, ]*)\) (\w+)", line)
+        assert m, line
+        name, shape_txt, dtype = m.groups()
+        if not include(name):
+            continue
+        shape = tuple(int(s) for s in shape_txt.replace(" ", "").split(",") if s)
+        if dtype == "int64":
+            out[name] = torch.randint(0, 100, shape, generator=g)
+        else:
+            out[name] = torch.rand(shape, generator=g) + 0.1
+    return out
+
+
+def test_official_state_dict_loads_through_key_map() -> None:
+    theirs = _official_state_dict()
+    assert len(theirs) == 1800
+    model = create_model("meshpose_hrnet32", Topology.minimal(518, "released-518"))
+    ours = convert_official_state_dict(theirs, model)  # raises unless every entry is used
+    assert set(ours) == set(model.state_dict())
+    model.load_state_dict(ours, strict=True)
+    assert torch.equal(model.heatmap.weight, theirs["model.model.1.head_layers.SP_MESHPOSE.weight"])
+    assert torch.equal(
+        model.regression["vis"].bn.running_var, theirs["model.model.1.head_layers.SP_VISIBILITY.conv_z_1.1.running_var"]
+    )
+
+
+def test_official_state_dict_missing_or_extra_entry() -> None:
+    model = create_model("meshpose_hrnet32", Topology.minimal(518, "released-518"))
+    missing = _official_state_dict(lambda n: "SP_VERTEX_Z.conv_z_2" not in n)
+    with pytest.raises(CheckpointError, match="missing"):
+        convert_official_state_dict(missing, model)
+    extra = _official_state_dict()
+    extra["model.model.1.something_new.weight"] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match="unexpected"):
+        convert_official_state_dict(extra, model)
+    with pytest.raises(CheckpointError, match="518"):
+        convert_official_state_dict(_official_state_dict(), create_model("meshpose_hrnet32"))
+
+
+def test_config_round_trip_and_validation() -> None:
+    cfg = make_config("meshpose_xs")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="num_bins"):
+        cfg.replace(num_bins=0)
+    with pytest.raises(ConfigError, match="x_range"):
+        cfg.replace(x_range=(5.0, 1.0))
+    with pytest.raises(ConfigError, match="unknown field"):
+        ModelConfig.from_dict({**cfg.to_dict(), "bogus": 1})
+    with pytest.raises(ConfigError, match="divisible by 32"):
+        create_model("meshpose_hrnet32", input_width=272)
+    with pytest.raises(ConfigError, match="unknown variant"):
+        create_model("meshpose_xxl")
+
+
+def test_topology_must_match_config(tiny_model) -> None:
+    from meshpose_mobile.model import MeshPose
+
+    with pytest.raises(ConfigError, match="vertices"):
+        MeshPose(tiny_model.config, Topology.minimal(10, "ten"))
+
+
+def test_seam_averaging() -> None:
+    topo = Topology.minimal(6, "six")
+    topo = Topology.from_arrays({**topo.to_arrays(), "seam_pairs": [[0, 3], [1, 5]]})
+    model = seeded_model("meshpose_tiny", topology=topo, seam_average=True)
+    out = model(synthetic_batch(2, 64, 48, torch.Generator().manual_seed(0)))
+    v = out["vertices"]
+    assert torch.allclose(v[:, 0], v[:, 3]) and torch.allclose(v[:, 1], v[:, 5])
+    graph = model.deploy()
+    x = graph.example_input()
+    with torch.no_grad():
+        assert torch.allclose(graph(x)[0], model(x)["vertices"], atol=1e-3)
+    with pytest.raises(ConfigError, match="seam"):
+        create_model("meshpose_tiny", seam_average=True)
+
+
+def test_training_outputs_have_gradients(tiny_model) -> None:
+    import copy
+
+    model = copy.deepcopy(tiny_model).train()
+    out = model(synthetic_batch(2, 64, 48, torch.Generator().manual_seed(0)))
+    assert out["foreground"] is not None and out["foreground"].shape == (2, 1, 16, 12)
+    assert out["bin_logits"].shape == (2, 4, 615, 16)
+    out["vertices"].sum().backward()
+    assert model.heatmap.weight.grad is not None and model.regression["z"].conv2.weight.grad is not None
