@@ -13,7 +13,7 @@ def test_released_anchor_points() -> None:
     c = CropContract(384, 288, box_scale=1.0)
     a = c.box_affine((100.0, 50.0, 150.0, 200.0))  # already aspect 0.75
     centre = np.array([175.0, 150.0])
-    pts = np.array([centre, [*centre, 0, 100.0], [*centre, 75.0, 0]])
+    pts = np.stack([centre, centre + np.array([0.0, 100.0]), centre + np.array([75.0, 0.0])])
     mapped = pts @ a[:, :2].T + a[:, 2]
     assert np.allclose(mapped, [[144, 192], [144, 384], [288, 192]])
 

@@ -52,6 +52,10 @@ class Loaded:
     runner: Runner | None
     reason: str = ""
     checks: list[Check] = field(default_factory=list)
+    # Where the artifact cannot run: a PyTorch stand-in with the artifact's arithmetic (e.g. FP16
+    # compute), so the report still gives pixel numbers, labelled as simulated.
+    simulator: Runner | None = None
+    simulator_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ equal to PyTorch's).
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import platform
@@ -141,7 +142,10 @@ class CoreMLTarget(Target):
         ct = _ct()
         checks = static_checks(path, graph)
         if platform.system() != "Darwin":
-            return Loaded(None, "CoreML prediction runs only on macOS; checked the saved program instead", checks)
+            reason = "CoreML prediction runs only on macOS; checked the saved program instead"
+            sim = _simulator(graph, precision_of(path))
+            note = "" if sim is None else f"simulated in PyTorch ({precision_of(path)} compute), not the artifact"
+            return Loaded(None, reason, checks, simulator=sim, simulator_note=note)
         with _quiet():
             model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
         name = graph.input_spec.name
@@ -156,14 +160,41 @@ class CoreMLTarget(Target):
         return Loaded(run, "", checks)
 
     def tolerance(self, precision: str) -> Tolerance:
-        # FP16 compute on the Neural Engine: same budget as TFLite fp16 (docs/design.md); the
-        # compressed variants add their weight quantisation error.
+        # Prediction runs only on macOS, so these budgets could not be measured here; they mirror
+        # the TFLite ones for the same weight precision (FP16 compute on the Neural Engine adds
+        # activation rounding: revisit with macOS measurements, docs/design.md).
         return {
             "fp32": Tolerance(max_px=0.05, p99_px=0.02, visibility=1e-3),
             "fp16": Tolerance(max_px=0.5, p99_px=0.25, visibility=5e-3),
-            "w8": Tolerance(max_px=2.0, p99_px=1.0, visibility=0.05),
-            "pal6": Tolerance(max_px=3.0, p99_px=1.5, visibility=0.05),
+            "w8": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
+            "pal6": Tolerance(max_px=10.0, p99_px=6.0, visibility=0.05),
         }[precision]
+
+
+def precision_of(path: Path) -> str:
+    """The precision an artifact was exported at, from the metadata written by `export`."""
+    ct = _ct()
+    with _quiet():
+        spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
+    return dict(spec.description.metadata.userDefined).get("precision", "fp16")
+
+
+def _simulator(graph: MeshPoseDeploy, precision: str):
+    """The graph with CoreML's arithmetic for `precision`: the image bias added in float32, then
+    everything in float16 (fp16) or float32 (fp32). Compressed weights are not simulated."""
+    if precision not in ("fp16", "fp32"):
+        return None
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    sim = copy.deepcopy(graph).to(dtype).eval()
+    bias = torch.tensor(graph.input_spec.channel_bias, dtype=torch.float32).view(1, 3, 1, 1)
+
+    def run(image: np.ndarray) -> dict[str, np.ndarray]:
+        x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)) + bias
+        with torch.no_grad():
+            outs = sim(x.to(dtype))
+        return {n: o.float().numpy() for n, o in zip(OUTPUT_NAMES, outs, strict=True)}
+
+    return run
 
 
 def _program_ops(path: Path):

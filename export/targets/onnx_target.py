@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from meshpose_export.targets.base import ExportContext, Loaded, Target, Tolerance, register_target
+from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
 from meshpose_mobile.deploy import INPUT_NAME, OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
@@ -50,6 +50,59 @@ def export_onnx(graph: MeshPoseDeploy, out_path: Path, metadata: dict[str, str] 
     return out_path
 
 
+# What phone NPUs/GPUs run without custom layers (method.md Sec. 8); Gather and friends are out.
+STANDARD_OPS = frozenset(
+    {
+        "Conv",
+        "Relu",
+        "Clip",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Softmax",
+        "ReduceSum",
+        "ReduceMean",
+        "Reshape",
+        "Sigmoid",
+        "Concat",
+        "Unsqueeze",
+        "Squeeze",
+        "Resize",
+        "MaxPool",
+        "AveragePool",
+        "GlobalAveragePool",
+        "MatMul",
+        "Transpose",
+        "Constant",
+    }
+)
+
+
+def graph_checks(path: Path) -> list[Check]:
+    """Standard ops only, and every tensor fixed-shape with rank <= 4 (no 5-D tensors)."""
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    ops = [n.op_type for n in model.graph.node]
+    odd = sorted(set(ops) - STANDARD_OPS)
+    values = [*model.graph.input, *model.graph.output, *model.graph.value_info]
+    ranks = [len(v.type.tensor_type.shape.dim) for v in values]
+    dynamic = [v.name for v in values if any(not d.HasField("dim_value") for d in v.type.tensor_type.shape.dim)]
+    return [
+        Check(
+            "standard ONNX ops only",
+            not odd,
+            f"{len(ops)} ops of {len(set(ops))} kinds" + (f"; unexpected: {odd}" if odd else ""),
+        ),
+        Check(
+            "fixed shapes, rank <= 4",
+            max(ranks) <= 4 and not dynamic,
+            f"{len(values)} tensors, max rank {max(ranks)}" + (f"; dynamic: {dynamic[:3]}" if dynamic else ""),
+        ),
+    ]
+
+
 def onnx_runner(path: Path, threads: int = 0):
     import onnxruntime as ort
 
@@ -77,7 +130,7 @@ class OnnxTarget(Target):
         return export_onnx(graph, out_path, dict(ctx.metadata))
 
     def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
-        return Loaded(onnx_runner(path))
+        return Loaded(onnx_runner(path), checks=graph_checks(path))
 
     def tolerance(self, precision: str) -> Tolerance:
         # Measured: ~1e-4 px max on meshpose_xs/hrnet32 seeded weights (docs/design.md).

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from meshpose_export.targets.base import ExportContext, Loaded, Target, Tolerance, register_target
+from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
 from meshpose_export.targets.onnx_target import export_onnx
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
@@ -86,17 +86,30 @@ class TfliteTarget(Target):
             _run_workers(jobs[i : i + MAX_PARALLEL])
 
     def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
-        return Loaded(tflite_runner(path))
+        return Loaded(tflite_runner(path), checks=[builtin_ops_check(path)])
 
     def tolerance(self, precision: str) -> Tolerance:
-        # From measurement on meshpose_xs / meshpose_tiny seeded weights, with headroom
-        # (docs/design.md, "Tolerances").
+        # Measured max / p99 error (px) on seeded weights, worst of `vertices` and `vertices_2d`
+        # (docs/design.md, "Tolerances"): fp32 xs 0.0003 / 0.0002; fp16 (weights) xs 0.26 / 0.16;
+        # int8_dynamic xs 6.15 / 2.65; int8_full (float decode) xs 6.96 / 4.12. Int8 weight
+        # rounding alone, simulated in PyTorch, moves xs 2.6 px (3.8 px in 2-D), so the int8
+        # budgets are the measured figures with headroom, not the 2 px aim.
         return {
             "fp32": Tolerance(max_px=0.01, p99_px=0.005, visibility=1e-4),
             "fp16": Tolerance(max_px=0.5, p99_px=0.25, visibility=5e-3),
-            "int8_dynamic": Tolerance(max_px=2.0, p99_px=1.0, visibility=0.05),
-            "int8_full": Tolerance(max_px=2.0, p99_px=1.0, visibility=0.05),
+            "int8_dynamic": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
+            "int8_full": Tolerance(max_px=10.0, p99_px=6.0, visibility=0.05),
         }[precision]
+
+
+def builtin_ops_check(path: Path) -> Check:
+    """No Flex (select TF) or custom op: either would need a custom layer on the phone."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    ops = [op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()]
+    odd = sorted({op for op in ops if op.startswith("Flex") or op in ("CUSTOM", "DELEGATE")})
+    detail = f"{len(ops)} ops of {len(set(ops))} kinds" + (f"; non-builtin: {odd}" if odd else "")
+    return Check("TFLite builtin ops only", not odd, detail)
 
 
 def _worker_cmd(mode: str, args: dict) -> list[str]:
