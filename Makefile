@@ -1,5 +1,6 @@
 # Every install step of the project lives here; README's two commands call `make export` and `make test`.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,6 +9,8 @@ OUT ?= artifacts
 VARIANT ?= meshpose_xs
 # The pip config of the machine may point at a local torch CPU wheel; also look there explicitly.
 PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+# This machine's pip config names index folders that may not exist; pip warns once per package.
+PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: setup export test test-fast lint params bench-cpu clean
 
@@ -15,10 +18,10 @@ setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q $(PIP_FLAGS) -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install -q $(PIP_FLAGS) -r requirements.txt -r requirements-dev.txt $(PIP_FILTER)
 	# onnx2tf hard-pins old tensorflow/numpy/onnx but runs on the set above (docs/design.md).
-	$(BIN)/pip install -q --no-deps onnx2tf==1.29.24
-	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip install -q --no-deps onnx2tf==1.29.24 $(PIP_FILTER)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e . $(PIP_FILTER)
 	touch $@
 
 export: setup
@@ -41,3 +44,20 @@ bench-cpu: setup
 
 clean:
 	rm -rf $(VENV) $(OUT) build *.egg-info
+
+# Peer models for meshpose-bench (BlazePose GHUM full landmark model, from the mediapipe wheel;
+# unzipped, never imported: mediapipe 0.10.21 needs numpy<2). Nothing is downloaded at run time.
+PEERS := benchmarks/peers
+MEDIAPIPE_WHEEL_DIR := $(PEERS)/wheels
+.PHONY: peers
+peers: $(PEERS)/pose_landmark_full.tflite
+
+$(PEERS)/pose_landmark_full.tflite:
+	mkdir -p $(MEDIAPIPE_WHEEL_DIR)
+	$(PYTHON) -m pip download -q --no-deps mediapipe==0.10.21 --only-binary=:all: \
+		--platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+		-d $(MEDIAPIPE_WHEEL_DIR)
+	$(PYTHON) -c "import sys, zipfile, pathlib; w = sorted(pathlib.Path(sys.argv[1]).glob('mediapipe-0.10.21-*.whl'))[0]; \
+		m = 'mediapipe/modules/pose_landmark/pose_landmark_full.tflite'; t = pathlib.Path(sys.argv[2]); \
+		tmp = t.with_suffix('.tmp'); tmp.write_bytes(zipfile.ZipFile(w).read(m)); tmp.replace(t)" \
+		$(MEDIAPIPE_WHEEL_DIR) $@

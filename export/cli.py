@@ -32,6 +32,14 @@ def _fail(err: MeshPoseError) -> None:
     default=None,
     help="Variant to export without --ckpt (default meshpose_xs), or to require of the checkpoint.",
 )
+@click.option(
+    "--released-constants",
+    "released_constants",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="JSON with the released model's seam pairs and centre weights, for the authors' checkpoint "
+    "(docs/released-model.md).",
+)
 @click.option("--topology", "topology_path", default=None, help="Topology .npz (default: the packaged anny-615 mesh).")
 @click.option("--target", default="all", show_default=True, help="onnx, coreml, tflite or all.")
 @click.option(
@@ -49,6 +57,7 @@ def _fail(err: MeshPoseError) -> None:
 def main(
     ckpt: Path | None,
     variant: str | None,
+    released_constants: Path | None,
     topology_path: str | None,
     target: str,
     precisions: tuple[str, ...],
@@ -59,9 +68,23 @@ def main(
     random_inputs: int,
 ) -> None:
     """Export MeshPose to phone formats and prove, in pixels, that each artifact matches PyTorch."""
+    # coremltools imports TensorFlow; keep its start-up chatter out of the progress output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
-        _run(ckpt, variant, topology_path, target, precisions, out_dir, seed, box_scale, license_text, random_inputs)
+        _run(
+            ckpt,
+            variant,
+            topology_path,
+            target,
+            precisions,
+            out_dir,
+            seed,
+            box_scale,
+            license_text,
+            random_inputs,
+            released_constants,
+        )
     except MeshPoseError as err:
         _fail(err)
     except KeyboardInterrupt:
@@ -80,10 +103,12 @@ def _run(
     box_scale: float,
     license_text: str,
     random_inputs: int,
+    released_constants: Path | None = None,
 ) -> None:
     from meshpose_export.pipeline import plan_jobs, run_export, summary_table
     from meshpose_mobile.checkpoint import load_checkpoint
     from meshpose_mobile.crop import CropContract
+    from meshpose_mobile.errors import ConfigError
     from meshpose_mobile.registry import DEFAULT_VARIANT, get_variant
     from meshpose_mobile.seeded import seeded_model
     from meshpose_mobile.topology import load_topology
@@ -93,10 +118,12 @@ def _run(
     if variant is not None:
         get_variant(variant)
     topology = load_topology(topology_path) if topology_path else None
+    if released_constants is not None and ckpt is None:
+        raise ConfigError("--released-constants applies to the authors' checkpoint; pass it with --ckpt")
     step = 1
     if ckpt is not None:
         click.echo(f"[{step}] loading checkpoint {ckpt}")
-        model = load_checkpoint(ckpt, variant=variant, topology=topology)
+        model = load_checkpoint(ckpt, variant=variant, topology=topology, released_constants=released_constants)
         note = f"checkpoint {ckpt.name}"
     else:
         name = variant or DEFAULT_VARIANT

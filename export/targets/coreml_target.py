@@ -14,6 +14,7 @@ import contextlib
 import copy
 import io
 import logging
+import os
 import platform
 import warnings
 from pathlib import Path
@@ -72,8 +73,22 @@ def _quiet():
     return stack
 
 
+@contextlib.contextmanager
+def _silence_native_stderr():
+    """TensorFlow (imported by coremltools) logs from C++ straight to file descriptor 2."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _ct():
-    with _quiet():
+    with _quiet(), _silence_native_stderr():
         import coremltools as ct
     return ct
 
@@ -143,9 +158,10 @@ class CoreMLTarget(Target):
         checks = static_checks(path, graph)
         if platform.system() != "Darwin":
             reason = "CoreML prediction runs only on macOS; checked the saved program instead"
-            sim = _simulator(graph, precision_of(path))
-            note = "" if sim is None else f"simulated in PyTorch ({precision_of(path)} compute), not the artifact"
-            return Loaded(None, reason, checks, simulator=sim, simulator_note=note)
+            precision = precision_of(path)
+            compute = "float32" if precision == "fp32" else "float16"
+            note = f"simulated in PyTorch ({compute} compute, the artifact's weights), not the artifact"
+            return Loaded(None, reason, checks, simulator=_simulator(graph, path, precision), simulator_note=note)
         with _quiet():
             model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
         name = graph.input_spec.name
@@ -179,13 +195,18 @@ def precision_of(path: Path) -> str:
     return dict(spec.description.metadata.userDefined).get("precision", "fp16")
 
 
-def _simulator(graph: MeshPoseDeploy, precision: str):
-    """The graph with CoreML's arithmetic for `precision`: the image bias added in float32, then
-    everything in float16 (fp16) or float32 (fp32). Compressed weights are not simulated."""
-    if precision not in ("fp16", "fp32"):
-        return None
-    dtype = torch.float16 if precision == "fp16" else torch.float32
-    sim = copy.deepcopy(graph).to(dtype).eval()
+def _simulator(graph: MeshPoseDeploy, path: Path, precision: str):
+    """The graph with CoreML's arithmetic: the image bias added in float32, then everything in
+    float16 (float32 for fp32), with the artifact's own weights (decompressed when compressed)."""
+    dtype = torch.float32 if precision == "fp32" else torch.float16
+    sim = copy.deepcopy(graph).eval()
+    if precision in _COMPRESSED:
+        _, _, weights = _match_weights(graph, decompressed_consts(path), np.float32)
+        with torch.no_grad():
+            for name, p in sim.named_parameters():
+                if name in weights:
+                    p.copy_(torch.from_numpy(np.ascontiguousarray(weights[name])))
+    sim = sim.to(dtype)
     bias = torch.tensor(graph.input_spec.channel_bias, dtype=torch.float32).view(1, 3, 1, 1)
 
     def run(image: np.ndarray) -> dict[str, np.ndarray]:
@@ -284,30 +305,77 @@ def static_checks(path: Path, graph: MeshPoseDeploy) -> list[Check]:
         )
     checks.append(Check("named outputs", out_names == set(OUTPUT_NAMES), f"outputs {sorted(out_names)}"))
 
-    consts = _const_values(path, ops)
+    n_comp = sum(op.type.startswith("constexpr") for op in ops)
+    cast = np.float16 if is_fp16 else np.float32
+    if n_comp:
+        checks.append(_compressed_weights_check(path, graph, n_comp))
+    else:
+        matched, worst, _ = _match_weights(graph, _const_values(path, ops), cast)
+        n = len(list(_weight_params(graph)))
+        exact = sum(err == 0.0 for err in matched.values())
+        detail = f"{exact}/{n} weight tensors bit-equal after {np.dtype(cast).name} rounding"
+        checks.append(
+            Check(
+                "weights in weight.bin equal PyTorch's",
+                exact == n,
+                detail + ("" if exact == n else f" (worst mismatch {worst:.3g})"),
+            )
+        )
+    return checks
+
+
+def _weight_params(graph: MeshPoseDeploy):
+    return ((n, p.detach().numpy()) for n, p in graph.named_parameters() if p.ndim >= 2)
+
+
+def _match_weights(
+    graph: MeshPoseDeploy, consts: list[np.ndarray], cast
+) -> tuple[dict[str, float], float, dict[str, np.ndarray]]:
+    """For each PyTorch weight, the same-shape const closest to it: its max-abs error, the worst of
+    those, and the const itself (as the artifact stores it, for simulation)."""
     by_shape: dict[tuple[int, ...], list[np.ndarray]] = {}
     for c in consts:
-        by_shape.setdefault(_squeezed_shape(c), []).append(c.ravel())
-    expected = [p.detach().numpy() for _, p in graph.named_parameters() if p.ndim >= 2]
-    cast = np.float16 if is_fp16 else np.float32
-    matched, worst = 0, 0.0
-    for w in expected:
+        by_shape.setdefault(_squeezed_shape(c), []).append(c)
+    errors, best, worst = {}, {}, 0.0
+    for name, w in _weight_params(graph):
         ref = w.astype(cast).astype(np.float32).ravel()
-        errs = [float(np.abs(c - ref).max()) for c in by_shape.get(_squeezed_shape(w), []) if c.size == ref.size]
-        if errs and min(errs) == 0.0:
-            matched += 1
-        else:
-            worst = max(worst, min(errs) if errs else float("inf"))
-    # Compressed weights live in constexpr ops (int8 or palette blobs); they are counted, not compared.
-    n_comp = sum(op.type.startswith("constexpr") for op in ops)
-    unmatched = len(expected) - matched
-    detail = f"{matched}/{len(expected)} weight tensors bit-equal after {np.dtype(cast).name} rounding"
-    if n_comp:
-        detail += f", {n_comp} compressed tensors (not compared)"
-    elif unmatched:
-        detail += f" (worst mismatch {worst:.3g})"
-    checks.append(Check("weights in weight.bin equal PyTorch's", unmatched <= n_comp, detail))
-    return checks
+        cands = [c for c in by_shape.get(_squeezed_shape(w), []) if c.size == ref.size]
+        errs = [float(np.abs(c.ravel() - ref).max()) for c in cands]
+        errors[name] = min(errs) if errs else float("inf")
+        if errs:
+            best[name] = cands[int(np.argmin(errs))].reshape(w.shape)
+        worst = max(worst, errors[name])
+    return errors, worst, best
+
+
+def decompressed_consts(path: Path) -> list[np.ndarray]:
+    """The program's weights after coremltools.optimize decompresses them (runs on Linux)."""
+    import tempfile
+
+    import coremltools.optimize.coreml as cto
+
+    ct = _ct()
+    with _quiet(), tempfile.TemporaryDirectory() as tmp:
+        plain = cto.decompress_weights(ct.models.MLModel(str(path), skip_model_load=True))
+        out = Path(tmp) / "plain.mlpackage"
+        plain.save(str(out))
+        _, ops = _program_ops(out)
+        return _const_values(out, ops)
+
+
+def _compressed_weights_check(path: Path, graph: MeshPoseDeploy, n_comp: int) -> Check:
+    """Every weight is found, decompressed, beside its PyTorch original; how far compression moved
+    it is reported (the pixel cost is measured by the simulator, with these very weights)."""
+    errors, _, _ = _match_weights(graph, decompressed_consts(path), np.float32)
+    missing = [n for n, e in errors.items() if not np.isfinite(e)]
+    rel = max(
+        (errors[n] / max(float(np.abs(w).max()), 1e-12) for n, w in _weight_params(graph) if n not in missing),
+        default=0.0,
+    )
+    detail = f"{n_comp} compressed tensors decompressed; worst error {rel:.4f} of the tensor's max |w|"
+    return Check(
+        "compressed weights decode to PyTorch's", not missing, detail + (f"; missing {missing[:2]}" if missing else "")
+    )
 
 
 register_target(CoreMLTarget())
