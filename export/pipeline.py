@@ -111,16 +111,22 @@ def _one_line_errors(what: str) -> Iterator[None]:
         raise ExportError(f"{what}: {msg}") from err
 
 
-def _place(src: Path, dst: Path) -> None:
-    """Atomic rename into place; replaces an older artifact of the same name."""
-    if dst.exists() or dst.is_symlink():
-        old = dst.with_name(f".{dst.name}.old")
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
     else:
-        os.replace(src, dst)
+        path.unlink(missing_ok=True)
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Rename into place; an older artifact of the same name is moved aside first and removed
+    after, so the folder never holds a half-replaced bundle (.mlpackage is a folder)."""
+    old = dst.with_name(f".{dst.name}.old")
+    _remove(old)
+    if dst.exists() or dst.is_symlink():
+        os.replace(dst, old)
+    os.replace(src, dst)
+    _remove(old)
 
 
 def _size(path: Path) -> int:

@@ -200,3 +200,13 @@ def test_conversion_failing_half_way_leaves_nothing(tmp_path: Path, monkeypatch)
     assert not any("coreml" in n for n in names) or True
     assert list_targets().index("tflite") > list_targets().index("onnx")
     assert "meshpose_tiny_fp32.onnx" in names
+
+
+def test_re_export_replaces_artifacts_in_place(tmp_path: Path, tiny_model) -> None:
+    jobs = plan_jobs("coreml", ("fp32",))
+    for _ in range(2):
+        results = run_export(tiny_model, jobs, tmp_path, log=lambda s: None)
+    assert results[0].report.passed
+    names = _artifacts(tmp_path)
+    assert names == ["meshpose_tiny_fp32.json", "meshpose_tiny_fp32.mlpackage", "meshpose_tiny_fp32.parity.json",
+                     "summary.json"], names
