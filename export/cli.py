@@ -153,8 +153,8 @@ def _run(
     click.echo("")
     click.echo(summary_table(results))
     click.echo(
-        f"\ntotal {time.perf_counter() - t_start:.1f} s; reports: {out_dir}/*.parity.json, "
-        f"sidecars: {out_dir}/*.json, summary: {out_dir}/summary.json"
+        f"\ntotal {time.perf_counter() - t_start:.1f} s; beside each artifact: <artifact>.json (sidecar) and "
+        f"<artifact>.parity.json (report); summary: {out_dir}/summary.json"
     )
     failed = [r for r in results if not r.report.passed]
     if failed:

@@ -190,7 +190,10 @@ def run_export(
             )
             log(report.table())
             sidecar = build_sidecar(graph, target, precision, contract, name, report, weights_note)
-            stem = name.removesuffix(target.suffix)
+            # Sidecar and report are named after the whole artifact name (targets share stems:
+            # meshpose_xs_fp16.tflite and meshpose_xs_fp16.mlpackage), so apps find the sidecar
+            # by appending ".json".
+            stem = name
             (staging / f"{stem}.json").write_text(json.dumps(sidecar, indent=2))
             report.write_json(staging / f"{stem}.parity.json")
             _place(tmp_artifact, out_dir / name)

@@ -36,11 +36,11 @@ def test_tiny_parity(tiny_exports, target: str, precision: str) -> None:
     r = results[(target, precision)]
     assert r.report.passed, r.report.table()
     assert r.path.exists() and r.size_bytes > 0
-    sidecar = json.loads((out / (r.path.name.removesuffix(get_target(target).suffix) + ".json")).read_text())
+    sidecar = json.loads((out / (r.path.name + ".json")).read_text())
     assert sidecar["outputs"][0] == {"name": "vertices", "shape": [1, 615, 3], "units": sidecar["outputs"][0]["units"]}
     assert sidecar["mesh"]["num_vertices"] == 615 and len(sidecar["mesh"]["faces"]) == 1226
     assert sidecar["crop"]["input_height"] == 64 and sidecar["input"]["color_order"] == "RGB"
-    report = json.loads((out / (r.path.name.removesuffix(get_target(target).suffix) + ".parity.json")).read_text())
+    report = json.loads((out / (r.path.name + ".parity.json")).read_text())
     assert report["passed"] is True
     if r.report.status == "pass":  # runnable here: real numbers for every output
         assert set(report["stats"]) == {"vertices", "visibility", "vertices_2d"}
@@ -208,5 +208,7 @@ def test_re_export_replaces_artifacts_in_place(tmp_path: Path, tiny_model) -> No
         results = run_export(tiny_model, jobs, tmp_path, log=lambda s: None)
     assert results[0].report.passed
     names = _artifacts(tmp_path)
-    assert names == ["meshpose_tiny_fp32.json", "meshpose_tiny_fp32.mlpackage", "meshpose_tiny_fp32.parity.json",
-                     "summary.json"], names
+    assert names == [
+        "meshpose_tiny_fp32.mlpackage", "meshpose_tiny_fp32.mlpackage.json", "meshpose_tiny_fp32.mlpackage.parity.json",
+        "summary.json",
+    ], names
