@@ -113,34 +113,22 @@ def meshpose_hrnet32(topology: Topology) -> ModelConfig:
     )
 
 
+def _dilated_config(variant: str, backbone: str, topology: Topology) -> ModelConfig:
+    """meshpose_s and meshpose_xs differ only in their backbone (paper App. C.1)."""
+    return _project_config(
+        variant, backbone, topology, 256, 192, backbone_kwargs={"out_channels": 256},
+        gain=10.0, num_bins=64, head_mid=256,
+    )  # fmt: skip
+
+
 @register_variant("meshpose_s", "ResNet-50 (dilated, stride 16) + separable decoder, 256x192")
 def meshpose_s(topology: Topology) -> ModelConfig:
-    return _project_config(
-        "meshpose_s",
-        "resnet50",
-        topology,
-        256,
-        192,
-        backbone_kwargs={"out_channels": 256},
-        gain=10.0,
-        num_bins=64,
-        head_mid=256,
-    )
+    return _dilated_config("meshpose_s", "resnet50", topology)
 
 
 @register_variant("meshpose_xs", "MobileNetV2-1.4 (dilated, stride 16) + separable decoder, 256x192")
 def meshpose_xs(topology: Topology) -> ModelConfig:
-    return _project_config(
-        "meshpose_xs",
-        "mobilenetv2_140",
-        topology,
-        256,
-        192,
-        backbone_kwargs={"out_channels": 256},
-        gain=10.0,
-        num_bins=64,
-        head_mid=256,
-    )
+    return _dilated_config("meshpose_xs", "mobilenetv2_140", topology)
 
 
 @register_variant("meshpose_tiny", "a few convolutions at 64x48, for tests and quick experiments")
