@@ -239,4 +239,5 @@ def summary_table(results: list[ExportResult]) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
         if i == 0:
             lines.append("-" * (sum(widths) + 6 + 40))
+    lines.append("time: wall time of each export call (TFLite converts every planned precision in its first call)")
     return "\n".join(lines)
