@@ -26,6 +26,10 @@ class CheckpointError(MeshPoseError):
     """A checkpoint is missing, truncated, or does not fit the requested model."""
 
 
+class DataError(MeshPoseError):
+    """A dataset or annotation file (DensePose-COCO, pseudo ground truth) is missing or malformed."""
+
+
 class ExportError(MeshPoseError):
     """A conversion to a target format failed."""
 
