@@ -60,7 +60,11 @@ STANDARD_OPS = frozenset(
         "constexpr_blockwise_shift_scale",
     }
 )
-_COMPRESSED = {"w8": "8-bit linear weights", "pal6": "6-bit k-means palettised weights"}
+_COMPRESSED = {
+    "w8": "8-bit linear weights",
+    "pal8": "8-bit k-means palettised weights",
+    "pal6": "6-bit k-means palettised weights",
+}
 
 
 def _quiet():
@@ -95,7 +99,7 @@ def _ct():
 
 class CoreMLTarget(Target):
     name = "coreml"
-    precisions = ("fp16", "fp32", "w8", "pal6")
+    precisions = ("fp16", "fp32", "w8", "pal8", "pal6")
     recommended = ("fp16",)
     input_layout = "image: RGB CVPixelBuffer (uint8), no manual normalisation"
     suffix = ".mlpackage"
@@ -150,7 +154,7 @@ class CoreMLTarget(Target):
         if precision == "w8":
             op = cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8")
             return cto.linear_quantize_weights(model, cto.OptimizationConfig(global_config=op))
-        op = cto.OpPalettizerConfig(mode="kmeans", nbits=6)
+        op = cto.OpPalettizerConfig(mode="kmeans", nbits=int(precision.removeprefix("pal")))
         return cto.palettize_weights(model, cto.OptimizationConfig(global_config=op))
 
     def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
@@ -183,6 +187,7 @@ class CoreMLTarget(Target):
             "fp32": Tolerance(max_px=0.05, p99_px=0.02, visibility=1e-3),
             "fp16": Tolerance(max_px=0.5, p99_px=0.25, visibility=5e-3),
             "w8": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
+            "pal8": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
             "pal6": Tolerance(max_px=10.0, p99_px=6.0, visibility=0.05),
         }[precision]
 
