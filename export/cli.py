@@ -46,7 +46,7 @@ def _fail(err: MeshPoseError) -> None:
     "--precision",
     "precisions",
     multiple=True,
-    help="Repeatable. onnx: fp32; coreml: fp16, fp32, w8, pal6; tflite: fp32, fp16, int8_dynamic, "
+    help="Repeatable. onnx: fp32; coreml: fp16, fp32, w8, pal8, pal6; tflite: fp32, fp16, int8_dynamic, "
     "int8_full; 'all' for every one. Default: each target's recommended set.",
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True)
