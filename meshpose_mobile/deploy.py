@@ -32,8 +32,12 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from meshpose_mobile import decode
 from meshpose_mobile.config import AXES
+from meshpose_mobile.errors import ConfigError
 
 INPUT_NAME = "image"
+# How the heatmap expectation is computed: "reduce" (multiply + reduce-sum; survives int8) or
+# "matmul" (one matmul against the (HW, 2) grid; float targets, opt-in).
+EXPECTATIONS = ("reduce", "matmul")
 OUTPUT_NAMES = ("vertices", "visibility", "vertices_2d")
 
 
@@ -64,8 +68,10 @@ class OutputSpec:
 class MeshPoseDeploy(nn.Module):
     """Eval-only MeshPose: image (1, 3, H, W) in 0..255 RGB -> (vertices, visibility, vertices_2d)."""
 
-    def __init__(self, model: nn.Module, *, normalize_in_graph: bool = True) -> None:
+    def __init__(self, model: nn.Module, *, normalize_in_graph: bool = True, expectation: str = "reduce") -> None:
         super().__init__()
+        if expectation not in EXPECTATIONS:
+            raise ConfigError(f"unknown expectation layout {expectation!r}; choose one of {', '.join(EXPECTATIONS)}")
         cfg = model.config
         model = copy.deepcopy(model).eval()
         # Built in the model's dtype: a float64 model gives a float64 graph, which is how tests
@@ -74,11 +80,13 @@ class MeshPoseDeploy(nn.Module):
         self.config = cfg
         self.topology = model.topology
         self.normalize_in_graph = normalize_in_graph
+        self.expectation = expectation
         k, hw = cfg.num_vertices, cfg.heatmap_height * cfg.heatmap_width
         self.k, self.hw, self.mid, self.bins = k, hw, cfg.head_mid, cfg.num_bins
 
         self.backbone = fx_fuse_conv_bn(model.backbone)
         _scale_input_channels(self.backbone, 1.0 / model.pixel_std.flatten())
+        _align_corners_resize_as_matmul(self.backbone, torch.zeros(cfg.input_shape, dtype=dtype))
         self.register_buffer("pixel_mean", model.pixel_mean.clone())
 
         self.heatmap = nn.Conv2d(model.heatmap.in_channels, k, 1, dtype=dtype)
@@ -105,6 +113,19 @@ class MeshPoseDeploy(nn.Module):
             row, centre, half = _normalised(grid[i])
             self.register_buffer(f"grid_{axis}", row.view(1, 1, hw).to(dtype))
             self.register_buffer(f"grid_{axis}_affine", torch.tensor([half, centre], dtype=dtype))
+        if expectation == "matmul":
+            # Both heatmap expectations as one (K, HW) x (HW, 2) product: ONNX Runtime's profile of
+            # meshpose_xs shows the two multiply + reduce-sum passes over the K x HW probabilities
+            # (and TFLite's MUL / SUM pairs) costing more than one pass through a matmul.
+            self.register_buffer(
+                "grid_xy", torch.cat([self.grid_x, self.grid_y], dim=1).reshape(2, hw).t().contiguous()
+            )
+            self.register_buffer(
+                "grid_xy_scale", torch.stack([self.grid_x_affine[0], self.grid_y_affine[0]]).view(1, 1, 2)
+            )
+            self.register_buffer(
+                "grid_xy_shift", torch.stack([self.grid_x_affine[1], self.grid_y_affine[1]]).view(1, 1, 2)
+            )
         centres = decode.bin_centres(cfg)
         for i, axis in enumerate(AXES):
             row, centre, half = _normalised(centres[i])
@@ -153,6 +174,8 @@ class MeshPoseDeploy(nn.Module):
         x = image - self.pixel_mean if self.normalize_in_graph else image
         feats = self.backbone(x)
         prob = torch.softmax(self.heatmap(feats).reshape(1, self.k, self.hw), dim=-1)
+        if self.expectation == "matmul":
+            return self._decode_matmul(feats, prob)
         px = _expect(prob, self.grid_x, self.grid_x_affine)
         py = _expect(prob, self.grid_y, self.grid_y_affine)
 
@@ -169,6 +192,23 @@ class MeshPoseDeploy(nn.Module):
         if self.seam is not None:
             vertices = torch.matmul(self.seam, vertices)
         return vertices, vis, torch.stack([px, py], dim=-1)
+
+    def _decode_matmul(self, feats: Tensor, prob: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """`forward` with the heatmap expectation as a matmul; x and y stay paired in the last axis
+        (no slicing: Gather and Split are not in every phone runtime's op set)."""
+        pxy = torch.matmul(prob, self.grid_xy) * self.grid_xy_scale + self.grid_xy_shift
+        pooled = feats.mean(dim=(2, 3), keepdim=True)
+        logits = {name: self._branch(name, pooled) for name in self.expand}
+        rx = _expect(torch.softmax(logits["x"], dim=-1), self.bins_x, self.bins_x_affine)
+        ry = _expect(torch.softmax(logits["y"], dim=-1), self.bins_y, self.bins_y_affine)
+        rz = _expect(torch.softmax(logits["z"], dim=-1), self.bins_z, self.bins_z_affine)
+        vis = torch.sigmoid(logits["vis"].mean(dim=-1))
+        rxy = torch.stack([rx, ry], dim=-1)
+        qxy = rxy + vis.unsqueeze(-1) * (pxy - rxy)
+        vertices = torch.cat([qxy, rz.unsqueeze(-1)], dim=-1)
+        if self.seam is not None:
+            vertices = torch.matmul(self.seam, vertices)
+        return vertices, vis, pxy
 
     def _branch(self, name: str, pooled: Tensor) -> Tensor:
         h = torch.relu(self.expand[name](pooled)).reshape(1, self.mid, self.bins, 1)
@@ -191,6 +231,60 @@ def _conv2d_from_1d(weight: Tensor, bias: Tensor) -> nn.Conv2d:
     conv.weight.data = weight.detach().reshape(out_c, in_c, 1, 1).clone()
     conv.bias.data = bias.detach().clone()
     return conv
+
+
+class AlignCornersResize(nn.Module):
+    """Bilinear resize with align_corners=True as two products with constant interpolation
+    matrices: rows (H_out, H_in) @ x @ cols (W_in, W_out). Exactly the same arithmetic, in MatMul,
+    which every runtime executes alike; onnx2tf 1.29 converts an opset-18 Resize with
+    align_corners as a half-pixel resize (71 px on meshpose_hrnet32's TFLite file)."""
+
+    def __init__(self, in_hw: tuple[int, int], out_hw: tuple[int, int], dtype: torch.dtype) -> None:
+        super().__init__()
+        self.register_buffer("rows", _interpolation_matrix(out_hw[0], in_hw[0]).to(dtype))
+        self.register_buffer("cols", _interpolation_matrix(out_hw[1], in_hw[1]).t().contiguous().to(dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.matmul(self.rows, torch.matmul(x, self.cols))
+
+
+def _interpolation_matrix(n_out: int, n_in: int) -> Tensor:
+    """(n_out, n_in) weights of 1-D linear interpolation with aligned corners."""
+    m = torch.zeros(n_out, n_in, dtype=torch.float64)
+    scale = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    for i in range(n_out):
+        src = i * scale
+        i0 = min(int(src), n_in - 1)
+        frac = src - i0
+        m[i, i0] += 1.0 - frac
+        if frac > 0:
+            m[i, i0 + 1] += frac
+    return m
+
+
+def _align_corners_resize_as_matmul(gm: torch.fx.GraphModule, example: Tensor) -> None:
+    """Replace every bilinear align_corners interpolate of the traced backbone (HRNet's fusion)
+    by `AlignCornersResize`, with the shapes this fixed-size graph sees."""
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    targets = [
+        n for n in gm.graph.nodes
+        if n.op == "call_function" and n.target is torch.nn.functional.interpolate
+        and n.kwargs.get("mode") == "bilinear" and n.kwargs.get("align_corners")
+    ]  # fmt: skip
+    if not targets:
+        return
+    ShapeProp(gm).propagate(example)
+    for i, node in enumerate(targets):
+        in_shape = node.args[0].meta["tensor_meta"].shape
+        out_shape = node.meta["tensor_meta"].shape
+        name = f"align_corners_resize_{i}"
+        gm.add_submodule(name, AlignCornersResize(tuple(in_shape[-2:]), tuple(out_shape[-2:]), example.dtype))
+        with gm.graph.inserting_after(node):
+            new = gm.graph.call_module(name, (node.args[0],))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+    gm.recompile()
 
 
 def _scale_input_channels(gm: torch.fx.GraphModule, scale: Tensor) -> None:

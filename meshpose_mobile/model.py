@@ -103,11 +103,11 @@ class MeshPose(nn.Module):
             vertices=vertices,
         )
 
-    def deploy(self, *, normalize_in_graph: bool = True) -> nn.Module:
+    def deploy(self, *, normalize_in_graph: bool = True, expectation: str = "reduce") -> nn.Module:
         """The eval-only, fixed-shape, batch-1 deployment graph (see `meshpose_mobile.deploy`)."""
         from meshpose_mobile.deploy import MeshPoseDeploy
 
-        return MeshPoseDeploy(self, normalize_in_graph=normalize_in_graph)
+        return MeshPoseDeploy(self, normalize_in_graph=normalize_in_graph, expectation=expectation)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -209,6 +209,8 @@ def test_re_export_replaces_artifacts_in_place(tmp_path: Path, tiny_model) -> No
     assert results[0].report.passed
     names = _artifacts(tmp_path)
     assert names == [
-        "meshpose_tiny_fp32.mlpackage", "meshpose_tiny_fp32.mlpackage.json", "meshpose_tiny_fp32.mlpackage.parity.json",
+        "meshpose_tiny_fp32.mlpackage",
+        "meshpose_tiny_fp32.mlpackage.json",
+        "meshpose_tiny_fp32.mlpackage.parity.json",
         "summary.json",
     ], names

@@ -13,8 +13,10 @@ def test_shapes_and_released_names() -> None:
     up = HighPolyUpsampler(518, 1723, 6890)
     names = {k: tuple(v.shape) for k, v in up.state_dict().items()}
     assert names == {
-        "upsampling.weight": (1723, 518), "upsampling.bias": (1723,),
-        "upsampling2.weight": (6890, 1723), "upsampling2.bias": (6890,),
+        "upsampling.weight": (1723, 518),
+        "upsampling.bias": (1723,),
+        "upsampling2.weight": (6890, 1723),
+        "upsampling2.bias": (6890,),
     }
     mid, high = up.stages(torch.randn(2, 518, 3))
     assert mid.shape == (2, 1723, 3) and high.shape == (2, 6890, 3)

@@ -1,0 +1,47 @@
+"""The peer: MediaPipe's BlazePose GHUM full landmark model, on the same LiteRT interpreter.
+
+`make peers` unzips `pose_landmark_full.tflite` from the mediapipe 0.10.21 wheel into
+`benchmarks/peers/`; nothing is downloaded at run time and mediapipe is never imported.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+PEER_NAME = "blazepose_full"
+PEER_FILE = "pose_landmark_full.tflite"
+PEER_SOURCE = "mediapipe 0.10.21 wheel: mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
+DEFAULT_PEER_DIR = Path("benchmarks/peers")
+_WEIGHTED = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"}
+
+
+def find_peer(peer_dir: Path = DEFAULT_PEER_DIR) -> Path | None:
+    path = Path(peer_dir) / PEER_FILE
+    return path if path.is_file() else None
+
+
+def tflite_params(path: Path | str) -> int:
+    """Weights and biases of the weighted layers, counted from the graph (fp16 weights included:
+    their DEQUANTIZE outputs have the same shapes)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    tensors = {t["index"]: [int(d) for d in t["shape"]] for t in interp.get_tensor_details()}
+    seen: set[int] = set()
+    total = 0
+    for op in interp._get_ops_details():
+        if op["op_name"] not in _WEIGHTED:
+            continue
+        for i in [int(i) for i in op["inputs"]][1:]:
+            if i >= 0 and i not in seen:
+                seen.add(i)
+                total += math.prod(tensors[i])
+    return total
+
+
+def input_shape(path: Path | str) -> tuple[int, ...]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    (inp,) = Interpreter(model_path=str(path)).get_input_details()
+    return tuple(int(d) for d in inp["shape"])

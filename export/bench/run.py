@@ -1,0 +1,281 @@
+"""The benchmark run: export every variant through the export pipeline (parity included), time each
+artifact per runtime and thread count in its own process, add the peer, write JSON + table + plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from meshpose_export.bench import peer as peer_mod
+from meshpose_export.bench.macs import onnx_macs, tflite_macs
+from meshpose_export.bench.matmul_peak import matmul_peak
+from meshpose_export.bench.report import markdown, plot, ratio_lines
+from meshpose_export.bench.schema import Row, results_dict, this_machine, write_json_atomic, write_text_atomic
+from meshpose_export.parity import compare, parity_inputs, torch_runner
+from meshpose_export.pipeline import plan_jobs, run_export
+from meshpose_mobile.crop import CropContract
+from meshpose_mobile.errors import ConfigError, MeshPoseError
+from meshpose_mobile.model import MeshPose
+from meshpose_mobile.registry import get_variant
+from meshpose_mobile.seeded import seeded_model
+
+Log = Callable[[str], None]
+RUNTIMES = ("pytorch", "onnxruntime", "litert")
+TFLITE_PRECISIONS = ("fp32", "fp16", "int8_dynamic", "int8_full")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    variants: tuple[str, ...] = ("meshpose_xs",)
+    runtimes: tuple[str, ...] = RUNTIMES
+    tflite_precisions: tuple[str, ...] = ("fp32", "fp16", "int8_dynamic")
+    threads: tuple[int, ...] = (1, 2)
+    warmup: int = 5
+    runs: int = 30
+    out_dir: Path = Path("benchmarks/results")
+    machine: str | None = None
+    peer_dir: Path = Path("benchmarks/peers")
+    # Extra deployment forms timed next to the default one, in the same run (before/after).
+    compare_expectation: tuple[str, ...] = ()
+    compare_on: tuple[str, ...] = ("meshpose_xs",)  # variants the extra forms are timed for
+    n_random: int = 4
+
+    def check(self) -> None:
+        for v in self.variants:
+            get_variant(v)
+        bad = set(self.runtimes) - set(RUNTIMES)
+        if bad:
+            raise ConfigError(f"unknown runtime(s) {sorted(bad)}; choose from {', '.join(RUNTIMES)}")
+        bad = set(self.tflite_precisions) - set(TFLITE_PRECISIONS)
+        if bad:
+            raise ConfigError(f"unknown TFLite precision(s) {sorted(bad)}; choose from {', '.join(TFLITE_PRECISIONS)}")
+        if not self.threads or min(self.threads) < 1:
+            raise ConfigError("--threads takes positive thread counts, e.g. --threads 1 2")
+        if self.runs < 1 or self.warmup < 0:
+            raise ConfigError("--runs must be >= 1 and --warmup >= 0")
+
+
+class _DeployAs:
+    """A model whose `deploy()` builds one chosen deployment form (run_export only calls
+    `config` and `deploy`)."""
+
+    def __init__(self, model: MeshPose, **kwargs: Any) -> None:
+        self.model, self.kwargs, self.config = model, kwargs, model.config
+
+    def deploy(self, **kwargs: Any) -> torch.nn.Module:
+        return self.model.deploy(**{**self.kwargs, **kwargs})
+
+
+def _measure(
+    kind: str, path: Path, threads: int, shape: tuple[int, ...], cfg: BenchConfig, extra: str = "{}"
+) -> dict[str, Any]:
+    args = {"kind": kind, "path": str(path), "threads": threads, "shape": list(shape), "extra": extra}
+    args |= {"warmup": cfg.warmup, "runs": cfg.runs}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "meshpose_export.bench.worker", json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("MESHPOSE_BENCH_RESULT "):
+            return json.loads(line.split(" ", 1)[1])
+    tail = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+    raise RuntimeError(tail[-1][:200] if tail else f"worker exited {proc.returncode}")
+
+
+def _timed_row(
+    base: Row,
+    kind: str,
+    path: Path,
+    threads: int,
+    cfg: BenchConfig,
+    peaks: dict[int, float],
+    log: Log,
+    extra: str = "{}",
+) -> Row:
+    try:
+        m = _measure(kind, path, threads, base.input_shape, cfg, extra)
+    except RuntimeError as err:
+        log(f"  {base.model} {base.runtime}/{base.precision} x{threads}: timing failed: {err}")
+        return replace(base, threads=threads, status="failed", note=str(err))
+    rate = base.macs / (m["median_ms"] / 1e3) if base.macs else None
+    row = replace(
+        base,
+        threads=threads,
+        latency_median_ms=m["median_ms"],
+        latency_p90_ms=m["p90_ms"],
+        latency_min_ms=m["min_ms"],
+        fps=1000.0 / m["median_ms"],
+        runs=m["runs"],
+        warmup=m["warmup"],
+        peak_rss_mb=m["peak_rss_mb"],
+        peak_model_mb=m["peak_model_mb"],
+        load_seconds=m["load_seconds"],
+        macs_per_s=rate,
+        efficiency=rate / peaks[threads] if rate and threads in peaks else None,
+    )
+    log(f"  {row.model} {row.runtime}/{row.precision} x{threads}: {row.latency_median_ms:.1f} ms median")
+    return row
+
+
+def bench_variant(
+    model: MeshPose,
+    label: str,
+    deploy_kwargs: dict[str, Any],
+    cfg: BenchConfig,
+    work: Path,
+    peaks: dict[int, float],
+    log: Log,
+) -> list[Row]:
+    cfg_m = model.config
+    shape = tuple(cfg_m.input_shape)
+    params = model.num_parameters()
+    t0 = time.perf_counter()
+    graph = model.deploy(**deploy_kwargs)
+    deploy_s = time.perf_counter() - t0
+    vdir = work / label
+    vdir.mkdir(parents=True, exist_ok=True)
+    jobs = plan_jobs("onnx", ["fp32"])
+    if "litert" in cfg.runtimes:
+        jobs += plan_jobs("tflite", list(cfg.tflite_precisions))
+    log(f"[{label}] exporting {len(jobs)} artifact(s) with parity")
+    results = run_export(_DeployAs(model, **deploy_kwargs), jobs, vdir, n_random=cfg.n_random, log=lambda _m: None)
+    onnx_path = next(r.path for r in results if r.target == "onnx")
+    macs = onnx_macs(onnx_path).total
+
+    # Parity of a non-default form is against the default graph: "parity unchanged" means the
+    # artifact still matches what every other target is checked against.
+    reference = model.deploy()
+    ref_runner = torch_runner(reference)
+    inputs = parity_inputs(reference, CropContract(cfg_m.input_height, cfg_m.input_width), n_random=cfg.n_random)
+    rows: list[Row] = []
+    common = {"input_shape": shape, "vertices": cfg_m.num_vertices, "params": params, "macs": macs}
+    if "pytorch" in cfg.runtimes:
+        pt = vdir / f"{label}_deploy.pt"
+        torch.save(graph.state_dict(), pt)
+        spec = json.dumps({"variant": cfg_m.variant, "deploy_kwargs": deploy_kwargs})
+        base = Row(label, "pytorch", "fp32", None, artifact=pt.name, artifact_bytes=pt.stat().st_size,
+                   export_seconds=deploy_s, note="deployment graph, eager", **common)  # fmt: skip
+        rows += [_timed_row(base, "torch", pt, t, cfg, peaks, log, spec) for t in cfg.threads]
+    for r in results:
+        runtime = "onnxruntime" if r.target == "onnx" else "litert"
+        if runtime not in cfg.runtimes:
+            continue
+        report = r.report
+        if deploy_kwargs:
+            from meshpose_export.targets.base import get_target
+
+            target = get_target(r.target)
+            report = compare(ref_runner, target.load(r.path, graph), inputs, target.tolerance(r.precision),
+                             target=r.target, precision=r.precision, artifact=r.path.name)  # fmt: skip
+        stats = report.stats.get("vertices")
+        base = Row(
+            label, runtime, r.precision, None, compute="xnnpack" if runtime == "litert" else "cpu",
+            artifact=r.path.name, artifact_bytes=r.size_bytes, export_seconds=r.export_seconds,
+            parity_max_px=stats.max if stats else None, parity_p99_px=stats.p99 if stats else None, **common,
+        )  # fmt: skip
+        if not report.passed:
+            log(f"  {label} {runtime}/{r.precision}: parity failed ({report.verdict()}); not timed")
+            rows += [replace(base, threads=t, status="parity-failed", note=report.verdict()) for t in cfg.threads]
+            continue
+        kind = "onnx" if runtime == "onnxruntime" else "tflite"
+        rows += [_timed_row(base, kind, r.path, t, cfg, peaks, log) for t in cfg.threads]
+    return rows
+
+
+def bench_peer(cfg: BenchConfig, peaks: dict[int, float], log: Log) -> list[Row]:
+    path = peer_mod.find_peer(cfg.peer_dir)
+    if path is None:
+        log(f"peer {peer_mod.PEER_NAME}: {cfg.peer_dir / peer_mod.PEER_FILE} is missing; run make peers")
+        return []
+    base = Row(
+        peer_mod.PEER_NAME, "litert", "fp16 weights", None, compute="xnnpack", artifact=path.name,
+        input_shape=peer_mod.input_shape(path), artifact_bytes=path.stat().st_size,
+        params=peer_mod.tflite_params(path), macs=tflite_macs(path).total, note=peer_mod.PEER_SOURCE,
+    )  # fmt: skip
+    return [_timed_row(base, "peer", path, t, cfg, peaks, log) for t in cfg.threads]
+
+
+def runtime_versions() -> dict[str, str]:
+    import ai_edge_litert
+    import onnxruntime
+
+    return {
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
+    }
+
+
+def run_bench(
+    cfg: BenchConfig, log: Log = print, model_factory: Callable[[str], MeshPose] = seeded_model
+) -> dict[str, Any]:
+    cfg.check()
+    machine = this_machine(runtime_versions(), cfg.machine, note="seeded (untrained) weights; shared CI-class machine")
+    log(f"machine {machine.name}: measuring the fp32 matmul peak")
+    peak_objs = {t: matmul_peak(t) for t in cfg.threads}
+    peaks = {t: p.macs_per_s for t, p in peak_objs.items()}
+    peak_doc = {
+        str(t): {"macs_per_s": p.macs_per_s, "gemm_size": p.best_size, "library": p.library}
+        for t, p in peak_objs.items()
+    }
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="meshpose-bench-") as tmp:
+        for variant in cfg.variants:
+            model = model_factory(variant)
+            forms: list[tuple[str, dict[str, Any]]] = [(variant, {})]
+            if variant in cfg.compare_on:
+                forms += [(f"{variant}+{e}", {"expectation": e}) for e in cfg.compare_expectation]
+            for label, kwargs in forms:
+                try:
+                    rows += bench_variant(model, label, kwargs, cfg, Path(tmp), peaks, log)
+                except MeshPoseError as err:
+                    log(f"[{label}] not benchmarked: {err}")
+                    rows.append(Row(label, "export", "", None, status="failed", note=str(err)))
+    rows += bench_peer(cfg, peaks, log)
+    doc = results_dict(machine, rows, peak_doc)
+    out = cfg.out_dir / machine.name
+    write_json_atomic(out / "results.json", doc)
+    table = markdown(machine, rows, {str(t): v for t, v in peak_doc.items()})
+    ratios = [ln for v in cfg.variants for ln in ratio_lines(rows, peer_mod.PEER_NAME, v)]
+    changes = _before_after(rows, cfg)
+    text = table + ("\n\nRatio to the peer (same run):\n\n" + "\n".join(f"- {x}" for x in ratios) if ratios else "")
+    text += ("\n\nBefore / after (same run):\n\n" + "\n".join(f"- {x}" for x in changes)) if changes else ""
+    write_text_atomic(out / "results.md", text + "\n")
+    if any(r.status == "measured" for r in rows):
+        plot(rows, out / "latency_vs_macs.png", f"{machine.name}: median latency vs MACs")
+    log(text)
+    return doc
+
+
+def _before_after(rows: list[Row], cfg: BenchConfig) -> list[str]:
+    out = []
+    index = {(r.model, r.runtime, r.precision, r.threads): r for r in rows if r.status == "measured"}
+    for (model, runtime, precision, threads), after in index.items():
+        if "+" not in model:
+            continue
+        before = index.get((model.split("+")[0], runtime, precision, threads))
+        if before is None or not before.latency_median_ms or not after.latency_median_ms:
+            continue
+        out.append(
+            f"{model} vs default, {runtime} {precision}, {threads} thread(s): {before.latency_median_ms:.2f} -> "
+            f"{after.latency_median_ms:.2f} ms ({after.latency_median_ms / before.latency_median_ms:.3f}x); parity max "
+            f"{_px(before.parity_max_px)} -> {_px(after.parity_max_px)} px"
+        )
+    return out
+
+
+def _px(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4f}"

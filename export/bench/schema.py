@@ -1,0 +1,147 @@
+"""The one results schema every machine writes: this CLI, the iOS harness and the Android script.
+
+A file is `{"schema": "meshpose-bench", "schema_version": 1, "machine": {...}, "peak": {...},
+"rows": [...]}`. A row is one (model, runtime, precision, compute, threads) measurement. Every
+number in a row is measured on the machine named in the file or null (not measured); nothing is
+estimated. `status` says why a row has no latency ("parity-failed", "not-runnable", ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from meshpose_mobile.errors import ConfigError
+
+SCHEMA = "meshpose-bench"
+SCHEMA_VERSION = 1
+STATUSES = ("measured", "parity-failed", "not-runnable", "failed")
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str  # variant name, or the peer's name (e.g. "blazepose_full")
+    runtime: str  # "pytorch", "onnxruntime", "litert", "coreml", "litert-android"
+    precision: str
+    threads: int | None  # None where the runtime does not take a thread count (CoreML)
+    status: str = "measured"
+    compute: str = "cpu"  # "cpu", "xnnpack", "gpu", "all", "cpu_and_ne", "cpu_only"
+    artifact: str = ""
+    input_shape: tuple[int, ...] = ()
+    vertices: int | None = None  # output vertices (None for the peer: 39 landmarks are not a mesh)
+    latency_median_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_min_ms: float | None = None
+    fps: float | None = None
+    runs: int | None = None
+    warmup: int | None = None
+    peak_rss_mb: float | None = None  # the whole process, runtime and interpreter included
+    peak_model_mb: float | None = None  # peak minus the process's memory before loading the model
+    artifact_bytes: int | None = None
+    params: int | None = None
+    macs: int | None = None  # multiply-accumulates per inference, counted from the graph
+    macs_per_s: float | None = None  # macs / median latency
+    efficiency: float | None = None  # macs_per_s / the machine's matmul peak at these threads
+    export_seconds: float | None = None
+    load_seconds: float | None = None
+    parity_max_px: float | None = None
+    parity_p99_px: float | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Row:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"results row has unknown field(s) {sorted(unknown)}; schema {SCHEMA} v{SCHEMA_VERSION}")
+        kw = dict(d)
+        kw["input_shape"] = tuple(kw.get("input_shape") or ())
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str  # folder name under benchmarks/results/
+    cpu: str
+    cores: int
+    os: str
+    runtimes: dict[str, str] = field(default_factory=dict)  # runtime -> version
+    note: str = ""
+
+
+def machine_name() -> str:
+    """A folder-safe name: hostname is meaningless in CI, so name the CPU class and core count."""
+    cpu = cpu_model().lower()
+    for junk in ("(r)", "(tm)", "cpu", "processor", "@"):
+        cpu = cpu.replace(junk, " ")
+    slug = "-".join(p for p in "".join(c if c.isalnum() or c == "." else " " for c in cpu).split() if p)
+    return f"linux-{slug or platform.machine()}-{os.cpu_count()}core"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def this_machine(runtimes: dict[str, str], name: str | None = None, note: str = "") -> Machine:
+    return Machine(
+        name=name or machine_name(),
+        cpu=cpu_model(),
+        cores=os.cpu_count() or 1,
+        os=f"{platform.system()} {platform.release()} {platform.machine()}",
+        runtimes=runtimes,
+        note=note,
+    )
+
+
+def results_dict(machine: Machine, rows: list[Row], peak: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "machine": asdict(machine),
+        "peak": peak or {},
+        "rows": [r.to_dict() for r in rows],
+    }
+
+
+def validate(doc: dict[str, Any]) -> list[Row]:
+    """Rows of a results file, or a one-line error saying what is wrong with it."""
+    if doc.get("schema") != SCHEMA or doc.get("schema_version") != SCHEMA_VERSION:
+        raise ConfigError(f"not a {SCHEMA} v{SCHEMA_VERSION} results file (schema={doc.get('schema')!r})")
+    if not isinstance(doc.get("machine"), dict) or not doc["machine"].get("name"):
+        raise ConfigError("results file names no machine (machine.name)")
+    rows = [Row.from_dict(r) for r in doc.get("rows", [])]
+    for r in rows:
+        if r.status not in STATUSES:
+            raise ConfigError(f"row {r.model}/{r.runtime}/{r.precision}: unknown status {r.status!r}")
+        if r.status == "measured" and not (r.latency_median_ms and r.latency_median_ms > 0):
+            raise ConfigError(f"row {r.model}/{r.runtime}/{r.precision}: status measured but no latency")
+    return rows
+
+
+def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,137 @@
+"""meshpose-bench: schema, MAC counting, the benchmark_model parser and one tiny end-to-end run.
+
+Speed is never asserted (shared CI machines); only that every number is measured and positive.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from meshpose_export.bench.android import android_row, parse_benchmark_model
+from meshpose_export.bench.macs import onnx_macs, tflite_macs
+from meshpose_export.bench.peer import find_peer
+from meshpose_export.bench.schema import Row, results_dict, this_machine, validate
+from meshpose_export.bench.timing import p90, time_callable
+from meshpose_mobile.errors import ConfigError
+
+DATA = Path(__file__).parent / "data"
+
+
+def _tiny_onnx(path: Path) -> Path:
+    """Conv 3->8 k3, depthwise 8 k3, MatMul 8x4, Gemm 4->5: MACs known by hand."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+
+    def init(name: str, shape: tuple[int, ...]) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.random(shape).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["c1", "w2"], ["c2"], pads=[1, 1, 1, 1], group=8),
+        helper.make_node("GlobalAveragePool", ["c2"], ["p"]),
+        helper.make_node("Reshape", ["p", "shape"], ["flat"]),
+        helper.make_node("MatMul", ["flat", "m"], ["mm"]),
+        helper.make_node("Gemm", ["mm", "g", "gb"], ["y"], transB=1),
+    ]
+    inits = [init("w1", (8, 3, 3, 3)), init("w2", (8, 1, 3, 3)), init("m", (8, 4)), init("g", (5, 4))]
+    inits += [init("gb", (5,)), numpy_helper.from_array(np.array([1, 8], dtype=np.int64), "shape")]
+    graph = helper.make_graph(
+        nodes,
+        "t",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 10, 12])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+        inits,
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    return path
+
+
+def test_onnx_macs_by_hand(tmp_path: Path) -> None:
+    count = onnx_macs(_tiny_onnx(tmp_path / "t.onnx"))
+    conv = 8 * 10 * 12 * 3 * 9
+    depthwise = 8 * 10 * 12 * 9
+    assert count.by_op == {"Conv": conv + depthwise, "MatMul": 8 * 4, "Gemm": 4 * 5}
+    assert count.total == conv + depthwise + 32 + 20
+
+
+def test_onnx_macs_bad_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_text("not onnx")
+    with pytest.raises(ConfigError, match="not a readable ONNX model"):
+        onnx_macs(bad)
+
+
+def test_peer_macs_when_present() -> None:
+    path = find_peer(Path(__file__).parents[1] / "benchmarks" / "peers")
+    if path is None:
+        pytest.skip("BlazePose not unzipped (make peers)")
+    count = tflite_macs(path)
+    assert count.total > 1e8 and set(count.by_op) >= {"CONV_2D", "DEPTHWISE_CONV_2D"}
+
+
+def test_timing_is_measured() -> None:
+    t = time_callable(lambda: sum(range(1000)), warmup=1, runs=5)
+    assert t.runs == 5 and 0 < t.min_ms <= t.median_ms <= t.p90_ms and t.fps > 0
+    assert p90([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]) == 9.0  # an observed value
+
+
+def test_benchmark_model_parser() -> None:
+    text = (DATA / "benchmark_model_sample.txt").read_text()
+    s = parse_benchmark_model(text)
+    assert s["runs"] == 50 and s["warmup"] == 14
+    assert s["median_ms"] == pytest.approx(36.342) and s["min_ms"] == pytest.approx(35.687)
+    assert s["p95_ms"] == pytest.approx(37.614) and "p90_ms" not in s  # never estimated
+    assert s["peak_mb"] == pytest.approx(109.188) and s["model_mb"] == pytest.approx(101.871)
+    row = android_row(text, model="meshpose_xs", precision="fp32", compute="xnnpack", threads=4, artifact=Path("x"))
+    doc = results_dict(this_machine({}, name="pixel-test"), [row])
+    (back,) = validate(json.loads(json.dumps(doc)))
+    assert back.latency_median_ms == pytest.approx(36.342) and back.latency_p90_ms is None
+    assert back.fps == pytest.approx(1000 / 36.342)
+
+
+def test_benchmark_model_parser_rejects_failed_run() -> None:
+    with pytest.raises(ConfigError, match="no 'count="):
+        parse_benchmark_model("ERROR: Failed to apply GPU delegate.\nBenchmarking failed.")
+
+
+def test_schema_rejects_unmeasured_rows() -> None:
+    machine = this_machine({}, name="m")
+    bad = results_dict(machine, [Row("m", "litert", "fp32", 1)])
+    with pytest.raises(ConfigError, match="no latency"):
+        validate(bad)
+    with pytest.raises(ConfigError, match="not a meshpose-bench"):
+        validate({"schema": "other"})
+
+
+@pytest.mark.export
+def test_tiny_end_to_end(tmp_path: Path) -> None:
+    from meshpose_export.bench.run import BenchConfig, run_bench
+
+    lines: list[str] = []
+    cfg = BenchConfig(
+        variants=("meshpose_tiny",),
+        runtimes=("pytorch", "onnxruntime"),
+        threads=(1,),
+        warmup=1,
+        runs=2,
+        out_dir=tmp_path,
+        machine="test-machine",
+        peer_dir=tmp_path / "no-peer",
+        n_random=1,
+    )
+    doc = run_bench(cfg, log=lines.append)
+    rows = validate(json.loads((tmp_path / "test-machine" / "results.json").read_text()))
+    assert doc["machine"]["name"] == "test-machine"
+    assert {(r.runtime, r.status) for r in rows} == {("pytorch", "measured"), ("onnxruntime", "measured")}
+    for r in rows:
+        assert r.latency_median_ms > 0 and r.latency_p90_ms >= r.latency_min_ms > 0 and r.runs == 2
+        assert r.macs > 0 and r.params > 0 and r.artifact_bytes > 0 and r.peak_rss_mb > 0 and r.efficiency > 0
+    assert any("run make peers" in line for line in lines)
+    assert (tmp_path / "test-machine" / "results.md").read_text().count("| meshpose_tiny |") == 2
+    assert (tmp_path / "test-machine" / "latency_vs_macs.png").stat().st_size > 0
