@@ -215,3 +215,21 @@ def test_training_outputs_have_gradients(tiny_model) -> None:
     assert out["bin_logits"].shape == (2, 4, 615, 16)
     out["vertices"].sum().backward()
     assert model.heatmap.weight.grad is not None and model.regression["z"].conv2.weight.grad is not None
+
+
+@pytest.mark.parametrize(("in_hw", "factor"), [((12, 9), 2), ((12, 9), 8), ((3, 1), 4)])
+def test_align_corners_resize_as_matmul(in_hw: tuple[int, int], factor: int) -> None:
+    from meshpose_mobile.deploy import AlignCornersResize
+
+    x = torch.randn(1, 5, *in_hw, dtype=torch.float64)
+    ref = torch.nn.functional.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=True)
+    out = AlignCornersResize(in_hw, tuple(ref.shape[-2:]), torch.float64)(x)
+    assert torch.allclose(out, ref, atol=1e-12)
+
+
+def test_hrnet_deploy_graph_has_no_align_corners_resize() -> None:
+    """onnx2tf mis-converts it at opset 18 (docs/design.md): the graph must use the matmul form."""
+    graph = create_model("meshpose_hrnet32", input_height=64, input_width=64).eval().deploy()
+    nodes = list(graph.backbone.graph.nodes)
+    assert not [n for n in nodes if n.target is torch.nn.functional.interpolate]
+    assert sum(n.op == "call_module" and "align_corners_resize" in str(n.target) for n in nodes) > 0
