@@ -20,6 +20,7 @@ from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import CheckpointError, MeshPoseError
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.official import convert_official_state_dict
+from meshpose_mobile.released import UPSAMPLER_KEY, ReleasedConstants, as_constants, is_released_upsampler, with_seams
 from meshpose_mobile.topology import Topology
 
 FORMAT = "meshpose-mobile"
@@ -99,17 +100,25 @@ def load_checkpoint(
     *,
     variant: str | None = None,
     topology: Topology | None = None,
+    released_constants: ReleasedConstants | str | Path | None = None,
 ) -> MeshPose:
     """A model from our checkpoint or from the authors' released one (`meshpose_hrnet32`).
 
     `variant` and `topology`, when given, are what the user expects; a checkpoint that holds
-    something else is refused with a message saying which is which.
+    something else is refused with a message saying which is which. `released_constants` (the
+    user's JSON, see `meshpose_mobile.released`) adds the released seam pairs to an imported
+    released checkpoint; our checkpoints carry their seams in their topology and ignore it.
     """
     data = read_checkpoint(path)
     if data.get("format") == FORMAT:
         return _load_ours(path, data, variant, topology)
     if is_released_layout(data):
-        return _load_released(path, data["model"]["root"], variant, topology)
+        return _load_released(path, data["model"]["root"], variant, topology, released_constants)
+    if is_released_upsampler(data):
+        raise CheckpointError(
+            f"checkpoint {path} is the released upsampler (ckpt['model']['{UPSAMPLER_KEY}']), not the main "
+            "model; pass it as the upsampler and the file with ckpt['model']['root'] as the checkpoint"
+        )
     keys = ", ".join(sorted(map(str, data))[:5])
     raise CheckpointError(
         f"checkpoint {path} is neither a MeshPose Mobile checkpoint nor the released MeshPose layout "
@@ -147,7 +156,13 @@ def _load_ours(path: str | Path, data: dict[str, Any], variant: str | None, topo
     return model.eval()
 
 
-def _load_released(path: str | Path, state: dict[str, Any], variant: str | None, topology: Topology | None) -> MeshPose:
+def _load_released(
+    path: str | Path,
+    state: dict[str, Any],
+    variant: str | None,
+    topology: Topology | None,
+    released_constants: ReleasedConstants | str | Path | None = None,
+) -> MeshPose:
     from meshpose_mobile.registry import create_model
 
     if variant not in (None, "meshpose_hrnet32"):
@@ -163,6 +178,11 @@ def _load_released(path: str | Path, state: dict[str, Any], variant: str | None,
             f"checkpoint {path} predicts {k} vertices but topology {topology.name!r} has "
             f"{topology.num_vertices}; pass a {k}-vertex topology"
         )
-    model = create_model("meshpose_hrnet32", topology)
+    constants = as_constants(released_constants, k)
+    overrides: dict[str, Any] = {}
+    if constants is not None and constants.seam_pairs is not None:
+        topology = with_seams(topology, constants)
+        overrides["seam_average"] = True
+    model = create_model("meshpose_hrnet32", topology, **overrides)
     model.load_state_dict(convert_official_state_dict(state, model), strict=True)
     return model.eval()

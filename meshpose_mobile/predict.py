@@ -1,0 +1,349 @@
+"""Photo -> body mesh in image pixels, with any checkpoint or exported artifact.
+
+One code path for every runtime: the person box becomes the network's crop through the crop
+contract (`meshpose_mobile.crop`), a runner maps the crop to the deployment graph's outputs (the
+PyTorch deployment graph, ONNX Runtime, LiteRT or CoreML, all with the same call signature), and
+the crop-pixel outputs go back to the photo. An artifact's input size and crop contract come from
+the sidecar JSON `meshpose-export` wrote beside it, so predictions here crop exactly like the apps.
+
+The optional high-poly upsampler runs in PyTorch on the crop-pixel low-poly mesh, before the
+mapping back to the photo: that is the space the network predicts in, whatever the box size.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from meshpose_mobile.crop import CropContract
+from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.released import ReleasedConstants, load_released_upsampler
+from meshpose_mobile.upsampler import HighPolyUpsampler
+
+# image (1, 3, H, W) float32 RGB 0..255 -> {"vertices", "visibility", "vertices_2d"}: the
+# signature of meshpose_export's runners.
+Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
+DEFAULT_BOX_SCALE = 1.1
+ARTIFACT_KINDS = {".onnx": "onnx", ".tflite": "tflite", ".mlpackage": "coreml"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+JSON_FORMAT = "meshpose-prediction"
+JSON_VERSION = 1
+
+
+class PredictError(MeshPoseError):
+    """An image, a box or a model file that prediction cannot use."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the JSON and the overlay say about the model that ran."""
+
+    kind: str  # "pytorch", "onnx", "tflite" or "coreml"
+    path: str
+    variant: str
+    precision: str
+    num_vertices: int
+    weights: str
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    image_size: tuple[int, int]  # (width, height)
+    box: tuple[float, float, float, float]  # COCO xywh, image pixels
+    whole_image: bool  # no box was given: the whole photo was the box
+    affine: np.ndarray  # (2, 3) image -> crop pixels
+    scale: float  # crop pixel -> image pixels (box width / input width)
+    xyz_lp: np.ndarray  # (K, 3) image pixels; z relative, arbitrary offset
+    vertex_vis_lp: np.ndarray  # (K,) in [0, 1]
+    xyz_hp: np.ndarray | None = None  # (N, 3) image pixels, with an upsampler
+    crop_xyz_lp: np.ndarray | None = field(default=None, repr=False)  # (K, 3) crop pixels
+
+    def to_dict(self, model: ModelInfo, image: str = "", decimals: int = 4) -> dict[str, Any]:
+        def r(a: np.ndarray) -> Any:
+            return np.round(np.asarray(a, dtype=np.float64), decimals).tolist()
+
+        return {
+            "format": JSON_FORMAT,
+            "format_version": JSON_VERSION,
+            "image": image,
+            "image_size": list(self.image_size),
+            "model": {
+                "kind": model.kind,
+                "path": model.path,
+                "variant": model.variant,
+                "precision": model.precision,
+                "weights": model.weights,
+            },
+            "box": [round(float(v), decimals) for v in self.box],
+            "box_source": "whole image (no --box given)" if self.whole_image else "given",
+            "crop_affine": r(self.affine),
+            "crop_to_image_scale": float(self.scale),
+            "units": (
+                "image pixels, top-left pixel centre at (0, 0); z is relative depth in the same pixel "
+                "scale with an arbitrary offset"
+            ),
+            "num_vertices_lp": len(self.xyz_lp),
+            "xyz_lp": r(self.xyz_lp),
+            "vertex_vis_lp": r(self.vertex_vis_lp),
+            "num_vertices_hp": None if self.xyz_hp is None else len(self.xyz_hp),
+            "xyz_hp": None if self.xyz_hp is None else r(self.xyz_hp),
+        }
+
+
+class Predictor:
+    """A runner plus the crop contract it expects; `load` builds one from any model file."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        contract: CropContract,
+        info: ModelInfo,
+        *,
+        faces: np.ndarray | None = None,
+        upsampler: HighPolyUpsampler | None = None,
+    ) -> None:
+        if upsampler is not None and upsampler.num_low != info.num_vertices:
+            raise PredictError(
+                f"the upsampler takes {upsampler.num_low} low-poly vertices but the model predicts "
+                f"{info.num_vertices}; use an upsampler made for the model's topology"
+            )
+        self.runner = runner
+        self.contract = contract
+        self.info = info
+        self.faces = faces
+        self.upsampler = upsampler
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        upsampler: str | Path | HighPolyUpsampler | None = None,
+        released_constants: ReleasedConstants | str | Path | None = None,
+        box_scale: float | None = None,
+    ) -> Predictor:
+        """A checkpoint (ours or the released one) or an .onnx / .tflite / .mlpackage artifact."""
+        path = Path(path)
+        if not path.exists():
+            raise PredictError(f"model not found: {path}; pass a checkpoint or an exported artifact to --model")
+        kind = ARTIFACT_KINDS.get(path.suffix.lower())
+        if kind is None:
+            if path.is_dir():
+                raise PredictError(
+                    f"model {path} is a folder; pass a checkpoint file or an .onnx, .tflite or .mlpackage artifact"
+                )
+            runner, contract, info, faces = _from_checkpoint(path, released_constants, box_scale)
+        else:
+            runner, contract, info, faces = _from_artifact(path, kind, box_scale)
+        up = upsampler
+        if up is not None and not isinstance(up, HighPolyUpsampler):
+            up = load_released_upsampler(up, released_constants)
+        return cls(runner, contract, info, faces=faces, upsampler=up)
+
+    def predict(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None) -> Prediction:
+        """HxWx3 RGB photo (uint8, or float 0..255) -> mesh in image pixels."""
+        img = np.asarray(image)
+        if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 1:
+            raise PredictError(f"image must be H x W x 3 RGB, got shape {img.shape}; convert it to RGB")
+        h, w = img.shape[:2]
+        whole = box is None
+        if box is None:
+            # Pixel centres sit at integer coordinates, so the photo spans -0.5 .. size - 0.5.
+            box = (-0.5, -0.5, float(w), float(h))
+        box = check_box(box, w, h)
+        crop, affine = self.contract.crop(img, box)
+        chw = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32)
+        outs = self.runner(chw)
+        k = self.info.num_vertices
+        verts = np.asarray(outs["vertices"], dtype=np.float64).reshape(k, 3)
+        vis = np.asarray(outs["visibility"], dtype=np.float64).reshape(k)
+        hp = None
+        if self.upsampler is not None:
+            with torch.no_grad():
+                hp_crop = self.upsampler(torch.from_numpy(verts).float()[None])[0].double().numpy()
+            hp = self.contract.to_image(hp_crop, affine)
+        scale = float(np.sqrt(abs(np.linalg.det(affine[:, :2]))))
+        return Prediction(
+            image_size=(w, h),
+            box=box,
+            whole_image=whole,
+            affine=affine,
+            scale=1.0 / scale,
+            xyz_lp=self.contract.to_image(verts, affine),
+            vertex_vis_lp=vis,
+            xyz_hp=hp,
+            crop_xyz_lp=verts,
+        )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """'x,y,w,h' -> floats (COCO: top-left corner, width, height, image pixels)."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise PredictError(f"--box {text!r} must be four numbers x,y,w,h (top-left corner, width, height)")
+    return values  # type: ignore[return-value]
+
+
+def check_box(box: tuple[float, ...], width: int, height: int) -> tuple[float, float, float, float]:
+    x, y, w, h = (float(v) for v in box)
+    if not (np.isfinite([x, y, w, h]).all() and w > 0 and h > 0):
+        raise PredictError(f"box {_fmt_box(box)} needs finite x, y and a positive width and height")
+    # A box that only partly covers the photo is fine (the crop pads with the border value);
+    # one that misses it entirely is certainly a mistake.
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise PredictError(
+            f"box {_fmt_box(box)} lies outside the {width}x{height} image; pass x,y,w,h in this image's pixels"
+        )
+    return (x, y, w, h)
+
+
+def _fmt_box(box: tuple[float, ...]) -> str:
+    return ",".join(f"{float(v):g}" for v in box)
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """HxWx3 uint8 RGB, upright (EXIF orientation applied), or a one-line PredictError."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(f"image not found: {path}; pass an image file or a folder of images")
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            return np.asarray(im.convert("RGB")).copy()
+    except UnidentifiedImageError:
+        raise PredictError(f"cannot read image {path} (not an image format Pillow knows); pass a JPEG or PNG") from None
+    except (OSError, ValueError, SyntaxError) as err:
+        why = " ".join(str(err).split())[:100] or type(err).__name__
+        raise PredictError(f"cannot read image {path} ({why}); pass a JPEG, PNG or other photo") from None
+
+
+def list_images(path: str | Path) -> list[Path]:
+    """A file -> [it]; a folder -> its images (not recursive), sorted."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise PredictError(f"folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)}); pass a photo or a folder")
+        return found
+    if not path.exists():
+        raise PredictError(f"image not found: {path}; pass an image file or a folder of images")
+    return [path]
+
+
+# --------------------------------------------------------------------------- model loading
+
+
+def _from_checkpoint(
+    path: Path, constants: ReleasedConstants | str | Path | None, box_scale: float | None
+) -> tuple[Runner, CropContract, ModelInfo, np.ndarray | None]:
+    from meshpose_export.parity import torch_runner
+    from meshpose_mobile.checkpoint import load_checkpoint
+
+    model = load_checkpoint(path, released_constants=constants)
+    cfg = model.config
+    # The deployment graph, not the training model: the very graph every artifact is made from.
+    runner = torch_runner(model.deploy())
+    contract = CropContract(cfg.input_height, cfg.input_width, box_scale=box_scale or DEFAULT_BOX_SCALE)
+    info = ModelInfo("pytorch", str(path), cfg.variant, "fp32", cfg.num_vertices, f"checkpoint {path.name}")
+    return runner, contract, info, model.topology.faces
+
+
+def read_sidecar(path: Path, kind: str) -> dict[str, Any]:
+    """`<artifact>.json` beside the artifact (e.g. `m_fp32.onnx.json`); exports made before the
+    sidecar took the whole artifact name wrote `m_fp32.json`, shared by targets of one precision."""
+    suffix = next(s for s, k in ARTIFACT_KINDS.items() if k == kind)
+    sidecar = path.with_name(path.name + ".json")
+    if not sidecar.is_file():
+        sidecar = path.with_name(path.name[: -len(suffix)] + ".json")
+    if not sidecar.is_file():
+        raise PredictError(
+            f"artifact {path.name} has no sidecar {path.name}.json beside it; keep the .json meshpose-export "
+            "wrote next to the artifact"
+        )
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+        crop = data["crop"]
+        ok = data.get("format") == "meshpose-sidecar" and all(
+            k in crop for k in ("input_height", "input_width", "box_scale")
+        )
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise PredictError(f"sidecar {sidecar} is not a meshpose-export sidecar; re-export the artifact")
+    # No check of data["target"]: an older shared sidecar may name another target of the same
+    # export run, and the fields read here are the same for every target of one run.
+    return data
+
+
+def _from_artifact(
+    path: Path, kind: str, box_scale: float | None
+) -> tuple[Runner, CropContract, ModelInfo, np.ndarray | None]:
+    side = read_sidecar(path, kind)
+    crop = side["crop"]
+    contract = CropContract(
+        int(crop["input_height"]),
+        int(crop["input_width"]),
+        box_scale=float(box_scale or crop["box_scale"]),
+        border_value=float(crop.get("border_value", 0.0)),
+    )
+    mesh = side.get("mesh") or {}
+    k = int(mesh.get("num_vertices") or side["outputs"][0]["shape"][1])
+    faces = np.asarray(mesh["faces"], dtype=np.int64) if mesh.get("faces") else None
+    info = ModelInfo(kind, str(path), side.get("variant", ""), side.get("precision", ""), k, side.get("weights", ""))
+    try:
+        runner = _artifact_runner(path, kind, side)
+    except MeshPoseError:
+        raise
+    except Exception as err:  # runtimes raise their own types on a damaged file
+        why = " ".join(str(err).split())[:150] or type(err).__name__
+        raise PredictError(f"cannot load artifact {path} ({why}); re-export it") from None
+    return runner, contract, info, faces
+
+
+def _artifact_runner(path: Path, kind: str, sidecar: dict[str, Any]) -> Runner:
+    if kind == "onnx":
+        from meshpose_export.targets.onnx_target import onnx_runner
+
+        return onnx_runner(path)
+    if kind == "tflite":
+        from meshpose_export.targets.tflite_target import tflite_runner
+
+        return tflite_runner(path)
+    if platform.system() != "Darwin":
+        raise PredictError(
+            f"{path.name}: CoreML models run only on macOS; predict with the .onnx or .tflite export instead"
+        )
+    return _coreml_runner(path, sidecar["input"]["name"])
+
+
+def _coreml_runner(path: Path, input_name: str) -> Runner:
+    import coremltools as ct
+    from PIL import Image
+
+    from meshpose_mobile.deploy import OUTPUT_NAMES
+
+    model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
+
+    def run(image: np.ndarray) -> dict[str, np.ndarray]:
+        # The artifact takes a camera image: 8-bit pixels, as the app feeds it.
+        hwc = np.clip(np.rint(image[0].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+        outs = model.predict({input_name: Image.fromarray(hwc)})
+        return {n: np.asarray(outs[n]) for n in OUTPUT_NAMES}
+
+    return run
