@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -54,37 +55,13 @@ def _fail(err: MeshPoseError) -> None:
 @click.option("--box-scale", default=1.1, show_default=True, help="Person-box scale factor of the crop contract.")
 @click.option("--license", "license_text", default="", help="Licence text embedded in the artifacts.")
 @click.option("--random-inputs", default=4, show_default=True, help="Random images added to the parity inputs.")
-def main(
-    ckpt: Path | None,
-    variant: str | None,
-    released_constants: Path | None,
-    topology_path: str | None,
-    target: str,
-    precisions: tuple[str, ...],
-    out_dir: Path,
-    seed: int,
-    box_scale: float,
-    license_text: str,
-    random_inputs: int,
-) -> None:
+def main(**options: Any) -> None:
     """Export MeshPose to phone formats and prove, in pixels, that each artifact matches PyTorch."""
     # coremltools imports TensorFlow; keep its start-up chatter out of the progress output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
-        _run(
-            ckpt,
-            variant,
-            topology_path,
-            target,
-            precisions,
-            out_dir,
-            seed,
-            box_scale,
-            license_text,
-            random_inputs,
-            released_constants,
-        )
+        _run(**options)
     except MeshPoseError as err:
         _fail(err)
     except KeyboardInterrupt:
@@ -93,6 +70,7 @@ def main(
 
 
 def _run(
+    *,
     ckpt: Path | None,
     variant: str | None,
     topology_path: str | None,
