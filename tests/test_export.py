@@ -14,6 +14,7 @@ from meshpose_export.cli import main
 from meshpose_export.parity import compare, parity_inputs, torch_runner
 from meshpose_export.pipeline import plan_jobs, run_export
 from meshpose_export.targets.base import Loaded, Tolerance, get_target, list_targets
+from meshpose_export.targets.onnx_target import STANDARD_OPS, graph_checks
 from meshpose_mobile.checkpoint import save_checkpoint
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.topology import Topology
@@ -56,28 +57,9 @@ def test_onnx_graph_is_standard_and_fixed(tiny_exports) -> None:
     model = onnx.load(str(results[("onnx", "fp32")].path))
     ops = {n.op_type for n in model.graph.node}
     assert not ops & {"Gather", "GatherND", "GatherElements", "ScatterND", "Loop", "If"}, ops
-    assert ops <= {
-        "Conv",
-        "Relu",
-        "Clip",
-        "Add",
-        "Sub",
-        "Mul",
-        "Div",
-        "Softmax",
-        "ReduceSum",
-        "ReduceMean",
-        "Reshape",
-        "Sigmoid",
-        "Concat",
-        "Unsqueeze",
-        "Resize",
-        "MaxPool",
-        "MatMul",
-        "GlobalAveragePool",
-        "Squeeze",
-        "Transpose",
-    }, ops
+    assert ops <= STANDARD_OPS, ops
+    path = results[("onnx", "fp32")].path
+    assert all(c.passed for c in graph_checks(path)), graph_checks(path)
     assert model.opset_import[0].version >= 18
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 3, 64, 48]
