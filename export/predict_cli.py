@@ -11,6 +11,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -60,21 +61,11 @@ def _fail(err: MeshPoseError) -> None:
 @click.option("--box-scale", type=float, default=None, help="Override the crop contract's box scale.")
 @click.option("--no-overlay", is_flag=True, help="Write the JSON only.")
 @click.option("--compact-png", is_flag=True, help="256-colour overlay PNG (about a third of the size).")
-def main(
-    image: Path,
-    model_path: Path,
-    box: str | None,
-    out_dir: Path,
-    upsampler: Path | None,
-    released_constants: Path | None,
-    box_scale: float | None,
-    no_overlay: bool,
-    compact_png: bool,
-) -> None:
+def main(**options: Any) -> None:
     """Predict the body mesh of the person in IMAGE (a photo or a folder of photos)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        _run(image, model_path, box, out_dir, upsampler, released_constants, box_scale, no_overlay, compact_png)
+        _run(**options)
     except MeshPoseError as err:
         _fail(err)
     except KeyboardInterrupt:
@@ -89,9 +80,10 @@ def _output_stems(images: list[Path]) -> list[str]:
 
 
 def _run(
+    *,
     image: Path,
     model_path: Path,
-    box_text: str | None,
+    box: str | None,
     out_dir: Path,
     upsampler: Path | None,
     released_constants: Path | None,
@@ -106,7 +98,7 @@ def _run(
     from meshpose_mobile.predict import PredictError, Predictor, list_images, load_image, parse_box
 
     images = list_images(image)
-    box = parse_box(box_text) if box_text is not None else None
+    person_box = parse_box(box) if box is not None else None
     if box_scale is not None and not box_scale > 0:
         raise PredictError(f"--box-scale must be positive, got {box_scale:g}")
     check_output_dir(out_dir)
@@ -139,7 +131,7 @@ def _run(
     for path, stem in bar:
         try:
             photo = load_image(path)
-            pred = predictor.predict(photo, box)
+            pred = predictor.predict(photo, person_box)
             doc = pred.to_dict(info, image=str(path))
             json_path = write_bytes_atomic(out_dir / f"{stem}.json", (json.dumps(doc) + "\n").encode())
             written = [json_path]

@@ -174,41 +174,33 @@ class MeshPoseDeploy(nn.Module):
         x = image - self.pixel_mean if self.normalize_in_graph else image
         feats = self.backbone(x)
         prob = torch.softmax(self.heatmap(feats).reshape(1, self.k, self.hw), dim=-1)
+        rx, ry, rz, vis = self._regress(feats)
         if self.expectation == "matmul":
-            return self._decode_matmul(feats, prob)
-        px = _expect(prob, self.grid_x, self.grid_x_affine)
-        py = _expect(prob, self.grid_y, self.grid_y_affine)
+            # x and y stay paired in the last axis (no slicing: Gather and Split are not in every
+            # phone runtime's op set).
+            p2d = torch.matmul(prob, self.grid_xy) * self.grid_xy_scale + self.grid_xy_shift
+            rxy = torch.stack([rx, ry], dim=-1)
+            qxy = rxy + vis.unsqueeze(-1) * (p2d - rxy)
+            vertices = torch.cat([qxy, rz.unsqueeze(-1)], dim=-1)
+        else:
+            px = _expect(prob, self.grid_x, self.grid_x_affine)
+            py = _expect(prob, self.grid_y, self.grid_y_affine)
+            qx = rx + vis * (px - rx)
+            qy = ry + vis * (py - ry)
+            vertices = torch.stack([qx, qy, rz], dim=-1)
+            p2d = torch.stack([px, py], dim=-1)
+        if self.seam is not None:
+            vertices = torch.matmul(self.seam, vertices)
+        return vertices, vis, p2d
 
+    def _regress(self, feats: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The regression branches: bin expectations for x, y, z and the visibility."""
         pooled = feats.mean(dim=(2, 3), keepdim=True)
         logits = {name: self._branch(name, pooled) for name in self.expand}
         rx = _expect(torch.softmax(logits["x"], dim=-1), self.bins_x, self.bins_x_affine)
         ry = _expect(torch.softmax(logits["y"], dim=-1), self.bins_y, self.bins_y_affine)
         rz = _expect(torch.softmax(logits["z"], dim=-1), self.bins_z, self.bins_z_affine)
-        vis = torch.sigmoid(logits["vis"].mean(dim=-1))
-
-        qx = rx + vis * (px - rx)
-        qy = ry + vis * (py - ry)
-        vertices = torch.stack([qx, qy, rz], dim=-1)
-        if self.seam is not None:
-            vertices = torch.matmul(self.seam, vertices)
-        return vertices, vis, torch.stack([px, py], dim=-1)
-
-    def _decode_matmul(self, feats: Tensor, prob: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """`forward` with the heatmap expectation as a matmul; x and y stay paired in the last axis
-        (no slicing: Gather and Split are not in every phone runtime's op set)."""
-        pxy = torch.matmul(prob, self.grid_xy) * self.grid_xy_scale + self.grid_xy_shift
-        pooled = feats.mean(dim=(2, 3), keepdim=True)
-        logits = {name: self._branch(name, pooled) for name in self.expand}
-        rx = _expect(torch.softmax(logits["x"], dim=-1), self.bins_x, self.bins_x_affine)
-        ry = _expect(torch.softmax(logits["y"], dim=-1), self.bins_y, self.bins_y_affine)
-        rz = _expect(torch.softmax(logits["z"], dim=-1), self.bins_z, self.bins_z_affine)
-        vis = torch.sigmoid(logits["vis"].mean(dim=-1))
-        rxy = torch.stack([rx, ry], dim=-1)
-        qxy = rxy + vis.unsqueeze(-1) * (pxy - rxy)
-        vertices = torch.cat([qxy, rz.unsqueeze(-1)], dim=-1)
-        if self.seam is not None:
-            vertices = torch.matmul(self.seam, vertices)
-        return vertices, vis, pxy
+        return rx, ry, rz, torch.sigmoid(logits["vis"].mean(dim=-1))
 
     def _branch(self, name: str, pooled: Tensor) -> Tensor:
         h = torch.relu(self.expand[name](pooled)).reshape(1, self.mid, self.bins, 1)
