@@ -12,7 +12,7 @@ PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 # This machine's pip config names index folders that may not exist; pip warns once per package.
 PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup export test test-fast lint params bench-cpu clean
+.PHONY: setup export test test-fast lint params bench-cpu train-cpu clean
 
 setup: $(STAMP)
 
@@ -43,8 +43,13 @@ params: setup
 bench-cpu: setup
 	$(BIN)/python benchmarks/cpu_latency.py
 
+# CPU training experiments of docs/training.md (learning curve, bary vs nearest ablation,
+# upsampler): about 25 minutes on 2 cores; writes docs/results/training-cpu.json and the curve PNG.
+train-cpu: setup
+	$(BIN)/python benchmarks/train_cpu.py
+
 clean:
-	rm -rf $(VENV) $(OUT) build *.egg-info
+	rm -rf $(VENV) $(OUT) build *.egg-info runs
 
 # Peer models for meshpose-bench (BlazePose GHUM full landmark model, from the mediapipe wheel;
 # unzipped, never imported: mediapipe 0.10.21 needs numpy<2). Nothing is downloaded at run time.

@@ -50,7 +50,7 @@ def _fail(err: MeshPoseError) -> None:
     "--upsampler",
     type=click.Path(path_type=Path),
     default=None,
-    help="The authors' upsampler file; adds the high-poly mesh (xyz_hp). Needs --released-constants.",
+    help="Upsampler file (meshpose-train-upsampler, or the authors' with --released-constants); adds xyz_hp.",
 )
 @click.option(
     "--released-constants",

@@ -55,6 +55,10 @@ class LossWeights:
     normal: float = 0.5
     joint_2d: float = 0.02
     joint_3d: float = 0.02
+    # BCE of the foreground head against the body mask at heatmap resolution. Not a paper term:
+    # the project adds the head (person presence for tracking), and an untrained head would ship
+    # a meaningless output.
+    foreground: float = 0.5
     # Eq. 5 target: 'barycentric' (the paper) or 'nearest' (one-hot ablation, Table 1b).
     bary_target: str = "barycentric"
     # Softness of the rasteriser in crop pixels: half a heatmap cell, so coverage changes smoothly
@@ -74,6 +78,7 @@ class LossWeights:
         "normal",
         "joint_2d",
         "joint_3d",
+        "foreground",
     )
 
     def __post_init__(self) -> None:
@@ -373,6 +378,8 @@ class LossTargets(TypedDict, total=False):
     (`render.crop_mask_to_grid`), optional ``silhouette_phi`` (same shape) and ``silhouette_mask`` (B,).
     3D: ``vertices`` (B, K, 3) crop pixels + depth, ``vertices_mask`` (B,) or (B, K).
     Joints: ``joints_2d`` (B, 17, 2) + ``joints_2d_mask`` (B, 17); ``joints_3d`` (B, 17, 3) + ``joints_3d_mask``.
+    Foreground: ``foreground`` (B, h, w) body mask at the heatmap cells (`render.crop_mask_to_grid`, pad 0),
+    optional ``foreground_mask`` (B,).
     """
 
     dp_pixels: Tensor
@@ -390,6 +397,8 @@ class LossTargets(TypedDict, total=False):
     joints_2d_mask: Tensor
     joints_3d: Tensor
     joints_3d_mask: Tensor
+    foreground: Tensor
+    foreground_mask: Tensor
 
 
 def _need(topology: Topology, field: str, term: str) -> Any:
@@ -412,7 +421,7 @@ def total_loss(
     """Eq. 20: ``sum_i lambda_i L_i`` over the terms this batch supervises.
 
     outputs: a `MeshPoseOutput`. Returns the weighted total and the unweighted value of every term
-    that ran (keys: bary, uvc, visibility, silhouette, vertex, edge, normal, joint_2d, joint_3d).
+    that ran (keys: bary, uvc, visibility, silhouette, vertex, edge, normal, joint_2d, joint_3d, foreground).
     Each term is a ``mean`` over the labelled items of the batch.
     """
     t = targets
@@ -499,6 +508,13 @@ def total_loss(
     if weights.joint_3d > 0 and "joints_3d" in t and "joints_3d_mask" in t:
         reg = torch.as_tensor(_need(topology, "coco_regressor", "joint"), device=device)
         terms["joint_3d"] = joint_3d_loss(vertices, t["joints_3d"], t["joints_3d_mask"], reg)
+
+    fg_logits = outputs.get("foreground")
+    if weights.foreground > 0 and "foreground" in t and fg_logits is not None:
+        bce = F.binary_cross_entropy_with_logits(
+            fg_logits[:, 0], t["foreground"].to(fg_logits.dtype), reduction="none"
+        ).mean(dim=(1, 2))
+        terms["foreground"] = _reduce(bce, t.get("foreground_mask"), "mean")
 
     # A batch with nothing to supervise still returns a differentiable zero.
     total = vertices.sum() * 0.0

@@ -24,8 +24,8 @@ import torch
 
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import MeshPoseError
-from meshpose_mobile.released import ReleasedConstants, load_released_upsampler
-from meshpose_mobile.upsampler import HighPolyUpsampler
+from meshpose_mobile.released import ReleasedConstants
+from meshpose_mobile.upsampler import HighPolyUpsampler, load_upsampler
 
 # image (1, 3, H, W) float32 RGB 0..255 -> {"vertices", "visibility", "vertices_2d"}: the
 # signature of meshpose_export's runners.
@@ -144,7 +144,7 @@ class Predictor:
             runner, contract, info, faces = _from_artifact(path, kind, box_scale)
         up = upsampler
         if up is not None and not isinstance(up, HighPolyUpsampler):
-            up = load_released_upsampler(up, released_constants)
+            up = load_upsampler(up, released_constants)
         return cls(runner, contract, info, faces=faces, upsampler=up)
 
     def predict(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None) -> Prediction:

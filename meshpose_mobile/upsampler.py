@@ -8,10 +8,15 @@ without renaming.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-from meshpose_mobile.errors import ConfigError
+from meshpose_mobile.errors import CheckpointError, ConfigError
 
 
 class HighPolyUpsampler(nn.Module):
@@ -53,3 +58,50 @@ class HighPolyUpsampler(nn.Module):
         mid = self.upsampling(x)
         high = self.upsampling2(mid)
         return mid.transpose(1, 2) + c, high.transpose(1, 2) + c
+
+
+UPSAMPLER_FORMAT = "meshpose-upsampler"
+
+
+def save_upsampler(path: str | Path, upsampler: HighPolyUpsampler, extra: dict[str, Any] | None = None) -> Path:
+    """Our upsampler file: sizes, centre weights and weights in one weights_only-loadable dict."""
+    path = Path(path)
+    payload = {
+        "format": UPSAMPLER_FORMAT,
+        "format_version": 1,
+        "num_low": upsampler.num_low,
+        "num_mid": upsampler.upsampling.out_features,
+        "num_high": upsampler.upsampling2.out_features,
+        "state_dict": {k: v.detach().cpu() for k, v in upsampler.state_dict().items()},
+        "extra": extra or {},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_upsampler(path: str | Path, released_constants: Any = None) -> HighPolyUpsampler:
+    """Ours (`save_upsampler`, e.g. from meshpose-train-upsampler) or the authors' released file."""
+    from meshpose_mobile.checkpoint import read_checkpoint
+    from meshpose_mobile.released import load_released_upsampler
+
+    data = read_checkpoint(path)
+    if data.get("format") != UPSAMPLER_FORMAT:
+        return load_released_upsampler(path, released_constants)
+    try:
+        state = data["state_dict"]
+        centre = state.get("centre_weights")
+        up = HighPolyUpsampler(int(data["num_low"]), int(data["num_mid"]), int(data["num_high"]), centre)
+        up.load_state_dict(state)
+    except (KeyError, RuntimeError, TypeError) as err:
+        raise CheckpointError(
+            f"upsampler {path} is damaged ({str(err).splitlines()[0]}); retrain or re-save it"
+        ) from None
+    return up.eval()

@@ -1,0 +1,191 @@
+"""`meshpose-train`, `meshpose-train-upsampler` and `meshpose-synth`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from meshpose_mobile.errors import MeshPoseError
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _fail(err: MeshPoseError) -> None:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+# Flags that map onto one config key each; --set reaches every other key.
+_FLAG_KEYS = {
+    "variant": "variant",
+    "steps": "steps",
+    "batch_size": "batch_size",
+    "lr": "optim.lr",
+    "device": "device",
+    "train_data": "data.train",
+    "val_data": "data.val",
+    "init": "init",
+    "workers": "data.workers",
+    "seed": "seed",
+}
+
+
+def build_config(config_file: Path | None, flags: dict[str, Any], assignments: tuple[str, ...]) -> Any:
+    from meshpose_mobile.train.config import TrainConfig, apply_override, read_config_file
+
+    data: dict[str, Any] = read_config_file(config_file) if config_file else {}
+    for name, key in _FLAG_KEYS.items():
+        value = flags.get(name)
+        if value is not None:
+            data = apply_override(data, f"{key}={json.dumps(value)}")
+    for a in assignments:
+        data = apply_override(data, a)
+    return TrainConfig.from_dict(data)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML or JSON config file.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, metrics).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--variant", default=None, help="Model variant (meshpose_tiny, meshpose_xs, ...).")
+@click.option("--steps", type=int, default=None, help="Total optimizer steps.")
+@click.option("--batch-size", "batch_size", type=int, default=None, help="Global batch size.")
+@click.option("--lr", type=float, default=None, help="Peak learning rate (optim.lr).")
+@click.option("--device", default=None, help="cpu (default), cuda, cuda:N or auto.")
+@click.option("--train-data", "train_data", default=None, help="'synthetic' or a meshpose-synth folder.")
+@click.option("--val-data", "val_data", default=None, help="'synthetic' or a meshpose-synth folder.")
+@click.option("--init", default=None, help="Checkpoint to fine-tune from.")
+@click.option("--workers", type=int, default=None, help="DataLoader worker processes (data.workers).")
+@click.option("--seed", type=int, default=None, help="Seed of initialisation.")
+@click.option("--set", "assignments", multiple=True, help="Any config key: --set optim.lr=3e-4 --set loss.bary=2.")
+@click.option("--print-config", is_flag=True, help="Print the resolved config as JSON and exit.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on when stderr is a terminal).")
+def train_main(
+    config_file: Path | None,
+    out: Path,
+    resume: bool,
+    assignments: tuple[str, ...],
+    print_config: bool,
+    progress: bool | None,
+    **flags: Any,
+) -> None:
+    """Train MeshPose (CPU by default; several GPUs with torchrun --nproc_per_node N meshpose-train ...)."""
+    from meshpose_mobile.train.loop import TrainInterrupted, train
+
+    try:
+        config = build_config(config_file, flags, assignments)
+        if print_config:
+            click.echo(json.dumps(config.to_dict(), indent=1))
+            return
+        show = sys.stderr.isatty() if progress is None else progress
+        start = time.perf_counter()
+        result = train(config, out, resume=resume, progress=show, echo=lambda m: click.echo(m, err=True))
+    except TrainInterrupted as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted before the first step; nothing to resume", err=True)
+        sys.exit(130)
+    except MeshPoseError as err:
+        _fail(err)
+        return
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(
+            f"done: {result['step']} steps in {time.perf_counter() - start:.0f} s; "
+            f"val v2d {result.get('v2d_px', float('nan')):.2f} px; weights in {out / 'model.pt'}"
+        )
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Upsampler run folder.")
+@click.option("--steps", type=int, default=3000, show_default=True)
+@click.option("--batch-size", "batch_size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=1e-4, show_default=True)
+@click.option("--noise", type=float, default=0.01, show_default=True, help="Input noise std, fraction of body height.")
+@click.option(
+    "--eval-noise", "eval_noise", type=float, default=0.01, show_default=True, help="Noise of the noisy validation set."
+)
+@click.option("--train-size", "train_size", type=int, default=2048, show_default=True)
+@click.option("--val-size", "val_size", type=int, default=256, show_default=True)
+@click.option("--mid", type=int, default=None, help="Middle layer size (default 2 x low-poly vertices).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--progress/--no-progress", default=None)
+def train_upsampler_main(progress: bool | None, **options: Any) -> None:
+    """Train the low- to high-poly upsampler on synthetic posed bodies, with input noise augmentation."""
+    from meshpose_mobile.train.upsampler import UpsamplerTrainConfig, train_upsampler
+
+    try:
+        out = options.pop("out")
+        config = UpsamplerTrainConfig(**options)
+        show = sys.stderr.isatty() if progress is None else progress
+        result = train_upsampler(config, out, progress=show, echo=lambda m: click.echo(m, err=True))
+    except MeshPoseError as err:
+        _fail(err)
+        return
+    click.echo(
+        f"done: val error {result['val_mm']:.1f} mm (barycentric baseline {result['baseline_mm']:.1f} mm), "
+        f"noisy input {result['val_noisy_mm']:.1f} mm (baseline {result['baseline_noisy_mm']:.1f} mm); "
+        f"weights in {out / 'upsampler.pt'}"
+    )
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Dataset folder to write.")
+@click.option("--count", type=int, default=1000, show_default=True, help="Number of samples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--height", type=int, default=384, show_default=True)
+@click.option("--width", type=int, default=288, show_default=True)
+@click.option("--with-hires", is_flag=True, help="Also store the high-poly ground truth.")
+@click.option("--set", "assignments", multiple=True, help="Any SynthConfig field: --set selfie_fraction=0.5.")
+@click.option("--bench", is_flag=True, help="Print the generator's throughput (images/s, one process) and exit.")
+@click.option("--progress/--no-progress", default=None)
+def synth_main(
+    out: Path | None,
+    count: int,
+    seed: int,
+    height: int,
+    width: int,
+    with_hires: bool,
+    assignments: tuple[str, ...],
+    bench: bool,
+    progress: bool | None,
+) -> None:
+    """Write a synthetic dataset (images + DensePose-style, mesh and joint labels) or time the generator."""
+    from meshpose_mobile.synth import SynthConfig, SyntheticBodies, write_dataset
+    from meshpose_mobile.train.config import apply_override
+
+    try:
+        fields: dict[str, Any] = {"height": height, "width": width, "with_hires": with_hires}
+        for a in assignments:
+            fields = apply_override(fields, a)
+        config = SynthConfig.from_dict(fields)
+        if bench:
+            gen = SyntheticBodies(config, seed)
+            rate = gen.throughput(min(count, 200))
+            click.echo(
+                json.dumps({"height": height, "width": width, "with_hires": with_hires, "images_per_s": round(rate, 1)})
+            )
+            return
+        if out is None:
+            raise _usage("--out is required unless --bench is given")
+        show = sys.stderr.isatty() if progress is None else progress
+        start = time.perf_counter()
+        write_dataset(out, count, config, seed, progress=show)
+    except MeshPoseError as err:
+        _fail(err)
+        return
+    click.echo(f"wrote {count} samples to {out} in {time.perf_counter() - start:.1f} s")
+
+
+def _usage(message: str) -> MeshPoseError:
+    from meshpose_mobile.errors import ConfigError
+
+    return ConfigError(message)

@@ -1,0 +1,431 @@
+"""The training loop behind `meshpose-train`.
+
+A run lives in one folder::
+
+    config.json         the TrainConfig (what `--resume` checks against)
+    metrics.jsonl       one JSON line per log / evaluation ({"kind": "train"|"eval", "step": ...})
+    ckpt/last.pt        full state: model, optimizer, scheduler, RNG, step (for --resume)
+    model.pt            latest weights as a plain MeshPose checkpoint (feeds meshpose-export)
+    model-best.pt       the weights with the lowest validation v2d_px so far
+
+Step ``s`` always trains on the same samples (`data.batch_indices`), and the state at a checkpoint
+is complete, so a resumed run reproduces the metrics of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
+from meshpose_mobile.config import ModelConfig
+from meshpose_mobile.errors import ConfigError, MeshPoseError
+from meshpose_mobile.losses import total_loss
+from meshpose_mobile.model import MeshPose
+from meshpose_mobile.registry import make_config
+from meshpose_mobile.topology import default_topology
+from meshpose_mobile.train.config import TrainConfig
+from meshpose_mobile.train.data import VAL_SEED_OFFSET, Collate, StepBatches, open_source, to_device
+from meshpose_mobile.train.metrics import MetricSums, batch_metrics, merge_across_ranks
+
+STATE_FORMAT = "meshpose-train-state"
+# Settings a resumed run may change: they steer the schedule of logging or where it runs, not
+# what is computed. `steps` may grow to extend a run (the cosine schedule then stretches).
+_RESUMABLE_CHANGES = {"steps", "eval_every", "ckpt_every", "log_every", "device"}
+
+
+class TrainInterrupted(MeshPoseError):
+    """Ctrl-C: the state was saved and the run can be resumed."""
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def last(self) -> Path:
+        return self.root / "ckpt" / "last.pt"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "model-best.pt"
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Multiplier of optim.lr at `step` (0-based): linear warmup, then the schedule."""
+    o = config.optim
+    if o.warmup_steps and step < o.warmup_steps:
+        return (step + 1) / o.warmup_steps
+    if o.schedule == "constant":
+        return 1.0
+    if o.schedule == "step":
+        return o.gamma ** sum(step >= m * config.steps for m in o.milestones)
+    span = max(1, config.steps - o.warmup_steps)
+    t = min(1.0, (step - o.warmup_steps) / span)
+    return o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _distributed() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _device(spec: str, local_rank: int) -> torch.device:
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={spec} but this torch has no CUDA device; use --device cpu")
+        if spec == "cuda":
+            return torch.device("cuda", local_rank)
+    return torch.device(spec)
+
+
+def _build_model(config: TrainConfig) -> MeshPose:
+    if config.init:
+        model = load_checkpoint(config.init)
+        if model.config.variant != config.variant:
+            raise ConfigError(
+                f"--init checkpoint {config.init} holds {model.config.variant}, not {config.variant}; "
+                f"pass --variant {model.config.variant}"
+            )
+        return model
+    topology = default_topology()
+    base = make_config(config.variant, topology)
+    # Through from_dict: lists from the config file become tuples and unknown keys are one-line errors.
+    return MeshPose(ModelConfig.from_dict({**base.to_dict(), **config.model}), topology)
+
+
+def _check_resume_config(saved: dict[str, Any], current: dict[str, Any], where: Path) -> None:
+    for key in sorted(set(saved) | set(current)):
+        if key in _RESUMABLE_CHANGES:
+            continue
+        if saved.get(key) != current.get(key):
+            if isinstance(saved.get(key), dict) and isinstance(current.get(key), dict):
+                inner = sorted(
+                    k
+                    for k in set(saved[key]) | set(current[key])
+                    if saved[key].get(k) != current[key].get(k) and not (key == "data" and k == "workers")
+                )
+                if not inner:
+                    continue
+                key = f"{key}.{inner[0]}"
+                a, b = saved[key.split(".")[0]].get(inner[0]), current[key.split(".")[0]].get(inner[0])
+            else:
+                a, b = saved.get(key), current.get(key)
+            raise ConfigError(
+                f"cannot resume {where}: {key} was {a!r} and is now {b!r}; resume with the same settings "
+                "or start a new run with another --out"
+            )
+
+
+class _Log:
+    """metrics.jsonl writer (rank 0 only); on resume, drops lines past the checkpoint's step."""
+
+    def __init__(self, path: Path, enabled: bool, resume_step: int | None) -> None:
+        self.path, self.enabled = path, enabled
+        if enabled and resume_step is not None and path.exists():
+            keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= resume_step]
+            _atomic_text(path, "".join(ln + "\n" for ln in keep))
+        elif enabled and resume_step is None and path.exists():
+            path.unlink()
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.enabled:
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+def read_metrics(path: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
+    path = Path(path)
+    if path.is_dir():
+        path = RunPaths(path).metrics
+    rows = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    return [r for r in rows if kind is None or r["kind"] == kind]
+
+
+@torch.no_grad()
+def evaluate(
+    model: MeshPose,
+    source: Any,
+    collate: Collate,
+    config: TrainConfig,
+    device: torch.device,
+    rank: int = 0,
+    world: int = 1,
+) -> dict[str, float]:
+    """Validation metrics (`metrics` module) plus the mean of every loss term, over the whole source."""
+    was_training = model.training
+    model.eval()
+    sums = MetricSums()
+    n = len(source)
+    bs = config.batch_size
+    for start in range(rank * bs, n, bs * world):
+        batch = to_device(collate([source[i] for i in range(start, min(n, start + bs))]), device)
+        out = model(batch["image"])
+        batch_metrics(
+            dict(out),
+            batch,
+            model.topology,
+            model.config,
+            sums,
+            uv_method=config.eval_uv,
+            pck_alpha=config.pck_alpha,
+        )
+        _, terms = total_loss(dict(out), batch, model.topology, config.loss, model.config)
+        k = batch["image"].shape[0]
+        for name, value in terms.items():
+            sums.add(f"loss_{name}", float(value) * k, k)
+    model.train(was_training)
+    return merge_across_ranks(sums, device).means()
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+    _fault_after: tuple[int, type[BaseException]] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) training into `out`. Returns the last evaluation's metrics.
+
+    `_fault_after=(n, exc)` raises `exc` once step n is done: the tests' stand-in for a crash
+    (any exception: state as of the last periodic checkpoint) or Ctrl-C (KeyboardInterrupt:
+    state saved on the spot).
+    """
+    paths = RunPaths(Path(out))
+    rank, world, local_rank = _distributed()
+    lead = rank == 0
+    say = echo if (echo is not None and lead) else (lambda _msg: None)
+    if config.batch_size % world:
+        raise ConfigError(f"batch_size {config.batch_size} does not split over {world} processes; use a multiple")
+    device = _device(config.device, local_rank)
+
+    if resume and not paths.last.exists():
+        raise ConfigError(f"nothing to resume in {paths.root}: no ckpt/last.pt; drop --resume to start a new run")
+    if not resume and paths.last.exists():
+        raise ConfigError(
+            f"{paths.root} already holds a run (ckpt/last.pt); pass --resume to continue it or choose another --out"
+        )
+
+    torch.manual_seed(config.seed)
+    model = _build_model(config)
+    topo = model.topology
+    mcfg = model.config
+    synth_cfg = config.data.synth_config(mcfg.input_height, mcfg.input_width)
+    train_src = open_source(
+        config.data.train,
+        synth=synth_cfg,
+        seed=config.data.seed,
+        size=config.data.train_size,
+        topology=topo,
+        model_config=mcfg,
+        role="train",
+        cache=config.data.cache,
+        images=config.data.images,
+        pseudo_gt=config.data.pseudo_gt,
+    )
+    val_src = open_source(
+        config.data.val,
+        synth=synth_cfg,
+        seed=config.data.seed + VAL_SEED_OFFSET,
+        size=config.data.val_size,
+        topology=topo,
+        model_config=mcfg,
+        role="validation",
+        images=config.data.val_images,
+        pseudo_gt=config.data.val_pseudo_gt,
+    )
+    collate = Collate(mcfg, config.loss.silhouette_pad, silhouette=config.loss.silhouette > 0)
+
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    o = config.optim
+    if o.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=True)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
+
+    start_step = 0
+    best = math.inf
+    if resume:
+        state = torch.load(paths.last, map_location=device, weights_only=True)
+        if state.get("format") != STATE_FORMAT:
+            raise ConfigError(f"{paths.last} is not a meshpose-train state file; start a new run with another --out")
+        _check_resume_config(state["config"], config.to_dict(), paths.root)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng_cpu"])
+        start_step = int(state["step"])
+        best = float(state["best"])
+        say(f"resuming {paths.root} at step {start_step}")
+    elif lead:
+        paths.root.mkdir(parents=True, exist_ok=True)
+    if lead:
+        _atomic_text(paths.config, json.dumps(config.to_dict(), indent=1) + "\n")
+    log = _Log(paths.metrics, lead, start_step if resume else None)
+
+    net: nn.Module = model
+    if world > 1:
+        if device.type == "cuda":
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        net = nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
+        )
+
+    def save_state(step: int) -> None:
+        if not lead:
+            return
+        _atomic_torch_save(
+            {
+                "format": STATE_FORMAT,
+                "step": step,
+                "config": config.to_dict(),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng_cpu": torch.get_rng_state(),
+                "best": best,
+            },
+            paths.last,
+        )
+        save_checkpoint(paths.model, model, extra={"train": {"step": step, "config": config.to_dict()}})
+
+    def run_eval(step: int) -> dict[str, float]:
+        nonlocal best
+        t0 = time.perf_counter()
+        metrics = evaluate(model, val_src, collate, config, device, rank, world)
+        record = {"kind": "eval", "step": step, **metrics, "eval_s": round(time.perf_counter() - t0, 3)}
+        log.write(record)
+        say(
+            f"eval step {step}: v2d {metrics.get('v2d_px', float('nan')):.2f} px, "
+            f"pck {metrics.get('pck', float('nan')):.3f}, part acc {metrics.get('part_acc', float('nan')):.3f}, "
+            f"uv err {metrics.get('uv_err', float('nan')):.3f}, mpjpe {metrics.get('mpjpe_mm', float('nan')):.0f} mm"
+        )
+        if lead and metrics.get("v2d_px", math.inf) < best:
+            best = metrics["v2d_px"]
+            save_checkpoint(paths.best, model, extra={"train": {"step": step, "val": metrics}})
+        return metrics
+
+    last_metrics: dict[str, Any] = {}
+    if start_step == 0:
+        last_metrics = run_eval(0)
+    loader = torch.utils.data.DataLoader(
+        StepBatches(train_src, config.batch_size, config.data.seed, collate, rank, world),
+        batch_size=None,
+        sampler=range(start_step, config.steps),
+        num_workers=config.data.workers,
+        persistent_workers=False,
+    )
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=config.steps, initial=start_step, disable=not (progress and lead), desc="train", dynamic_ncols=True
+    )
+    window: list[dict[str, float]] = []
+    t_window = time.perf_counter()
+    step = start_step
+    net.train()
+    try:
+        for batch in loader:
+            batch = to_device(batch, device)
+            outputs = net(batch["image"])
+            loss, terms = total_loss(dict(outputs), batch, topo, config.loss, mcfg)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if o.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, o.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise ConfigError(
+                    f"training diverged at step {step} (loss {loss_value}); lower optim.lr or raise warmup_steps"
+                )
+            window.append({"loss": loss_value, **{k: float(v.detach()) for k, v in terms.items()}})
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.steps:
+                mean = {k: sum(w[k] for w in window) / len(window) for k in window[0]}
+                elapsed = time.perf_counter() - t_window
+                log.write(
+                    {
+                        "kind": "train",
+                        "step": step,
+                        "lr": scheduler.get_last_lr()[0],
+                        **mean,
+                        "s_per_step": round(elapsed / len(window), 4),
+                    }
+                )
+                bar.set_postfix(loss=f"{mean['loss']:.3f}")
+                window, t_window = [], time.perf_counter()
+            if step % config.eval_every == 0 or step == config.steps:
+                last_metrics = run_eval(step)
+            if step % config.ckpt_every == 0 or step == config.steps:
+                save_state(step)
+            if _fault_after is not None and step == _fault_after[0]:
+                raise _fault_after[1](f"injected fault after step {step}")
+    except KeyboardInterrupt:
+        save_state(step)
+        bar.close()
+        raise TrainInterrupted(
+            f"interrupted after step {step}; state saved, continue with --resume --out {paths.root}"
+        ) from None
+    bar.close()
+    if world > 1:
+        dist.barrier()
+    if not last_metrics:
+        last_metrics = run_eval(step)
+    return {"step": step, **last_metrics}

@@ -1,0 +1,358 @@
+"""meshpose-train: config validation, CLI errors, exact resume, metrics, export of the result."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from meshpose_mobile.errors import ConfigError, DataError
+from meshpose_mobile.train.cli import train_main
+from meshpose_mobile.train.config import TrainConfig, apply_override, read_config_file
+from meshpose_mobile.train.data import batch_indices
+from meshpose_mobile.train.loop import TrainInterrupted, lr_factor, read_metrics, train
+from meshpose_mobile.train.metrics import procrustes_align
+
+BASE = {
+    "variant": "meshpose_tiny",
+    "steps": 6,
+    "batch_size": 4,
+    "eval_every": 3,
+    "ckpt_every": 2,
+    "log_every": 1,
+    "data": {"train_size": 12, "val_size": 6, "synth": {"num_points": 32}},
+    "optim": {"warmup_steps": 2},
+    "loss": {"silhouette": 0.0},
+}
+
+
+def small(**changes: object) -> TrainConfig:
+    data = json.loads(json.dumps(BASE))
+    for key, value in changes.items():
+        data = apply_override(data, f"{key}={json.dumps(value)}")
+    return TrainConfig.from_dict(data)
+
+
+def _evals(run: Path) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "eval_s"} for r in read_metrics(run, "eval")]
+
+
+# ------------------------------------------------------------------------------------ config
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("optim.lr", -1.0, "optim.lr=-1.0"),
+        ("steps", 0, "steps=0"),
+        ("variant", "meshpose_huge", "variant='meshpose_huge'"),
+        ("optim.schedule", "linear", "optim.schedule='linear'"),
+        ("device", "tpu", "device='tpu'"),
+        ("data.train_size", -5, "data.train_size=-5"),
+        ("loss.bary", -1.0, "bary"),
+        ("data.synth", {"selfie_fraction": 3}, "selfie_fraction"),
+        ("optim.momentum", "fast", "optim.momentum"),
+    ],
+)
+def test_bad_values_are_one_line_errors(key: str, value: object, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as err:
+        small(**{key: value})
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_keys_and_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown key optim\.learning_rate"):
+        TrainConfig.from_dict({"optim": {"learning_rate": 1.0}})
+    with pytest.raises(ConfigError, match="unknown key epochs"):
+        TrainConfig.from_dict({"epochs": 3})
+    with pytest.raises(ConfigError, match="config file not found"):
+        read_config_file(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("steps = = 3\n")
+    with pytest.raises(ConfigError, match="does not parse"):
+        read_config_file(bad)
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_override({}, "optim.lr")
+
+
+def test_shipped_configs_are_valid() -> None:
+    root = Path(__file__).resolve().parents[1] / "configs"
+    files = sorted(root.glob("*.toml"))
+    assert files
+    for path in files:
+        TrainConfig.from_dict(read_config_file(path))
+
+
+def test_round_trip_and_schedule() -> None:
+    cfg = small(**{"optim.schedule": "cosine", "steps": 100, "optim.warmup_steps": 10})
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    f = [lr_factor(s, cfg) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in itertools.pairwise(f[10:]))
+    assert f[-1] == pytest.approx(cfg.optim.min_lr_ratio, abs=1e-3)
+
+
+def test_batch_order_is_a_function_of_the_step() -> None:
+    seen = np.concatenate([batch_indices(s, 4, 12, 0) for s in range(3)])
+    assert sorted(seen.tolist()) == list(range(12))  # one epoch covers every sample once
+    np.testing.assert_array_equal(batch_indices(7, 4, 12, 0), batch_indices(7, 4, 12, 0))
+    assert not np.array_equal(batch_indices(3, 4, 12, 0), batch_indices(0, 4, 12, 0))
+
+
+# ------------------------------------------------------------------------------------ metrics
+
+
+def test_procrustes_recovers_a_similarity() -> None:
+    g = torch.Generator().manual_seed(0)
+    gt = torch.randn(2, 17, 3, generator=g, dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
+    if torch.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    pred = 2.5 * gt @ q.T + torch.tensor([1.0, -2.0, 3.0], dtype=torch.float64)
+    np.testing.assert_allclose(procrustes_align(pred, gt).numpy(), gt.numpy(), atol=1e-9)
+
+
+def test_perfect_prediction_scores_perfectly() -> None:
+    from meshpose_mobile.registry import make_config
+    from meshpose_mobile.synth import SyntheticBodies
+    from meshpose_mobile.topology import default_topology
+    from meshpose_mobile.train.data import Collate
+    from meshpose_mobile.train.metrics import MetricSums, batch_metrics
+
+    topo = default_topology()
+    cfg = make_config("meshpose_tiny", topo)
+    gen = SyntheticBodies(TrainConfig().data.synth_config(cfg.input_height, cfg.input_width), seed=0, topology=topo)
+    batch = Collate(cfg, 8, silhouette=False)([gen[i] for i in range(3)])
+    sums = MetricSums()
+    outputs = {"vertices": batch["vertices"], "heatmaps": torch.zeros(3, topo.num_vertices, 16, 12)}
+    batch_metrics(outputs, batch, topo, cfg, sums)
+    m = sums.means()
+    assert m["v2d_px"] == pytest.approx(0.0, abs=1e-6)
+    assert m["pck"] == 1.0
+    assert m["mpjpe_mm"] == pytest.approx(0.0, abs=1e-3) and m["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-3)
+    assert 0.0 <= m["part_acc"] <= 1.0
+
+
+# ------------------------------------------------------------------------------------ runs
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "straight"
+    train(small(), out)
+    return out
+
+
+def test_run_writes_its_folder_and_learns(straight_run: Path) -> None:
+    from meshpose_mobile.checkpoint import load_checkpoint
+
+    for name in ("config.json", "metrics.jsonl", "ckpt/last.pt", "model.pt", "model-best.pt"):
+        assert (straight_run / name).is_file(), name
+    evals = read_metrics(straight_run, "eval")
+    assert [e["step"] for e in evals] == [0, 3, 6]
+    for key in ("v2d_px", "pck", "part_acc", "uv_err", "mpjpe_mm", "pa_mpjpe_mm", "loss_bary"):
+        assert math.isfinite(evals[-1][key]), key
+    trains = read_metrics(straight_run, "train")
+    assert [t["step"] for t in trains] == list(range(1, 7))
+    model = load_checkpoint(straight_run / "model.pt", variant="meshpose_tiny")
+    assert model.config.variant == "meshpose_tiny"
+
+
+def test_crash_then_resume_gives_the_same_metrics(straight_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "crash"
+    with pytest.raises(RuntimeError, match="injected"):
+        train(small(), run, _fault_after=(5, RuntimeError))
+    state = torch.load(run / "ckpt" / "last.pt", weights_only=True)
+    assert state["step"] == 4  # the last periodic checkpoint; step 5 is lost and redone
+    train(small(), run, resume=True)
+    assert _evals(run) == _evals(straight_run)
+    a = torch.load(run / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(straight_run / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ctrl_c_saves_on_the_spot_and_resumes(straight_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "ctrlc"
+    with pytest.raises(TrainInterrupted, match="--resume"):
+        train(small(), run, _fault_after=(3, KeyboardInterrupt))
+    assert torch.load(run / "ckpt" / "last.pt", weights_only=True)["step"] == 3
+    train(small(), run, resume=True)
+    assert _evals(run) == _evals(straight_run)
+
+
+def test_resume_guards(straight_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(small(), straight_run)
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train(small(), tmp_path / "empty", resume=True)
+    with pytest.raises(ConfigError, match=re.escape("optim.lr was 0.001 and is now 0.5")):
+        train(small(**{"optim.lr": 0.5}), straight_run, resume=True)
+
+
+def test_missing_dataset_path(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="train dataset not found"):
+        train(small(**{"data.train": str(tmp_path / "nowhere")}), tmp_path / "run")
+    assert not (tmp_path / "run" / "ckpt").exists()
+
+
+def test_trains_from_a_synth_folder_and_checks_its_size(tmp_path: Path) -> None:
+    from meshpose_mobile.synth import SynthConfig, write_dataset
+
+    write_dataset(tmp_path / "ds", 8, SynthConfig(height=64, width=48, num_points=32))
+    res = train(small(**{"data.train": str(tmp_path / "ds"), "steps": 2}), tmp_path / "run")
+    assert res["step"] == 2
+    write_dataset(tmp_path / "big", 2, SynthConfig(height=96, width=72))
+    with pytest.raises(DataError, match="--height 64 --width 48"):
+        train(small(**{"data.train": str(tmp_path / "big")}), tmp_path / "run2")
+
+
+def test_silhouette_term_trains(tmp_path: Path) -> None:
+    res = train(small(**{"loss.silhouette": 1.0, "steps": 1, "batch_size": 2}), tmp_path / "run")
+    terms = read_metrics(tmp_path / "run", "train")[0]
+    assert math.isfinite(terms["silhouette"]) and res["step"] == 1
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+
+def _cli(args: list[str]) -> tuple[int, str]:
+    res = CliRunner().invoke(train_main, args)
+    return res.exit_code, res.output
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    code, out = _cli(["--out", str(tmp_path / "r"), "--variant", "meshpose_tiny", "--lr", "-3"])
+    assert code != 0 and out.strip().splitlines() == [
+        "error: train config: optim.lr=-3.0 must be a finite number (0.0, 10.0]"
+    ]
+    code, out = _cli(["--out", str(tmp_path / "r"), "--train-data", str(tmp_path / "none")])
+    assert code != 0 and out.startswith("error: train dataset not found") and "Traceback" not in out
+    code, out = _cli(["--out", str(tmp_path / "r"), "--config", str(tmp_path / "none.toml")])
+    assert code != 0 and out.startswith("error: config file not found")
+    code, out = _cli(["--out", str(tmp_path / "r"), "--set", "optim.gamma=2"])
+    assert code != 0 and "optim.gamma=2" in out
+
+
+def test_cli_trains_and_resumes(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps(BASE))
+    run = tmp_path / "r"
+    code, out = _cli(["--config", str(cfg), "--out", str(run), "--steps", "2", "--no-progress"])
+    assert code == 0, out
+    assert "done: 2 steps" in out
+    code, out = _cli(["--config", str(cfg), "--out", str(run), "--steps", "4", "--resume", "--no-progress"])
+    assert code == 0, out
+    assert read_metrics(run, "eval")[-1]["step"] == 4
+    code, out = _cli(["--config", str(cfg), "--out", str(run), "--print-config"])
+    assert code == 0 and json.loads(out)["variant"] == "meshpose_tiny"
+
+
+@pytest.mark.export
+def test_trained_checkpoint_feeds_meshpose_export(straight_run: Path, tmp_path: Path) -> None:
+    from meshpose_export.cli import main as export_main
+
+    res = CliRunner().invoke(
+        export_main, ["--ckpt", str(straight_run / "model.pt"), "--target", "onnx", "--out", str(tmp_path / "a")]
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["artifacts"][0]["passed"] is True
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(tmp_path: Path) -> None:
+    """DistributedDataParallel over gloo on CPU: two ranks split each global batch."""
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({**BASE, "steps": 2, "eval_every": 2}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+        "-m", "meshpose_mobile.train", "--config", str(cfg), "--out", str(tmp_path / "ddp"), "--no-progress",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    evals = read_metrics(tmp_path / "ddp", "eval")
+    assert [e["step"] for e in evals] == [0, 2]
+    assert (tmp_path / "ddp" / "model.pt").is_file()
+
+
+# ------------------------------------------------------------------------------------ DensePose-COCO
+
+
+def _densepose_folder(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The DensePose fixture, random photos of its sizes, and pseudo-GT for one of its persons."""
+    from PIL import Image
+
+    from meshpose_mobile.densepose import save_pseudo_gt
+    from meshpose_mobile.topology import default_topology
+
+    src = Path(__file__).parent / "data" / "densepose_fixture.json"
+    data = json.loads(src.read_text())
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for img in data["images"]:
+        pixels = rng.integers(0, 255, (img["height"], img["width"], 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(images / img["file_name"], format="PNG")
+    ann = tmp_path / "dp.json"
+    ann.write_text(json.dumps(data))
+    topo = default_topology()
+    verts = topo.template[None] * np.array([300.0, -300.0, 300.0]) + np.array([275.0, 240.0, 0.0])
+    pseudo = tmp_path / "pseudo.npz"
+    save_pseudo_gt(pseudo, [101], verts.astype(np.float32), weight=np.array([0.5]), topology=topo)
+    return ann, images, pseudo
+
+
+def test_trains_on_densepose_coco_with_pseudo_gt(tmp_path: Path) -> None:
+    from meshpose_mobile.registry import make_config
+    from meshpose_mobile.topology import default_topology
+    from meshpose_mobile.train.data import Collate
+    from meshpose_mobile.train.densepose_source import DensePoseSource
+
+    ann, images, pseudo = _densepose_folder(tmp_path)
+    topo = default_topology()
+    cfg = make_config("meshpose_tiny", topo)
+    src = DensePoseSource(ann, images, cfg, topo, pseudo_gt=pseudo)
+    assert len(src) == 2  # the fixture's third person is a plain COCO one (no dp points)
+    batch = Collate(cfg, 8)([src[i] for i in range(2)])
+    assert batch["image"].shape == (2, 3, 64, 48)
+    ids = [a.id for a in src.items]
+    assert batch["vertices_mask"].tolist() == [0.5 if i == 101 else 0.0 for i in ids]  # pseudo-GT weight
+    assert batch["dp_mask"].sum() > 0 and batch["joints_3d_mask"].sum() == 0
+    # Points land where the crop contract puts them.
+    a0 = src.items[0]
+    _, affine = src.contract.crop(np.zeros((480, 640, 3), np.float32), a0.bbox)
+    n = a0.num_points
+    np.testing.assert_allclose(batch["dp_pixels"][0, :n].numpy(), src.contract.to_crop(a0.points, affine), atol=1e-4)
+
+    overrides = {"data.train": str(ann), "data.images": str(images), "data.pseudo_gt": str(pseudo)}
+    overrides.update({"data.val": str(ann), "data.val_images": str(images), "data.val_pseudo_gt": str(pseudo)})
+    overrides.update({"steps": 2, "batch_size": 2})
+    res = train(small(**overrides), tmp_path / "run")
+    assert res["step"] == 2
+    for key in ("dp_part_acc", "dp_uv_err", "v2d_px", "loss_bary", "loss_vertex"):
+        assert math.isfinite(res[key]), key
+    assert "mpjpe_mm" not in res  # no 3D joints in these labels
+
+
+def test_densepose_source_errors(tmp_path: Path) -> None:
+    ann, images, _ = _densepose_folder(tmp_path)
+    with pytest.raises(DataError, match=r"set data\.images"):
+        train(small(**{"data.train": str(ann)}), tmp_path / "r1")
+    with pytest.raises(DataError, match="image folder not found"):
+        train(small(**{"data.train": str(ann), "data.images": str(tmp_path / "none")}), tmp_path / "r2")
+    with pytest.raises(DataError, match="DensePose-COCO file not found"):
+        train(small(**{"data.val": str(tmp_path / "x.json")}), tmp_path / "r3")
+    (images / "000000000002.jpg").unlink()
+    with pytest.raises(DataError, match=r"000000000002\.jpg .* not found"):
+        train(small(**{"data.train": str(ann), "data.images": str(images)}), tmp_path / "r4")
