@@ -96,9 +96,7 @@ class DensePoseSource:
         dp_part[:n] = ann.parts[:n]
         dp_uv[:n] = ann.uv[:n]
         dp_mask[:n] = 1.0
-        out.update(
-            dp_pixels=dp_pixels, dp_face=dp_face, dp_bary=dp_bary, dp_part=dp_part, dp_uv=dp_uv, dp_mask=dp_mask
-        )
+        out.update(dp_pixels=dp_pixels, dp_face=dp_face, dp_bary=dp_bary, dp_part=dp_part, dp_uv=dp_uv, dp_mask=dp_mask)
 
         part_mask = ann.image_mask(info.height, info.width)
         if part_mask is not None:
