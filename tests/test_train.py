@@ -253,6 +253,9 @@ def test_cli_trains_and_resumes(tmp_path: Path) -> None:
     code, out = _cli(["--config", str(cfg), "--out", str(run), "--steps", "4", "--resume", "--no-progress"])
     assert code == 0, out
     assert read_metrics(run, "eval")[-1]["step"] == 4
+    code, out = _cli(["--config", str(cfg), "--out", str(run), "--steps", "4", "--resume", "--no-progress"])
+    assert code == 0 and "already finished 4 steps" in out
+    assert [e["step"] for e in read_metrics(run, "eval")] == [0, 2, 3, 4]  # nothing re-logged
     code, out = _cli(["--config", str(cfg), "--out", str(run), "--print-config"])
     assert code == 0 and json.loads(out)["variant"] == "meshpose_tiny"
 

@@ -360,6 +360,10 @@ def train(
         return metrics
 
     last_metrics: dict[str, Any] = {}
+    if start_step >= config.steps:
+        done = [r for r in read_metrics(paths.metrics, "eval") if r["step"] == start_step] if lead else []
+        say(f"{paths.root} already finished {start_step} steps; raise --steps to train further")
+        return {"step": start_step, **(done[-1] if done else {})}
     if start_step == 0:
         last_metrics = run_eval(0)
     loader = torch.utils.data.DataLoader(
