@@ -94,7 +94,8 @@ def _run(
     from tqdm import tqdm
 
     from meshpose_export.pipeline import check_output_dir
-    from meshpose_mobile.overlay import save_overlay, write_bytes_atomic
+    from meshpose_mobile.atomic import write_bytes_atomic
+    from meshpose_mobile.overlay import save_overlay
     from meshpose_mobile.predict import PredictError, Predictor, list_images, load_image, parse_box
 
     images = list_images(image)

@@ -8,14 +8,13 @@ caught before any conversion starts.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from meshpose_mobile.atomic import torch_save_atomic
 from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import CheckpointError, MeshPoseError
 from meshpose_mobile.model import MeshPose
@@ -59,16 +58,7 @@ def save_checkpoint(path: str | Path, model: MeshPose, extra: dict[str, Any] | N
         "state_dict": model.state_dict(),
         "extra": extra or {},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return torch_save_atomic(payload, path)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from meshpose_mobile.atomic import atomic_open
 from meshpose_mobile.errors import DataError
 from meshpose_mobile.topology import NUM_PARTS, Topology, default_topology
 
@@ -204,9 +205,7 @@ class SurfaceMapper:
             )
         part_of = topo.parts[topo.faces]  # (F, 3)
         pure = (part_of[:, 0] == part_of[:, 1]) & (part_of[:, 1] == part_of[:, 2])
-        same01 = part_of[:, 0] == part_of[:, 1]
-        same12 = part_of[:, 1] == part_of[:, 2]
-        majority = np.where(same01 | ~same12, part_of[:, 0], part_of[:, 1])
+        majority = topo.face_parts
         by_part: dict[int, np.ndarray] = {}
         for part in range(1, NUM_PARTS + 1):
             cand = np.flatnonzero(pure & (part_of[:, 0] == part))
@@ -515,8 +514,8 @@ def save_pseudo_gt(
     if topology is not None:
         arrays["topology_hash"] = np.array(topology.hash)
     _check_pseudo_gt(arrays, str(path), topology)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    with atomic_open(path) as fh:
+        np.savez_compressed(fh, **arrays)
 
 
 def load_pseudo_gt(path: str | Path, topology: Topology | None = None) -> PseudoGT:

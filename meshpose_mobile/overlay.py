@@ -9,12 +9,11 @@ as height. The PNG is written atomically.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from meshpose_mobile.atomic import write_bytes_atomic
 from meshpose_mobile.predict import Prediction
 
 CMAP = "plasma"
@@ -99,22 +98,6 @@ def render_overlay(
     out = io.BytesIO()
     small.save(out, format="PNG", optimize=True)
     return out.getvalue()
-
-
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Temp file in the same folder + rename: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def save_overlay(

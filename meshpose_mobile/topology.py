@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from meshpose_mobile.atomic import atomic_open
 from meshpose_mobile.errors import TopologyError
 
 NUM_PARTS = 24
@@ -152,17 +151,8 @@ class Topology:
         path = Path(path)
         if path.suffix != ".npz":
             raise TopologyError(f"topology files must end in .npz, got {path}; rename the output")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **self.to_arrays())
-            # mkstemp creates 0600; give the file the mode of the one it replaces, else rw-r--r--.
-            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as fh:
+            np.savez_compressed(fh, **self.to_arrays())
 
     # ------------------------------------------------------------------ derived data
 
@@ -177,6 +167,15 @@ class Topology:
         f = self.faces
         e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
         return np.unique(np.sort(e, axis=1), axis=0)
+
+    @functools.cached_property
+    def face_parts(self) -> np.ndarray:
+        """(F,) part of each face: the part shared by most of its vertices (the first vertex's on a
+        3-way tie), the rule `uv.face_parts` applies to tensors."""
+        if self.faces is None or self.parts is None:
+            raise TopologyError(f"topology {self.name!r} lacks faces or parts; face parts need both")
+        p = self.parts[self.faces]
+        return np.where((p[:, 0] == p[:, 1]) | (p[:, 1] != p[:, 2]), p[:, 0], p[:, 1])
 
     @property
     def hash(self) -> str:

@@ -8,14 +8,13 @@ without renaming.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from meshpose_mobile.atomic import torch_save_atomic
 from meshpose_mobile.errors import CheckpointError, ConfigError
 
 
@@ -75,16 +74,7 @@ def save_upsampler(path: str | Path, upsampler: HighPolyUpsampler, extra: dict[s
         "state_dict": {k: v.detach().cpu() for k, v in upsampler.state_dict().items()},
         "extra": extra or {},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return torch_save_atomic(payload, path)
 
 
 def load_upsampler(path: str | Path, released_constants: Any = None) -> HighPolyUpsampler:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from meshpose_mobile.atomic import torch_save_atomic, write_text_atomic
 from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import ConfigError, MeshPoseError
@@ -42,7 +42,7 @@ from meshpose_mobile.train.metrics import MetricSums, batch_metrics, merge_acros
 STATE_FORMAT = "meshpose-train-state"
 # Settings a resumed run may change: they steer the schedule of logging or where it runs, not
 # what is computed. `steps` may grow to extend a run (the cosine schedule then stretches).
-_RESUMABLE_CHANGES = {"steps", "eval_every", "ckpt_every", "log_every", "device"}
+_RESUMABLE_CHANGES = {"steps", "eval_every", "ckpt_every", "log_every", "device", "data.workers"}
 
 
 class TrainInterrupted(MeshPoseError):
@@ -72,26 +72,6 @@ class RunPaths:
     @property
     def best(self) -> Path:
         return self.root / "model-best.pt"
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def lr_factor(step: int, config: TrainConfig) -> float:
@@ -144,27 +124,25 @@ def _build_model(config: TrainConfig) -> MeshPose:
     return MeshPose(ModelConfig.from_dict({**base.to_dict(), **config.model}), topology)
 
 
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def _check_resume_config(saved: dict[str, Any], current: dict[str, Any], where: Path) -> None:
-    for key in sorted(set(saved) | set(current)):
-        if key in _RESUMABLE_CHANGES:
+    old, new = _flatten(saved), _flatten(current)
+    for key in sorted(set(old) | set(new)):
+        if key in _RESUMABLE_CHANGES or old.get(key) == new.get(key):
             continue
-        if saved.get(key) != current.get(key):
-            if isinstance(saved.get(key), dict) and isinstance(current.get(key), dict):
-                inner = sorted(
-                    k
-                    for k in set(saved[key]) | set(current[key])
-                    if saved[key].get(k) != current[key].get(k) and not (key == "data" and k == "workers")
-                )
-                if not inner:
-                    continue
-                key = f"{key}.{inner[0]}"
-                a, b = saved[key.split(".")[0]].get(inner[0]), current[key.split(".")[0]].get(inner[0])
-            else:
-                a, b = saved.get(key), current.get(key)
-            raise ConfigError(
-                f"cannot resume {where}: {key} was {a!r} and is now {b!r}; resume with the same settings "
-                "or start a new run with another --out"
-            )
+        raise ConfigError(
+            f"cannot resume {where}: {key} was {old.get(key)!r} and is now {new.get(key)!r}; resume with the "
+            "same settings or start a new run with another --out"
+        )
 
 
 class _Log:
@@ -174,7 +152,7 @@ class _Log:
         self.path, self.enabled = path, enabled
         if enabled and resume_step is not None and path.exists():
             keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= resume_step]
-            _atomic_text(path, "".join(ln + "\n" for ln in keep))
+            write_text_atomic(path, "".join(ln + "\n" for ln in keep))
         elif enabled and resume_step is None and path.exists():
             path.unlink()
 
@@ -314,7 +292,7 @@ def train(
     elif lead:
         paths.root.mkdir(parents=True, exist_ok=True)
     if lead:
-        _atomic_text(paths.config, json.dumps(config.to_dict(), indent=1) + "\n")
+        write_text_atomic(paths.config, json.dumps(config.to_dict(), indent=1) + "\n")
     log = _Log(paths.metrics, lead, start_step if resume else None)
 
     net: nn.Module = model
@@ -328,7 +306,7 @@ def train(
     def save_state(step: int) -> None:
         if not lead:
             return
-        _atomic_torch_save(
+        torch_save_atomic(
             {
                 "format": STATE_FORMAT,
                 "step": step,

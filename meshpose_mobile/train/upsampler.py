@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.errors import ConfigError, DataError
 from meshpose_mobile.synth import SynthConfig, SyntheticBodies
 from meshpose_mobile.topology import Topology, default_topology
@@ -202,5 +203,5 @@ def train_upsampler(
     bar.close()
     result = log[-1]
     save_upsampler(out / "upsampler.pt", up.cpu(), extra={"config": asdict(config), "val": result})
-    (out / "metrics.json").write_text(json.dumps({"config": asdict(config), "log": log}, indent=1) + "\n")
+    write_text_atomic(out / "metrics.json", json.dumps({"config": asdict(config), "log": log}, indent=1) + "\n")
     return result
