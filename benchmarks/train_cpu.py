@@ -23,14 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(name: str, overrides: dict, steps: int, runs: Path) -> dict:
-    from meshpose_mobile.train.config import TrainConfig, read_config_file
+    from meshpose_mobile.train.config import TrainConfig, apply_override, read_config_file
     from meshpose_mobile.train.loop import read_metrics, train
 
     data = read_config_file(ROOT / "configs" / "tiny_cpu.toml")
     data["steps"] = steps
     for key, value in overrides.items():
-        section, _, field = key.rpartition(".")
-        (data.setdefault(section, {}) if section else data)[field] = value
+        data = apply_override(data, f"{key}={json.dumps(value)}")
     config = TrainConfig.from_dict(data)
     out = runs / name
     shutil.rmtree(out, ignore_errors=True)

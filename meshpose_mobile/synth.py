@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -287,9 +288,7 @@ class BodyRig:
         parents = topo.joint_parents.astype(np.int64)
         girth = _girth_offsets(template, joints, parents, names, weights)
         part_of = topo.parts[topo.faces]
-        same01 = part_of[:, 0] == part_of[:, 1]
-        same12 = part_of[:, 1] == part_of[:, 2]
-        face_part = np.where(same01 | ~same12, part_of[:, 0], part_of[:, 1])
+        face_part = topo.face_parts
         face_uv_weight = (part_of == face_part[:, None]).astype(np.float64)
         limits = np.deg2rad(np.array([JOINT_LIMITS[n] for n in names], dtype=np.float64))
         hires = None
@@ -471,7 +470,13 @@ class SyntheticBodies:
             aim = np.array([0.0, rng.uniform(-0.1, 0.3) * scale, 0.0]) @ world.T
         # A limb swung towards a close camera must stay in front of it: step the camera back instead.
         distance = max(distance, float((posed_w[:, 2] - aim[2]).max()) + _NEAREST)
-        cam = np.stack([posed_w[:, 0] - aim[0], -(posed_w[:, 1] - aim[1]), distance - (posed_w[:, 2] - aim[2])], -1)
+
+        def camera(points_w: np.ndarray) -> np.ndarray:
+            return np.stack(
+                [points_w[:, 0] - aim[0], -(points_w[:, 1] - aim[1]), distance - (points_w[:, 2] - aim[2])], -1
+            )
+
+        cam = camera(posed_w)
         norm = cam[:, :2] / cam[:, 2:3]
 
         # COCO joints in 3D (regressed from the posed mesh), projected like the vertices below.
@@ -500,11 +505,16 @@ class SyntheticBodies:
             mid = (lo2 + hi2) / 2
             cx = width / 2 - focal * mid[0] + rng.uniform(-0.1, 0.1) * width
             cy = height / 2 - focal * mid[1] + rng.uniform(-0.1, 0.1) * height
-        pix = focal * norm + np.array([cx, cy]) - 0.5  # -0.5: pixel centres at integers
         z_ref = float(cam[:, 2].mean())
         ppm = focal / z_ref
-        depth_px = (cam[:, 2] - z_ref) * ppm
-        vertices = np.concatenate([pix, depth_px[:, None]], -1)
+
+        def label(points_cam: np.ndarray) -> np.ndarray:
+            """Camera space -> crop pixels (-0.5: pixel centres at integers) + depth in pixels."""
+            pix = focal * (points_cam[:, :2] / points_cam[:, 2:3]) + np.array([cx, cy]) - 0.5
+            return np.concatenate([pix, ((points_cam[:, 2] - z_ref) * ppm)[:, None]], -1)
+
+        vertices = label(cam)
+        pix = vertices[:, :2]
 
         # Joint labels are the regressor applied to the labelled vertices, the same definition the
         # joint losses and metrics apply to predictions (regressing in camera space and projecting
@@ -518,15 +528,18 @@ class SyntheticBodies:
         face_map, bary = rasterize(pix, cam[:, 2], rig.faces, height, width)
         body = face_map >= 0
 
-        image, occluded = self._paint(rng, face_map, bary, posed_w, body)
-        mask = body & ~occluded
-        fidx = np.where(mask, face_map, 0)
-        part = np.where(mask, rig.face_part[fidx], 0).astype(np.uint8)
+        # Part and UV of every body pixel, occluded or not: the picture's pattern uses them too.
+        fidx = np.where(body, face_map, 0)
+        part_map = rig.face_part[fidx]
         uvw = bary.astype(np.float64) * rig.face_uv_weight[fidx]
         uvw /= np.maximum(uvw.sum(-1, keepdims=True), 1e-12)
         assert topo.uv is not None
-        uv = np.einsum("hwc,hwcd->hwd", uvw, topo.uv.astype(np.float64)[rig.faces[fidx]])
-        uv = np.where(mask[..., None], uv, 0.0).astype(np.float16)
+        uv_map = np.einsum("hwc,hwcd->hwd", uvw, topo.uv.astype(np.float64)[rig.faces[fidx]])
+
+        image, occluded = self._paint(rng, fidx, bary, part_map, uv_map, posed_w, body)
+        mask = body & ~occluded
+        part = np.where(mask, part_map, 0).astype(np.uint8)
+        uv = np.where(mask[..., None], uv_map, 0.0).astype(np.float16)
 
         # Sparse DensePose-style points: a random subset of the visible body pixels.
         n = cfg.num_points
@@ -571,21 +584,23 @@ class SyntheticBodies:
             assert rig.hires is not None
             hv, hw, hg = rig.hires
             h_posed = _skin(hv + np.einsum("g,gkc->kc", girth, hg), hw, transforms) @ world.T
-            h_cam = np.stack(
-                [h_posed[:, 0] - aim[0], -(h_posed[:, 1] - aim[1]), distance - (h_posed[:, 2] - aim[2])], -1
-            )
+            h_cam = camera(h_posed)
             h_cam[:, 2] = np.maximum(h_cam[:, 2], 0.5 * _NEAREST)
-            h_pix = focal * h_cam[:, :2] / h_cam[:, 2:3] + np.array([cx, cy]) - 0.5
-            out["hires_vertices"] = np.concatenate([h_pix, ((h_cam[:, 2] - z_ref) * ppm)[:, None]], -1).astype(
-                np.float32
-            )
+            out["hires_vertices"] = label(h_cam).astype(np.float32)
         return out
 
     def _paint(
-        self, rng: np.random.Generator, face_map: np.ndarray, bary: np.ndarray, posed_w: np.ndarray, body: np.ndarray
+        self,
+        rng: np.random.Generator,
+        fidx: np.ndarray,
+        bary: np.ndarray,
+        face_part: np.ndarray,
+        uv: np.ndarray,
+        posed_w: np.ndarray,
+        body: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """RGB image and the occluder mask."""
-        cfg, rig, topo = self.config, self.rig, self.topology
+        """RGB image and the occluder mask. fidx, face_part, uv: per pixel, valid where `body`."""
+        cfg, rig = self.config, self.rig
         height, width = cfg.height, cfg.width
 
         # Background: two colours blended by smooth noise, plus a few flat shapes.
@@ -600,8 +615,6 @@ class SyntheticBodies:
 
         # Body: a colour per clothing group, a UV pattern, Lambert shading from smooth normals.
         if body.any():
-            assert topo.uv is not None
-            fidx = np.where(body, face_map, 0)
             colours = np.zeros((NUM_PARTS + 1, 3))
             skin = np.array([rng.uniform(60, 240), 0, 0])
             skin[1] = skin[0] * rng.uniform(0.62, 0.85)
@@ -611,11 +624,7 @@ class SyntheticBodies:
                 colours[list(parts)] = colour
             if rng.random() < 0.5:  # short sleeves
                 colours[[19, 20, 21, 22]] = skin
-            face_part = rig.face_part[fidx]
             base = colours[face_part]
-            uvw = bary.astype(np.float64) * rig.face_uv_weight[fidx]
-            uvw /= np.maximum(uvw.sum(-1, keepdims=True), 1e-12)
-            uv = np.einsum("hwc,hwcd->hwd", uvw, topo.uv.astype(np.float64)[rig.faces[fidx]])
             freq = rng.uniform(3, 12)
             pattern = 0.5 + 0.5 * np.sin(2 * np.pi * freq * (uv[..., 0] if rng.random() < 0.5 else uv[..., 1]))
             clothed = ~np.isin(face_part, _SKIN_PARTS)
@@ -716,8 +725,6 @@ def write_dataset(
         os.replace(staging, out)
     finally:
         if staging.exists():
-            import shutil
-
             shutil.rmtree(staging, ignore_errors=True)
     return out
 

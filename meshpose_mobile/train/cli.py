@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import click
 
-from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.errors import ConfigError, MeshPoseError
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -94,8 +95,6 @@ def train_main(
     except MeshPoseError as err:
         _fail(err)
         return
-    import os
-
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(
             f"done: {result['step']} steps in {time.perf_counter() - start:.0f} s; "
@@ -175,7 +174,7 @@ def synth_main(
             )
             return
         if out is None:
-            raise _usage("--out is required unless --bench is given")
+            raise ConfigError("--out is required unless --bench is given")
         show = sys.stderr.isatty() if progress is None else progress
         start = time.perf_counter()
         write_dataset(out, count, config, seed, progress=show)
@@ -183,9 +182,3 @@ def synth_main(
         _fail(err)
         return
     click.echo(f"wrote {count} samples to {out} in {time.perf_counter() - start:.1f} s")
-
-
-def _usage(message: str) -> MeshPoseError:
-    from meshpose_mobile.errors import ConfigError
-
-    return ConfigError(message)

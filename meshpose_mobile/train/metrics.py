@@ -25,6 +25,7 @@ from torch import Tensor
 
 from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.losses import in_crop, pixel_to_cell, regress_joints
+from meshpose_mobile.render import crop_mask_to_grid
 from meshpose_mobile.topology import Topology
 from meshpose_mobile.uv import decode_uv
 
@@ -49,14 +50,8 @@ def procrustes_align(pred: Tensor, gt: Tensor) -> Tensor:
 
 def cell_labels(part: Tensor, uv: Tensor, config: ModelConfig) -> tuple[Tensor, Tensor]:
     """Crop-resolution labels (B, H, W) and (B, H, W, 2) sampled at the heatmap cells (nearest)."""
-    s = config.heatmap_stride
-    cols = torch.arange(config.heatmap_width, dtype=torch.float64)
-    rows = torch.arange(config.heatmap_height, dtype=torch.float64)
-    cx = torch.floor(s * (cols + config.cell_offset) + config.pixel_offset + 0.5).long()
-    cy = torch.floor(s * (rows + config.cell_offset) + config.pixel_offset + 0.5).long()
-    cx = cx.clamp(0, config.input_width - 1).to(part.device)
-    cy = cy.clamp(0, config.input_height - 1).to(part.device)
-    return part[:, cy][:, :, cx], uv[:, cy][:, :, cx]
+    cells_uv = crop_mask_to_grid(uv.permute(0, 3, 1, 2), config).permute(0, 2, 3, 1)
+    return crop_mask_to_grid(part, config), cells_uv
 
 
 class MetricSums:
