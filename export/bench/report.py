@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from meshpose_export.bench.schema import Machine, Row
+from meshpose_mobile.atomic import atomic_open
 
 
 def _f(v: float | None, fmt: str) -> str:
@@ -78,7 +79,6 @@ def plot(rows: list[Row], path: Path, title: str) -> None:
     axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_open(path) as fh:
+        fig.savefig(fh, dpi=110, format="png")
     plt.close(fig)
-    tmp.replace(path)
