@@ -241,7 +241,7 @@ class Sidecar:
     def beside(cls, artifact: str | Path, suffix: str = "") -> Sidecar:
         """The sidecar of an artifact: `<artifact>.json` (e.g. `m_fp32.onnx.json`). Exports made
         before the sidecar took the whole artifact name wrote `m_fp32.json` (`suffix` is the
-        artifact's, e.g. ".onnx"), shared by targets of one precision: the fields read from it are
+        artifact's, e.g. `.onnx`), shared by targets of one precision: the fields read from it are
         the same for every target of one run, so its `target` is not checked."""
         artifact = Path(artifact)
         path = artifact.with_name(artifact.name + ".json")
