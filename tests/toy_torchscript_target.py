@@ -9,6 +9,8 @@ timing subprocesses).
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,15 @@ from meshpose_export.targets.base import Check, ExportContext, Precision, Target
 from meshpose_mobile.deploy import MeshPoseDeploy
 
 
+@contextlib.contextmanager
+def _no_deprecation():
+    """torch.jit warns that it is deprecated in favour of torch.export; it still works, and the toy
+    only needs some real format."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 class TorchScriptTarget(Target):
     name = "torchscript"
     precisions = (Precision.FP32,)
@@ -29,13 +40,14 @@ class TorchScriptTarget(Target):
     runtime = "torchscript"
 
     def export(self, graph: MeshPoseDeploy, out_path: Path, precision: str, ctx: ExportContext) -> Path:
-        with torch.no_grad():
+        with torch.no_grad(), _no_deprecation():
             traced = torch.jit.trace(graph, graph.example_input(), check_trace=False)
-        torch.jit.save(traced, str(out_path), _extra_files={"meshpose.json": str(dict(ctx.metadata))})
+            torch.jit.save(traced, str(out_path), _extra_files={"meshpose.json": str(dict(ctx.metadata))})
         return out_path
 
     def load_executor(self, path: Path, sidecar: Sidecar, threads: int | None) -> Executor:
-        module = torch.jit.load(str(path)).eval()
+        with _no_deprecation():
+            module = torch.jit.load(str(path)).eval()
         names = [o.name for o in sidecar.outputs]
 
         def run(image: np.ndarray) -> dict[str, np.ndarray]:
@@ -46,7 +58,8 @@ class TorchScriptTarget(Target):
         return Executor(run)
 
     def verify(self, artifact: Artifact, reference: MeshPoseDeploy) -> list[Check]:
-        graph = torch.jit.load(str(artifact.path)).inlined_graph
+        with _no_deprecation():
+            graph = torch.jit.load(str(artifact.path)).inlined_graph
         kinds = [n.kind() for n in graph.nodes()]
         python_ops = sorted({k for k in kinds if k.startswith("prim::PythonOp")})
         return [Check("no Python ops in the TorchScript graph", not python_ops, f"{len(kinds)} nodes")]

@@ -212,7 +212,7 @@ class CoreMLTarget(Target):
         }[precision]
 
 
-LINUX_REASON = "CoreML prediction runs only on macOS (no Core ML runtime here); checked the saved program instead"
+LINUX_REASON = "CoreML prediction runs only on macOS; checked the saved program instead"
 # Set where `linux_executor` returns an executor (e.g. a MIL program interpreter).
 LINUX_EXECUTOR_AVAILABLE = False
 
