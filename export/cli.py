@@ -34,7 +34,13 @@ def _fail(err: MeshPoseError) -> None:
     type=click.Path(path_type=Path),
     default=None,
     help="Checkpoint: ours (meshpose-train, save_checkpoint) or the authors' released file. "
-    "Without it, the variant is exported with seeded (untrained) weights.",
+    "Without it, the variant's shipped trained weights (meshpose_xs), or seeded untrained weights "
+    "for a variant that ships none.",
+)
+@click.option(
+    "--seeded",
+    is_flag=True,
+    help="Export seeded, untrained weights instead of the shipped trained ones (conversion checks).",
 )
 @click.option(
     "--variant",
@@ -60,7 +66,7 @@ def _fail(err: MeshPoseError) -> None:
     + "; 'all' for every one. Default: each target's recommended set.",
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Seed of the weights when no --ckpt is given.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the seeded weights (--seeded).")
 @click.option(
     "--box-scale", default=DEFAULT_BOX_SCALE, show_default=True, help="Person-box scale factor of the crop contract."
 )
@@ -84,6 +90,7 @@ def _run(
     *,
     ckpt: Path | None,
     variant: str | None,
+    seeded: bool,
     topology_path: str | None,
     target: str,
     precisions: tuple[str, ...],
@@ -99,8 +106,8 @@ def _run(
     from meshpose_mobile.crop import CropContract
     from meshpose_mobile.errors import ConfigError
     from meshpose_mobile.registry import DEFAULT_VARIANT, get_variant
-    from meshpose_mobile.seeded import seeded_model
     from meshpose_mobile.topology import load_topology
+    from meshpose_mobile.weights import choose_weights
 
     t_start = time.perf_counter()
     jobs = plan_jobs(target, precisions)  # validate flags before any slow work
@@ -109,19 +116,23 @@ def _run(
     topology = load_topology(topology_path) if topology_path else None
     if released_constants is not None and ckpt is None:
         raise ConfigError("--released-constants applies to the authors' checkpoint; pass it with --ckpt")
+    if seeded and ckpt is not None:
+        raise ConfigError("--seeded and --ckpt exclude each other; drop one (--seeded exports untrained weights)")
     step = 1
     if ckpt is not None:
         click.echo(f"[{step}] loading checkpoint {ckpt}")
         model = load_checkpoint(ckpt, variant=variant, topology=topology, released_constants=released_constants)
         note = f"checkpoint {ckpt.name}"
     else:
-        name = variant or DEFAULT_VARIANT
-        click.echo(
-            f"[{step}] no --ckpt: exporting {name} with SEEDED, UNTRAINED weights (seed {seed}); "
-            "the artifacts prove the conversion, not the accuracy"
-        )
-        model = seeded_model(name, seed=seed, topology=topology)
-        note = f"seeded untrained weights (seed {seed})"
+        chosen = choose_weights(variant or DEFAULT_VARIANT, seeded=seeded, seed=seed, topology=topology)
+        model, note = chosen.model, chosen.note
+        if chosen.source == "seeded":
+            click.echo(
+                f"[{step}] exporting {model.config.variant} with SEEDED, UNTRAINED weights ({note}); "
+                "the artifacts prove the conversion, not the accuracy"
+            )
+        else:
+            click.echo(f"[{step}] no --ckpt: {note}")
     cfg = model.config
     click.echo(
         f"    {cfg.variant}: {model.num_parameters():,} parameters, {cfg.num_vertices} vertices "

@@ -84,11 +84,22 @@ def check_output_dir(out_dir: Path) -> None:
         ) from None
 
 
-def calibration_crops(graph: MeshPoseDeploy, contract: CropContract, seed: int = 0) -> np.ndarray:
-    """(N, 3, H, W) crops for int8 calibration: the shipped photos, mirrored, plus synthetic images."""
+# Int8 calibration: synthetic bodies from a stream no training or validation run uses (training
+# seeds are small, validation adds 1,000,003), so the quantisation ranges come from the
+# distribution the model was trained on (crops of whole bodies and selfies) without reusing data.
+CALIBRATION_SEED = 7_000_001
+CALIBRATION_BODIES = 32
+
+
+def calibration_crops(
+    graph: MeshPoseDeploy, contract: CropContract, seed: int = 0, bodies: int = CALIBRATION_BODIES
+) -> np.ndarray:
+    """(N, 3, H, W) crops for int8 calibration: the shipped photos, mirrored, synthetic bodies at the
+    model's input size, and a few image-like patterns (their ranges cover what bodies leave out)."""
     import torch
 
     from meshpose_mobile.samples import SAMPLE_PHOTOS
+    from meshpose_mobile.synth import SynthConfig, SyntheticBodies
 
     crops = []
     for photo in SAMPLE_PHOTOS:
@@ -96,8 +107,10 @@ def calibration_crops(graph: MeshPoseDeploy, contract: CropContract, seed: int =
         chw = crop.transpose(2, 0, 1)
         crops += [chw, chw[:, :, ::-1]]
     _, _, h, w = graph.config.input_shape
-    synth = synthetic_batch(16, h, w, torch.Generator().manual_seed(seed)).numpy()
-    return np.ascontiguousarray(np.concatenate([np.stack(crops), synth]), dtype=np.float32)
+    gen = SyntheticBodies(SynthConfig(height=h, width=w), CALIBRATION_SEED + seed)
+    crops += [gen.sample(i)["image"].transpose(2, 0, 1) for i in range(bodies)]
+    synth = synthetic_batch(4, h, w, torch.Generator().manual_seed(seed)).numpy()
+    return np.ascontiguousarray(np.concatenate([np.stack(crops).astype(np.float32), synth]), dtype=np.float32)
 
 
 @contextlib.contextmanager
@@ -195,14 +208,15 @@ def run_export(
             results.append(ExportResult(target.name, precision, out_dir / name, _size(out_dir / name), seconds, report))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _write_summary(out_dir, cfg.variant, results)
+    _write_summary(out_dir, cfg.variant, results, weights_note)
     return results
 
 
-def _write_summary(out_dir: Path, variant: str, results: list[ExportResult]) -> None:
+def _write_summary(out_dir: Path, variant: str, results: list[ExportResult], weights_note: str = "") -> None:
     summary = {
         "toolkit_version": __version__,
         "variant": variant,
+        "weights": weights_note or "trained checkpoint",
         "artifacts": [
             {
                 "artifact": r.path.name,

@@ -129,6 +129,9 @@ class TrainConfig:
     model: dict[str, Any] = field(default_factory=dict)
     # Fine-tune from this checkpoint (ours or the released layout) instead of a fresh model.
     init: str | None = None
+    # Start the output layers at the training labels' mean body (meshpose_mobile/train/prior.py);
+    # ignored with `init`.
+    prior_init: bool = False
     steps: int = 2000
     batch_size: int = 32
     seed: int = 0
@@ -156,6 +159,8 @@ class TrainConfig:
             raise _bad("", "model", self.model, "must be a table of ModelConfig overrides")
         if self.init is not None and (not isinstance(self.init, str) or not self.init):
             raise _bad("", "init", self.init, "must be a checkpoint path")
+        if not isinstance(self.prior_init, bool):
+            raise _bad("", "prior_init", self.prior_init, "must be true or false")
         for name in ("steps", "batch_size", "eval_every", "ckpt_every", "log_every"):
             _pos_int("", name, getattr(self, name))
         _pos_int("", "seed", self.seed, 0)

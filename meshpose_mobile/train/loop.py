@@ -265,6 +265,10 @@ def train(
         pseudo_gt=config.data.val_pseudo_gt,
     )
     collate = Collate(mcfg, config.loss.silhouette_pad, silhouette=config.loss.silhouette > 0)
+    if config.prior_init and not config.init and not resume:
+        from meshpose_mobile.train.prior import prior_init
+
+        prior_init(model, train_src)
 
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -1,0 +1,98 @@
+"""Data-prior initialisation of a fresh MeshPose's output layers (`TrainConfig.prior_init`).
+
+A default-initialised network starts far from any body: the bin softmax of each regression branch
+is nearly flat, so every regressed vertex starts at the middle of its range (y = H, the crop's
+bottom edge, with the project's ranges), and the heatmap scores times the gain (10) make each
+vertex's spatial softmax peak on a random cell (max probability ~0.4 on meshpose_xs), so VertexPose
+starts on random cells and the gradient of the pixel losses reaches only a few of them. The
+network then spends its first steps learning the mean body, which a CPU run cannot afford.
+
+This sets, before the first step:
+
+- each regression branch's last bias to the log of a Gaussian over the bins centred on the
+  per-vertex mean of the training labels (x, y, and depth after centring, as the vertex loss
+  sees it), with the labels' spread (at least one bin), and shrinks the input-dependent weights
+  by `WEIGHT_SCALE`, so the network starts predicting the mean body and learns the deviation;
+- the visibility bias so that w_k starts at `START_VISIBILITY` (Eq. 7 then trusts the prior
+  until the heatmap has learnt something; the visibility loss raises it where it should);
+- the heatmap layer scaled by `WEIGHT_SCALE`, so every spatial softmax starts nearly flat and
+  gradients reach every cell.
+
+Nothing here changes the architecture or the exported graph; only starting values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from meshpose_mobile.config import AXES
+from meshpose_mobile.model import MeshPose
+from meshpose_mobile.train.data import SampleSource
+
+WEIGHT_SCALE = 0.1
+START_VISIBILITY = 0.1
+PRIOR_SAMPLES = 256
+
+
+def label_statistics(source: SampleSource, count: int = PRIOR_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 3) mean and std of the ground-truth vertices over the first `count` samples (depth centred)."""
+    verts = []
+    for i in range(min(count, len(source))):
+        sample = source[i]
+        if "vertices" not in sample:
+            continue
+        v = np.asarray(sample["vertices"], dtype=np.float64).copy()
+        v[:, 2] -= v[:, 2].mean()
+        verts.append(v)
+    if not verts:
+        raise ValueError("prior_init needs training samples with vertex labels; set prior_init = false")
+    stack = np.stack(verts)
+    return stack.mean(axis=0), stack.std(axis=0)
+
+
+@torch.no_grad()
+def apply_prior(model: MeshPose, mean: np.ndarray, std: np.ndarray) -> None:
+    """Start `model` at the label distribution (`mean`, `std`: (K, 3) crop pixels, depth centred)."""
+    cfg = model.config
+    bins = cfg.num_bins
+    # Bin position in [0, 1]; bin centres are lo + (hi - lo) * u.
+    u = (torch.arange(bins, dtype=torch.float64) + cfg.bin_offset) / bins
+    for i, axis in enumerate(AXES):
+        branch = model.regression[axis]
+        lo, hi = cfg.range_of(axis)
+        span = hi - lo
+        mu = (torch.as_tensor(mean[:, i], dtype=torch.float64) - lo) / span
+        sd = torch.as_tensor(std[:, i], dtype=torch.float64).clamp(min=2.0 * span / bins) / span
+        # A Gaussian over the bins is quadratic in u: -(u - mu)^2 / (2 sd^2) = u mu / sd^2 - u^2 / (2 sd^2)
+        # + const. Conv2's bias is per vertex (constant over bins), so the per-(vertex, bin) prior
+        # rides on two of the `mid` channels: their BatchNorm outputs the constant u (channel 0) and
+        # u^2 (channel 1) for every input (gamma 0; still trainable), and conv2 weighs them per vertex.
+        _constant_channel(branch, 0, u)
+        _constant_channel(branch, 1, u * u)
+        branch.conv2.weight.mul_(WEIGHT_SCALE)
+        branch.conv2.weight[:, 0, 0] = (mu / sd**2).float()
+        branch.conv2.weight[:, 1, 0] = (-0.5 / sd**2).float()
+        branch.conv2.bias.zero_()
+    vis = model.regression["vis"]
+    vis.conv2.weight.mul_(WEIGHT_SCALE)
+    vis.conv2.bias.fill_(math.log(START_VISIBILITY / (1.0 - START_VISIBILITY)))
+    model.heatmap.weight.mul_(WEIGHT_SCALE)
+    model.heatmap.bias.mul_(WEIGHT_SCALE)
+
+
+def _constant_channel(branch: torch.nn.Module, m: int, values: torch.Tensor) -> None:
+    """Make mid channel `m` of a RegressionBranch output `values` (>= 0, one per bin) for any input."""
+    bins = values.numel()
+    sl = slice(m * bins, (m + 1) * bins)
+    branch.bn.weight[sl] = 0.0
+    branch.bn.bias[sl] = values.float()
+
+
+def prior_init(model: MeshPose, source: SampleSource, count: int = PRIOR_SAMPLES) -> dict[str, float]:
+    """`apply_prior` from the first `count` samples of `source`; returns what it set (for the log)."""
+    mean, std = label_statistics(source, count)
+    apply_prior(model, mean, std)
+    return {"prior_samples": float(min(count, len(source))), "prior_std_px": float(std[:, :2].mean())}

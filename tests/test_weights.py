@@ -1,0 +1,112 @@
+"""Shipped trained weights: the fp16 file, how exports choose it, and --seeded (no training here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from meshpose_export.cli import main
+from meshpose_mobile import weights
+from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
+from meshpose_mobile.train.prior import apply_prior, label_statistics
+from meshpose_mobile.weights import choose_weights, save_shipped, shipped_info
+
+INFO = {"trained_on": "synthetic bodies", "step": 7, "metrics": {"v2d_px": 3.25}, "config": {"variant": "tiny"}}
+
+
+@pytest.fixture()
+def shipped_tiny(tmp_path: Path, tiny_model, monkeypatch) -> Path:
+    """A shipped file for meshpose_tiny in a temporary weights folder the package looks in."""
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setitem(weights.SHIPPED, "meshpose_tiny", "tiny_synth.pt")
+    return save_shipped(tiny_model, tmp_path / "tiny_synth.pt", INFO)
+
+
+def test_shipped_file_is_fp16_with_its_record(shipped_tiny: Path, tiny_model) -> None:
+    data = read_checkpoint(shipped_tiny)
+    floats = [v for v in data["state_dict"].values() if v.is_floating_point()]
+    assert floats and all(v.dtype == torch.float16 for v in floats)
+    assert shipped_info(shipped_tiny) == INFO
+    model = load_checkpoint(shipped_tiny)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    x = torch.rand(2, 3, 64, 48) * 255
+    with torch.no_grad():
+        a, b = tiny_model(x)["vertices"], model(x)["vertices"]
+    # fp16 storage rounds the weights: the mesh moves, but by far less than a pixel on this model.
+    assert float((a - b).abs().max()) < 0.5
+
+
+def test_choose_prefers_shipped_and_seeded_flag_overrides(shipped_tiny: Path) -> None:
+    chosen = choose_weights("meshpose_tiny")
+    assert chosen.source == "shipped"
+    assert "tiny_synth.pt" in chosen.note and "3.2 px" in chosen.note and "step 7" in chosen.note
+    seeded = choose_weights("meshpose_tiny", seeded=True)
+    assert seeded.source == "seeded" and "--seeded" in seeded.note
+
+
+def test_variant_without_shipped_weights_falls_back_to_seeded(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)  # an install without the file
+    chosen = choose_weights("meshpose_tiny")
+    assert chosen.source == "seeded" and "no shipped weights for meshpose_tiny" in chosen.note
+
+
+def test_not_a_shipped_file_is_one_line_error(tmp_path: Path, tiny_model) -> None:
+    from meshpose_mobile.checkpoint import save_checkpoint
+    from meshpose_mobile.errors import CheckpointError
+
+    path = save_checkpoint(tmp_path / "plain.pt", tiny_model)
+    with pytest.raises(CheckpointError, match="not a shipped-weights file"):
+        shipped_info(path)
+
+
+@pytest.mark.export
+def test_export_says_which_weights(shipped_tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    args = ["--variant", "meshpose_tiny", "--target", "onnx", "--out", str(out), "--random-inputs", "0"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "shipped trained weights tiny_synth.pt" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["weights"].startswith("shipped trained weights tiny_synth.pt")
+    sidecar = json.loads((out / "meshpose_tiny_fp32.onnx.json").read_text())
+    assert "tiny_synth.pt" in json.dumps(sidecar)
+
+    out2 = tmp_path / "s"
+    result = CliRunner().invoke(main, [*args[:-3], str(out2), "--random-inputs", "0", "--seeded"])
+    assert result.exit_code == 0, result.output
+    assert "SEEDED, UNTRAINED" in result.output
+    assert json.loads((out2 / "summary.json").read_text())["weights"].startswith("seeded untrained weights")
+
+
+def test_seeded_with_ckpt_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--seeded", "--ckpt", str(tmp_path / "x.pt"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--seeded and --ckpt" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_prior_init_starts_at_the_label_mean(tiny_model) -> None:
+    """The data prior (train/prior.py) makes the untrained network output the labels' mean body."""
+    import copy
+
+    import numpy as np
+
+    from meshpose_mobile.synth import SynthConfig
+    from meshpose_mobile.topology import default_topology
+    from meshpose_mobile.train.data import SyntheticSet
+
+    model = copy.deepcopy(tiny_model).train()
+    src = SyntheticSet(SynthConfig(height=64, width=48), 0, 16, default_topology())
+    mean, std = label_statistics(src, 16)
+    apply_prior(model, mean, std)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.rand(3, 3, 64, 48) * 255)
+    regressed = out["regressed"].numpy()
+    # The same mean body for any input (input-dependent weights shrunk), within a bin of the labels.
+    bin_px = np.array([2 * 48, 3 * 64, 2 * 48]) / 16
+    assert np.all(np.abs(regressed - mean[None]).mean(axis=(0, 1)) < bin_px)
+    assert float(out["visibility"].mean()) == pytest.approx(0.1, abs=0.05)
