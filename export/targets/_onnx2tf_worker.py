@@ -75,12 +75,19 @@ def convert(args: dict) -> None:
             for sample in data:
                 yield [sample[None]]
 
-        # Integer kernels for the network, float I/O so the apps feed pixels as for fp32. The
-        # decoding (softmax expectations, sigmoid, fusion) stays float: int8 softmax outputs
-        # have 1/256 resolution, which moved vertices by tens of pixels (docs/design.md).
+        # Integer kernels for the backbone and decoder, float I/O so the apps feed pixels as for
+        # fp32. Kept in float (docs/design.md, "Full-integer int8"): the decoding (softmax
+        # expectations, the range offsets, sigmoid, fusion) and the per-vertex layers feeding it
+        # (the heatmap 1x1 conv, whose scores are multiplied by the gain of 10 before the softmax,
+        # and the regression branches' last convs): every op whose output has a K-vertex axis.
+        # Int8 there quantises pixel coordinates themselves (an int8 step of a 2W-wide range is
+        # 1.5 px at 192 px) and softmax inputs whose error the gain multiplies.
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
-        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=list(FLOAT_DECODE_OPS))
+        keep = float_nodes(tf.lite.TFLiteConverter.from_saved_model(args["saved_model"]).convert(), args)
+        options = tf.lite.experimental.QuantizationDebugOptions(
+            denylisted_ops=list(FLOAT_DECODE_OPS), denylisted_nodes=keep
+        )
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=representative, debug_options=options
         )
@@ -89,6 +96,23 @@ def convert(args: dict) -> None:
     elif precision != "fp32":
         raise ValueError(f"unknown precision {precision}")
     out.write_bytes(converter.convert())
+
+
+def float_nodes(float_model: bytes, args: dict) -> list[str]:
+    """Output tensor names of the ops to keep in float: every op with a K-vertex axis in its output."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    k = int(args.get("num_vertices", 0))
+    if k <= 0:
+        return []
+    interp = Interpreter(model_content=float_model)
+    tensors = {t["index"]: t for t in interp.get_tensor_details()}
+    names = []
+    for op in interp._get_ops_details():
+        for i in op["outputs"]:
+            if k in [int(d) for d in tensors[i]["shape"]]:
+                names.append(tensors[i]["name"])
+    return names
 
 
 def main() -> int:

@@ -91,6 +91,7 @@ class TfliteTarget(Target):
                     "precision": p,
                     "out": str(run_dir / f"{p}.tflite"),
                     "calibration": str(run_dir / "calibration_nhwc.npy"),
+                    "num_vertices": graph.config.num_vertices,
                 },
                 run_dir / f"convert-{p}.log",
             )
