@@ -39,6 +39,13 @@ from meshpose_mobile.errors import MeshPoseError
     multiple=True,
     help="Also time the deployment graph with this heatmap expectation layout (e.g. matmul), same run.",
 )
+@click.option(
+    "--ckpt",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Checkpoint to measure (one --variant: the checkpoint's). Default: seeded weights.",
+)
+@click.option("--shipped", is_flag=True, help="Measure each variant's shipped trained weights (where it has them).")
 def main(
     variants: tuple[str, ...],
     runtimes: tuple[str, ...],
@@ -50,6 +57,8 @@ def main(
     machine: str | None,
     peer_dir: Path,
     compare_expectation: tuple[str, ...],
+    ckpt: Path | None,
+    shipped: bool,
 ) -> None:
     """Measure every exported artifact on this machine; JSON, markdown table and PNG plot."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -76,10 +85,37 @@ def main(
         compare_expectation=compare_expectation,
     )
     try:
-        run_bench(cfg, log=lambda m: click.echo(m, err=True))
+        factory, note = _weights(ckpt, shipped, cfg.variants)
+        run_bench(cfg, log=lambda m: click.echo(m, err=True), model_factory=factory, weights_note=note)
     except MeshPoseError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         click.echo("error: interrupted; results already written stay, nothing half-written", err=True)
         sys.exit(130)
+
+
+def _weights(ckpt: Path | None, shipped: bool, variants: tuple[str, ...]):
+    """(variant -> model, description) for --ckpt, --shipped or the seeded default."""
+    from meshpose_mobile.errors import ConfigError
+    from meshpose_mobile.seeded import seeded_model
+
+    if ckpt is not None and shipped:
+        raise ConfigError("--ckpt and --shipped exclude each other; drop one")
+    if ckpt is not None:
+        from meshpose_mobile.checkpoint import load_checkpoint
+
+        model = load_checkpoint(ckpt)
+        if list(variants) != [model.config.variant]:
+            raise ConfigError(
+                f"checkpoint {ckpt} holds {model.config.variant}; pass --variant {model.config.variant} alone"
+            )
+        return (lambda _v: model), f"checkpoint {ckpt.name}"
+    if shipped:
+        from meshpose_mobile.weights import choose_weights
+
+        def factory(variant: str):
+            return choose_weights(variant).model
+
+        return factory, "shipped trained weights where a variant has them, else seeded"
+    return seeded_model, "seeded (untrained) weights"

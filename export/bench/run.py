@@ -254,10 +254,13 @@ def runtime_versions() -> dict[str, str]:
 
 
 def run_bench(
-    cfg: BenchConfig, log: Log = print, model_factory: Callable[[str], MeshPose] = seeded_model
+    cfg: BenchConfig,
+    log: Log = print,
+    model_factory: Callable[[str], MeshPose] = seeded_model,
+    weights_note: str = "seeded (untrained) weights",
 ) -> dict[str, Any]:
     cfg.check()
-    machine = this_machine(runtime_versions(), cfg.machine, note="seeded (untrained) weights; shared CI-class machine")
+    machine = this_machine(runtime_versions(), cfg.machine, note=f"{weights_note}; shared CI-class machine")
     log(f"machine {machine.name}: measuring the fp32 matmul peak")
     peak_objs = {t: matmul_peak(t) for t in cfg.threads}
     peaks = {t: p.macs_per_s for t, p in peak_objs.items()}
