@@ -110,3 +110,18 @@ def test_prior_init_starts_at_the_label_mean(tiny_model) -> None:
     bin_px = np.array([2 * 48, 3 * 64, 2 * 48]) / 16
     assert np.all(np.abs(regressed - mean[None]).mean(axis=(0, 1)) < bin_px)
     assert float(out["visibility"].mean()) == pytest.approx(0.1, abs=0.05)
+
+
+def test_bench_weights_choice(tmp_path: Path, tiny_model) -> None:
+    from meshpose_export.bench_cli import _weights
+    from meshpose_mobile.checkpoint import save_checkpoint
+    from meshpose_mobile.errors import ConfigError
+
+    path = save_checkpoint(tmp_path / "t.pt", tiny_model)
+    factory, note = _weights(path, False, ("meshpose_tiny",))
+    assert note == "checkpoint t.pt" and factory("meshpose_tiny").config.variant == "meshpose_tiny"
+    with pytest.raises(ConfigError, match="pass --variant meshpose_tiny alone"):
+        _weights(path, False, ("meshpose_xs",))
+    with pytest.raises(ConfigError, match="exclude each other"):
+        _weights(path, True, ("meshpose_tiny",))
+    assert _weights(None, False, ("meshpose_tiny",))[1] == "seeded (untrained) weights"
