@@ -107,6 +107,7 @@ class MeshPoseDeploy(nn.Module):
             )
             self.expand[name] = _conv2d_from_1d(w, b)
             self.to_vertices[name] = _conv2d_from_1d(branch.conv2.weight, branch.conv2.bias)
+            _equalise_columns(self.expand[name], self.to_vertices[name], self.bins)
 
         grid = decode.grid_rows(cfg)
         for i, axis in enumerate(("x", "y")):
@@ -215,6 +216,33 @@ def _normalised(values: Tensor) -> tuple[Tensor, float, float]:
     lo, hi = float(values.min()), float(values.max())
     centre, half = (hi + lo) / 2.0, max((hi - lo) / 2.0, 1e-12)
     return (values - centre) / half, centre, half
+
+
+# A middle channel of a regression branch whose conv2 column is this many times the median
+# column's largest weight gets rescaled (`_equalise_columns`).
+EQUALISE_RATIO = 8.0
+
+
+def _equalise_columns(expand: nn.Conv2d, to_vertices: nn.Conv2d, bins: int) -> None:
+    """Scale outlier middle channels of a regression branch up in `expand` and down in `to_vertices`.
+
+    The function is unchanged (ReLU commutes with a positive scale; cross-layer equalisation), but
+    per-channel int8 / 8-bit weights quantise each conv2 row (one vertex) with one scale, and a
+    column far larger than the rest (the data-prior channels of `prior_init`, whose weights are
+    1 / sd^2 of the bin Gaussian: hundreds) would round every other weight of the row to zero.
+    `expand`'s rows have a scale each, so moving the magnitude there costs no weight precision.
+    """
+    with torch.no_grad():
+        w = to_vertices.weight
+        col = w.abs().amax(dim=(0, 2, 3)).double()
+        ref = col.median().clamp(min=1e-12)
+        scale = torch.where(col > EQUALISE_RATIO * ref, col / ref, torch.ones_like(col))
+        if bool((scale == 1).all()):
+            return
+        w.div_(scale.view(1, -1, 1, 1).to(w.dtype))
+        rows = scale.repeat_interleave(bins).to(expand.weight.dtype)
+        expand.weight.mul_(rows.view(-1, 1, 1, 1))
+        expand.bias.mul_(rows)
 
 
 def _conv2d_from_1d(weight: Tensor, bias: Tensor) -> nn.Conv2d:

@@ -125,3 +125,32 @@ def test_bench_weights_choice(tmp_path: Path, tiny_model) -> None:
     with pytest.raises(ConfigError, match="exclude each other"):
         _weights(path, True, ("meshpose_tiny",))
     assert _weights(None, False, ("meshpose_tiny",))[1] == "seeded (untrained) weights"
+
+
+def test_deploy_equalises_prior_columns(tiny_model) -> None:
+    """The prior's large conv2 columns move into the expand conv in the deployment graph (same
+    function), so per-channel 8-bit weights of a vertex row are not swamped by them."""
+    import copy
+
+    from meshpose_mobile.deploy import EQUALISE_RATIO
+    from meshpose_mobile.synth import SynthConfig
+    from meshpose_mobile.topology import default_topology
+    from meshpose_mobile.train.data import SyntheticSet
+
+    model = copy.deepcopy(tiny_model)
+    src = SyntheticSet(SynthConfig(height=64, width=48), 0, 8, default_topology())
+    apply_prior(model, *label_statistics(src, 8))
+    model.eval()
+    before = model.regression["y"].conv2.weight.detach().abs().amax(dim=(0, 2))
+    assert float(before.max() / before.median()) > 100  # what equalisation is for
+    graph = model.deploy()
+    col = graph.to_vertices["y"].weight.abs().amax(dim=(0, 2, 3))
+    assert float(col.max() / col.median()) <= EQUALISE_RATIO + 1e-6
+    x = torch.rand(1, 3, 64, 48) * 255
+    with torch.no_grad():
+        ref = model(x)["vertices"]
+        out = graph(x)[0]
+    assert float((ref - out).abs().max()) < 1e-3
+    # Seeded weights have no outlier column: their graph is untouched.
+    plain = tiny_model.deploy()
+    assert torch.equal(plain.to_vertices["y"].weight.flatten(1), tiny_model.regression["y"].conv2.weight.flatten(1))

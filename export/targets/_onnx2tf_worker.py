@@ -99,7 +99,8 @@ def convert(args: dict) -> None:
 
 
 def float_nodes(float_model: bytes, args: dict) -> list[str]:
-    """Output tensor names of the ops to keep in float: every op with a K-vertex axis in its output."""
+    """Output tensor names of the ops to keep in float: every op with a K-vertex axis in its output,
+    and the regression branches (every op fed, directly or not, by the global average pool)."""
     from ai_edge_litert.interpreter import Interpreter
 
     k = int(args.get("num_vertices", 0))
@@ -107,12 +108,15 @@ def float_nodes(float_model: bytes, args: dict) -> list[str]:
         return []
     interp = Interpreter(model_content=float_model)
     tensors = {t["index"]: t for t in interp.get_tensor_details()}
-    names = []
-    for op in interp._get_ops_details():
-        for i in op["outputs"]:
-            if k in [int(d) for d in tensors[i]["shape"]]:
-                names.append(tensors[i]["name"])
-    return names
+    ops = interp._get_ops_details()
+    keep: set[int] = set()
+    for op in ops:  # execution order: producers come first
+        shapes = [[int(d) for d in tensors[i]["shape"]] for i in op["outputs"]]
+        pooled = op["op_name"] == "MEAN" and any(len(sh) == 4 and sh[1:3] == [1, 1] for sh in shapes)
+        fed = any(i in keep for i in op["inputs"])
+        if pooled or fed or any(k in sh for sh in shapes):
+            keep.update(int(i) for i in op["outputs"])
+    return [tensors[i]["name"] for i in sorted(keep)]
 
 
 def main() -> int:
