@@ -63,10 +63,14 @@ Box = tuple[float, float, float, float]
 @dataclass(frozen=True)
 class OneEuroParams:
     """min_cutoff (Hz): smoothing at rest (lower = smoother, more lag at low speed); beta: how fast the
-    cutoff rises with speed (higher = less lag when moving); d_cutoff (Hz): cutoff of the derivative."""
+    cutoff rises with speed (higher = less lag when moving); d_cutoff (Hz): cutoff of the derivative.
+
+    The defaults assume `value_scale` = person box height in pixels (speed in box heights per
+    second) at about 30 FPS: on synthetic sequences with ground truth they halve the jitter or
+    better with under one frame of lag (docs/design.md, "Video"; `python benchmarks/smoothing.py`)."""
 
     min_cutoff: float = 1.0
-    beta: float = 0.0
+    beta: float = 12.0
     d_cutoff: float = 1.0
 
     def __post_init__(self) -> None:
