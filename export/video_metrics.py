@@ -119,3 +119,30 @@ def detection_recall(
         fp += len(det_boxes) - len(matches)
         ious += [box_iou(gts[g], det_boxes[d]) for g, d in matches]
     return RecallResult(people, found, fp, float(np.mean(ious)) if ious else 0.0, iou_threshold)
+
+
+def composite_recall(
+    detector: Any,
+    num_images: int,
+    num_people: int,
+    width: int = 640,
+    height: int = 480,
+    distance_range: tuple[float, float] = (2.0, 3.0),
+    seed: int = 0,
+    min_visible: float = 0.3,
+    iou_threshold: float = 0.5,
+) -> RecallResult:
+    """The detector on synthetic multi-person photos (`SyntheticScene` first frames, no camera pan)
+    whose visible-person boxes are known. People with fewer than `min_visible` of their vertices
+    visible (hidden behind another, or out of frame) are not counted."""
+    from meshpose_mobile.synth_video import SceneConfig, SyntheticScene
+
+    pairs = []
+    for i in range(num_images):
+        cfg = SceneConfig(
+            width=width, height=height, num_people=num_people, camera_pan=0.0, distance_range=distance_range
+        )
+        frame = SyntheticScene(cfg, seed=seed * 1000 + i).frame(0)
+        gts = [p["box"] for p in frame["people"] if p["box"] is not None and p["visible"].mean() >= min_visible]
+        pairs.append((gts, [d.box for d in detector(frame["image"])]))
+    return detection_recall(pairs, detector.aspect, iou_threshold)

@@ -132,7 +132,7 @@ class SyntheticScene:
                 vx = (x1 - x0) / duration
             else:
                 slot = (p + 0.5) / max(cfg.num_people, 1) * 2.0 - 1.0
-                x0 = slot * 0.6 * half_view + rng.uniform(-0.1, 0.1) * half_view
+                x0 = slot * 0.8 * half_view + rng.uniform(-0.05, 0.05) * half_view
                 vx = rng.uniform(-cfg.max_speed, cfg.max_speed) * 0.5
             colours = np.zeros((NUM_PARTS + 1, 3))
             skin = np.array([rng.uniform(60, 240), 0, 0])
