@@ -108,8 +108,8 @@ def throughput(model: Path, frames: int) -> dict:
     from meshpose_export.detector import DetectorParams
     from meshpose_export.people import VideoSettings
     from meshpose_export.people_cli import run_video
+    from meshpose_export.predict import Predictor
     from meshpose_export.video import open_frames, write_video
-    from meshpose_mobile.predict import Predictor
     from meshpose_mobile.synth_video import SceneConfig, SyntheticScene
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -285,13 +285,13 @@ class PersonDetector:
         aspect: float = 0.75,
         threads: int | None = None,
     ) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+        from meshpose_export.targets.tflite_target import litert_interpreter
 
         self.path = find_detector(path)
         self.params = params or DetectorParams()
         self.aspect = float(aspect)
         try:
-            self.interp = Interpreter(model_path=str(self.path), num_threads=threads)
+            self.interp = litert_interpreter(self.path, threads)
             self.interp.allocate_tensors()
         except Exception as err:  # the runtime raises its own types on a damaged file
             why = " ".join(str(err).split())[:120] or type(err).__name__

@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 from meshpose_export.people import VideoPipeline, VideoSettings
+from meshpose_export.predict import ModelInfo, Prediction
 from meshpose_export.predict_cli import main as predict_main
 from meshpose_export.tracking import OneEuroParams, TrackerParams, aspect_box, box_iou
 from meshpose_export.video import VideoError, open_frames, write_video
 from meshpose_export.video_metrics import jitter, lag_frames, smoothing_experiment
 from meshpose_mobile.checkpoint import save_checkpoint
 from meshpose_mobile.crop import CropContract
-from meshpose_export.predict import ModelInfo, Prediction
 from meshpose_mobile.synth_video import SceneConfig, SyntheticScene
 
 SMALL = SceneConfig(width=320, height=240, num_frames=10, num_people=2)
