@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -39,12 +40,13 @@ COMPOSITES = (
 )
 
 
-def photos(det: PersonDetector) -> list[dict]:
+def photos(det: PersonDetector, picture: Path | None = None) -> list[dict]:
     from meshpose_mobile.samples import SAMPLE_PHOTOS
 
-    rows = []
+    rows, panels = [], []
     for p in SAMPLE_PHOTOS:
         found = det(p.load())
+        panels.append(_panel(p.load(), found, p.box))
         hb = p.box
         hand = aspect_box(hb[0] + hb[2] / 2, hb[1] + hb[3] / 2, hb[2], hb[3], det.aspect)
         rows.append(
@@ -61,7 +63,46 @@ def photos(det: PersonDetector) -> list[dict]:
             f"{p.name:>13}: {len(found)} found, score {rows[-1]['score']:.3f}, box {rows[-1]['box']}, "
             f"IoU vs hand box (model aspect) {rows[-1]['iou_vs_hand_aspect_box']:.3f}"
         )
+    if picture is not None:
+        from io import BytesIO
+
+        from PIL import Image
+
+        from meshpose_mobile.atomic import write_bytes_atomic
+
+        h = min(p.shape[0] for p in panels)
+        row = np.concatenate(
+            [np.asarray(Image.fromarray(p).resize((p.shape[1] * h // p.shape[0], h))) for p in panels], 1
+        )
+        buf = BytesIO()
+        Image.fromarray(row).quantize(colors=256).save(buf, format="PNG", optimize=True)
+        write_bytes_atomic(picture, buf.getvalue())
+        print(f"wrote {picture}")
     return rows
+
+
+def _panel(image: np.ndarray, found: list, hand: tuple) -> np.ndarray:
+    """The photo with the hand-drawn box (white), the detector's person box (orange), its face box
+    and alignment keypoints (hip centre, full-body circle point; cyan)."""
+    from PIL import Image, ImageDraw
+
+    pad = 120  # the detector's box and circle point may lie outside the photo
+    canvas = Image.new("RGB", (image.shape[1] + 2 * pad, image.shape[0] + 2 * pad), (40, 40, 40))
+    canvas.paste(Image.fromarray(image), (pad, pad))
+    d = ImageDraw.Draw(canvas)
+    x, y, w, h = hand
+    d.rectangle((x + pad, y + pad, x + w + pad, y + h + pad), outline=(255, 255, 255), width=2)
+    for det in found:
+        x, y, w, h = det.box
+        d.rectangle((x + pad, y + pad, x + w + pad, y + h + pad), outline=(255, 140, 0), width=4)
+        x, y, w, h = det.face_box
+        d.rectangle((x + pad, y + pad, x + w + pad, y + h + pad), outline=(0, 220, 255), width=2)
+        (hx, hy), (cx, cy) = det.keypoints[0], det.keypoints[1]
+        d.line((hx + pad, hy + pad, cx + pad, cy + pad), fill=(0, 220, 255), width=2)
+        for px, py in det.keypoints[:2]:
+            d.ellipse((px + pad - 6, py + pad - 6, px + pad + 6, py + pad + 6), fill=(0, 220, 255))
+        d.text((det.box[0] + pad + 6, det.box[1] + pad + 6), f"{det.score:.2f}", fill=(255, 140, 0))
+    return np.asarray(canvas)
 
 
 def composites(det: PersonDetector) -> list[dict]:
@@ -93,13 +134,15 @@ def latency(det: PersonDetector, runs: int = 30) -> dict:
     out = {
         "median_ms": 1e3 * statistics.median(total),
         "preprocess_median_ms": 1e3 * statistics.median(pre),
+        "min_ms": 1e3 * min(total),
         "runs": runs,
         "threads": 1,
         "frame": "640x480",
+        "load_average_1min": os.getloadavg()[0],
     }
     print(
-        f"detector latency (640x480, LiteRT 1 thread): median {out['median_ms']:.1f} ms, of which letterbox "
-        f"{out['preprocess_median_ms']:.1f} ms"
+        f"detector latency (640x480, LiteRT 1 thread): median {out['median_ms']:.1f} ms (min {out['min_ms']:.1f}), "
+        f"letterbox {out['preprocess_median_ms']:.1f} ms; load average {out['load_average_1min']:.1f}"
     )
     return out
 
@@ -126,6 +169,8 @@ def throughput(model: Path, frames: int) -> dict:
             "frames",
             "fps",
             "seconds",
+            "cpu_seconds",
+            "frames_per_cpu_second",
             "seconds_detector",
             "seconds_model",
             "detector_share",
@@ -136,8 +181,10 @@ def throughput(model: Path, frames: int) -> dict:
     }
     out["model"] = str(model)
     out["model_share"] = summary["seconds_model"] / summary["seconds"]
+    out["load_average_1min"] = os.getloadavg()[0]
     print(
-        f"video pipeline ({model.name}): {out['fps']:.1f} frames/s over {out['frames']} frames "
+        f"video pipeline ({model.name}): {out['fps']:.1f} frames/s ({out['frames_per_cpu_second']:.1f} per CPU-second, "
+        f"load average {out['load_average_1min']:.1f}) over {out['frames']} frames "
         f"({out['person_frames']} person-frames, {out['tracks']} tracks); detector {100 * out['detector_share']:.0f}% "
         f"of the time ({out['detector_runs']} runs), model {100 * out['model_share']:.0f}%"
     )
@@ -149,9 +196,10 @@ def main() -> int:
     ap.add_argument("--model", type=Path, default=None, help="Checkpoint or artifact for the throughput run.")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--out", type=Path, default=Path("docs/results/people.json"))
+    ap.add_argument("--picture", type=Path, default=Path("docs/images/detector_samples.png"))
     args = ap.parse_args()
     det = PersonDetector(aspect=0.75, threads=1)
-    doc = {"photos": photos(det), "composites": composites(det), "detector_latency": latency(det)}
+    doc = {"photos": photos(det, args.picture), "composites": composites(det), "detector_latency": latency(det)}
     if args.model is not None:
         doc["video_throughput"] = throughput(args.model, args.frames)
     doc["machine"] = _machine()
@@ -161,7 +209,6 @@ def main() -> int:
 
 
 def _machine() -> str:
-    import os
     import platform
 
     cpu = ""

@@ -275,3 +275,32 @@ def test_cli_folder_of_frames(tmp_path, frames, tiny_ckpt):
     assert not lines[0]["one_euro"]["enabled"] and [ln["time"] for ln in lines[1:-1]] == pytest.approx(
         [0.0, 1 / 15, 2 / 15], abs=1e-6
     )
+
+
+def test_cli_video_with_an_artifact_uses_its_sidecar_settings(tmp_path, clip):
+    """Any exported artifact runs the same video path; its sidecar's tracking section sets the
+    One-Euro defaults (the apps read the same section), and flags override it."""
+    from meshpose_export.cli import main as export_main
+
+    art = tmp_path / "a"
+    result = CliRunner().invoke(
+        export_main, ["--variant", "meshpose_tiny", "--target", "onnx", "--out", str(art), "--random-inputs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    model = art / "meshpose_tiny_fp32.onnx"
+    side_path = art / "meshpose_tiny_fp32.onnx.json"
+    side = json.loads(side_path.read_text())
+    assert side["tracking"]["one_euro"]["beta"] == OneEuroParams().beta
+    assert side["tracking"]["tracker"]["redetect_every"] == TrackerParams().redetect_every
+    side["tracking"]["one_euro"]["min_cutoff"] = 0.7
+    side_path.write_text(json.dumps(side))
+    args = [str(clip), "--model", str(model), "--no-overlay", "--max-frames", "3", "--out"]
+    result = CliRunner().invoke(predict_main, [*args, str(tmp_path / "o1")])
+    assert result.exit_code == 0, result.output
+    head = _lines(tmp_path / "o1" / "clip.jsonl")[0]
+    assert head["model"]["kind"] == "onnx" and head["one_euro"]["min_cutoff"] == 0.7
+    assert _lines(tmp_path / "o1" / "clip.jsonl")[-1]["frames"] == 3
+    result = CliRunner().invoke(predict_main, [*args, str(tmp_path / "o2"), "--min-cutoff", "2"])
+    assert _lines(tmp_path / "o2" / "clip.jsonl")[0]["one_euro"]["min_cutoff"] == 2.0
+    result = CliRunner().invoke(predict_main, [*args, str(tmp_path / "o3"), "--beta", "-1"])
+    assert result.exit_code != 0 and "beta must be zero or positive" in result.stderr
