@@ -156,6 +156,10 @@ def _run(
         raise PredictError(f"--min-score must lie in [0, 1], got {min_score:g}")
     if max_people < 1:
         raise PredictError(f"--max-people must be at least 1, got {max_people}")
+    if max_frames is not None and max_frames < 1:
+        raise PredictError(f"--max-frames must be at least 1, got {max_frames}")
+    if fps is not None and not fps > 0:
+        raise PredictError(f"--fps must be a positive frame rate, got {fps:g}")
     source = open_frames(image, fps) if video else None
     images = [] if video else list_images(image)
     person_box = parse_box(box) if box is not None else None

@@ -258,8 +258,14 @@ def test_cli_video_corrupt_frame_and_bad_files(tmp_path, tiny_ckpt):
         result = CliRunner().invoke(predict_main, [str(path), *args])
         assert result.exit_code != 0 and "Traceback" not in result.output
         assert result.stderr.strip().splitlines()[-1].startswith("error: ") and msg in result.stderr
-    result = CliRunner().invoke(predict_main, [str(bad), *args, "--box", "1,2,3,4"])
-    assert result.exit_code != 0 and "apply to photos" in result.stderr
+    for extra, msg in (
+        (["--box", "1,2,3,4"], "apply to photos"),
+        (["--fps", "0"], "--fps must be"),
+        (["--max-frames", "0"], "--max-frames must be"),
+        (["--redetect-every", "-1"], "redetect_every"),
+    ):
+        result = CliRunner().invoke(predict_main, [str(bad), *args, *extra])
+        assert result.exit_code != 0 and msg in result.stderr and "Traceback" not in result.output, extra
 
 
 def test_cli_folder_of_frames(tmp_path, frames, tiny_ckpt):
