@@ -15,7 +15,7 @@ from meshpose_export.people import VideoPipeline, VideoSettings
 from meshpose_export.predict import ModelInfo, Prediction
 from meshpose_export.predict_cli import main as predict_main
 from meshpose_export.tracking import OneEuroParams, TrackerParams, aspect_box, box_iou
-from meshpose_export.video import VideoError, open_frames, write_video
+from meshpose_export.video import VideoError, open_frames
 from meshpose_export.video_metrics import jitter, lag_frames, smoothing_experiment
 from meshpose_mobile.checkpoint import save_checkpoint
 from meshpose_mobile.crop import CropContract
@@ -35,8 +35,11 @@ def frames(scene) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory, frames) -> Path:
-    return write_video([f["image"] for f in frames], tmp_path_factory.mktemp("clip") / "clip.mp4", SMALL.fps)
+def clip(tmp_path_factory, scene) -> Path:
+    from meshpose_export.synth_clip import write_sequence
+
+    video, _ = write_sequence(scene, tmp_path_factory.mktemp("clip") / "clip.mp4")
+    return video
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,10 @@ def test_people_enter_and_leave():
 
 
 def test_sequence_written_as_video_reads_back(clip, frames):
+    gt = np.load(clip.with_name("clip.gt.npz"))
+    assert gt["vertices"].shape == (10, 2, 615, 3) and gt["visible"].shape == (10, 2, 615) and float(gt["fps"]) == 30
+    np.testing.assert_allclose(gt["vertices"][4, 1], frames[4]["people"][1]["vertices"], atol=1e-3)
+    np.testing.assert_array_equal(gt["boxes"][4, 0], frames[4]["people"][0]["box"])
     src = open_frames(clip)
     assert (src.fps, src.total, src.width, src.height) == (30.0, 10, 320, 240)
     got = list(src)
