@@ -295,7 +295,10 @@ class PersonDetector:
             self.interp.allocate_tensors()
         except Exception as err:  # the runtime raises its own types on a damaged file
             why = " ".join(str(err).split())[:120] or type(err).__name__
-            raise DetectorError(f"cannot load person detector {self.path} ({why}); run `make setup` again") from None
+            raise DetectorError(
+                f"cannot load person detector {self.path} ({why}); pass MediaPipe's {DETECTOR_FILE} to --detector "
+                "or run `make setup` again"
+            ) from None
         (inp,) = self.interp.get_input_details()
         shape = tuple(int(v) for v in inp["shape"])
         outs = {tuple(int(v) for v in d["shape"])[-1]: d["index"] for d in self.interp.get_output_details()}

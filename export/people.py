@@ -122,8 +122,7 @@ class TrackedPerson:
         doc["track_id"] = self.track_id
         doc["box_source"] = self.box_source
         doc["score"] = round(self.score, 6)
-        doc["xyz_lp_raw"] = doc["xyz_lp"]
-        doc["xyz_lp"] = r(self.xyz_lp)
+        doc["xyz_lp"] = r(self.xyz_lp)  # the raw mesh is not repeated: the file would double
         if self.xyz_hp is not None:
             doc["xyz_hp"] = r(self.xyz_hp)
         return doc

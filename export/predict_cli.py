@@ -79,7 +79,7 @@ def _fail(err: MeshPoseError) -> None:
     type=click.Path(path_type=Path),
     default=Path("predictions"),
     show_default=True,
-    help="Folder for <name>.json and <name>_overlay.png.",
+    help="Folder for <name>.json and <name>_overlay.png (videos: <name>.jsonl and <name>_overlay.mp4).",
 )
 @click.option(
     "--upsampler",
