@@ -1,12 +1,14 @@
-"""Golden vectors for the apps' ports of tracking, smoothing and detector decoding.
+"""Golden vectors for the apps' ports of the person detector's decoding and the box helpers.
 
     python -m meshpose_export.golden_people OUT.json
 
-Everything is computed by the project's own code (meshpose_export.tracking / .detector) from
-seeded inputs, so a Swift or Java port that reproduces these numbers (to ~1e-9; all float64)
-follows the same rules. Cases: One-Euro sequences (with a repeated timestamp), IoU, greedy
-matching with ties, boxes from visible vertices, a tracker scenario (detections, meshes, ids,
-drops), SSD anchors, and detector decoding + weighted NMS + person boxes from raw tensors.
+Computed by the project's own code (meshpose_export.detector / .tracking) from seeded inputs, so
+a Swift or Java port that reproduces these numbers (to ~1e-9; all float64) follows the same
+rules: SSD anchors, detector decoding + weighted NMS + person boxes from raw output tensors,
+IoU, clipping, greedy matching with ties, boxes from visible vertices. The One-Euro filter and
+the tracker's frame-by-frame replays are in the project's golden/ set (one_euro.json,
+tracker.json, written by scripts/make_golden.py); `one_euro` and `tracker` here are short
+sequences of the same kind, kept so this file is self-contained.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ class OneEuroParams:
 
     The defaults assume `value_scale` = person box height in pixels (speed in box heights per
     second) at about 30 FPS: on synthetic sequences with ground truth they halve the jitter or
-    better with under one frame of lag (docs/design.md, "Video"; `python benchmarks/smoothing.py`)."""
+    better with under one frame of lag (docs/design.md, "People in photos and videos";
+    `python benchmarks/smoothing.py`)."""
 
     min_cutoff: float = 1.0
     beta: float = 12.0
