@@ -51,7 +51,7 @@ train-cpu: setup
 	$(BIN)/python benchmarks/train_cpu.py
 
 clean:
-	rm -rf $(VENV) $(OUT) build *.egg-info runs
+	rm -rf $(VENV) $(OUT) build *.egg-info runs models
 
 # Models unzipped from the mediapipe 0.10.21 wheel (Apache-2.0), never imported (mediapipe needs
 # numpy<2); the wheel is fetched once with pip, nothing is downloaded at run time.
