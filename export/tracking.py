@@ -35,9 +35,10 @@ Tracker, per frame (`PersonTracker`):
    and are never reused.
 3. The caller runs the model on `active_tracks()` (alive, not lost) in track order and hands each
    result to `apply_mesh(track_id, xy, visibility)`: the next box is `box_from_vertices` of the
-   vertices with visibility >= `visibility_threshold`: their bounding box, grown on its smaller
-   side to the model's aspect (w / h = input_width / input_height) and scaled by `vertex_box_scale`,
-   i.e. the same kind of box the detector hands over (`aspect_box`). The crop contract then applies
+   vertices with visibility >= `visibility_threshold`: their bounding box, clipped to the frame
+   (`clip_box`, when the tracker knows the frame size), grown on its smaller side to the model's
+   aspect (w / h = input_width / input_height) and scaled by `vertex_box_scale`, i.e. the same
+   kind of box the detector hands over (`aspect_box`). The crop contract then applies
    its own `box_scale`, as for any person box.
 4. `end_frame()` flags tracks for re-detection and, of two active tracks whose boxes overlap with
    IoU > `duplicate_iou`, drops the one with the higher id (two tracks that converged on one person).
@@ -145,6 +146,16 @@ def aspect_box(cx: float, cy: float, w: float, h: float, aspect: float, scale: f
     return (cx - w / 2.0, cy - h / 2.0, w, h)
 
 
+def clip_box(box: Box, image_width: int, image_height: int) -> Box | None:
+    """The part of an xywh box inside the image (-0.5 .. size - 0.5: pixel centres at integers);
+    None when nothing is left."""
+    x0, y0 = max(box[0], -0.5), max(box[1], -0.5)
+    x1, y1 = min(box[0] + box[2], image_width - 0.5), min(box[1] + box[3], image_height - 0.5)
+    if not (x1 > x0 and y1 > y0):
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
 def box_iou(a: Box, b: Box) -> float:
     """Intersection over union of two xywh boxes; 0 when either is empty."""
     ax1, ay1 = a[0] + a[2], a[1] + a[3]
@@ -217,10 +228,17 @@ class TrackerParams:
                 raise ValueError(f"tracker: {msg}")
 
 
-def box_from_vertices(xy: np.ndarray, visibility: np.ndarray, params: TrackerParams, aspect: float) -> Box | None:
+def box_from_vertices(
+    xy: np.ndarray,
+    visibility: np.ndarray,
+    params: TrackerParams,
+    aspect: float,
+    image_size: tuple[int, int] | None = None,
+) -> Box | None:
     """Next crop box from (K, >=2) image-pixel vertices: the bounding box of those with visibility >=
-    threshold, made the model's aspect and scaled by vertex_box_scale. None with fewer than
-    `min_visible` visible vertices or a degenerate (zero-width or zero-height) spread."""
+    threshold, clipped to the image when `image_size` (width, height) is given, made the model's
+    aspect and scaled by vertex_box_scale. None with fewer than `min_visible` visible vertices or a
+    degenerate (zero-width or zero-height) box."""
     xy = np.asarray(xy, dtype=np.float64)
     vis = np.asarray(visibility, dtype=np.float64).reshape(-1)
     keep = vis >= params.visibility_threshold
@@ -231,7 +249,13 @@ def box_from_vertices(xy: np.ndarray, visibility: np.ndarray, params: TrackerPar
     x1, y1 = float(pts[:, 0].max()), float(pts[:, 1].max())
     if not (x1 > x0 and y1 > y0 and math.isfinite(x1 - x0) and math.isfinite(y1 - y0)):
         return None
-    return aspect_box((x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0, y1 - y0, aspect, params.vertex_box_scale)
+    tight: Box | None = (x0, y0, x1 - x0, y1 - y0)
+    if image_size is not None:
+        tight = clip_box(tight, image_size[0], image_size[1])
+        if tight is None:
+            return None
+    x, y, w, h = tight
+    return aspect_box(x + w / 2.0, y + h / 2.0, w, h, aspect, params.vertex_box_scale)
 
 
 def tracking_quality(visibility: np.ndarray, params: TrackerParams) -> tuple[int, float]:
@@ -263,11 +287,12 @@ class TrackerState:
 class PersonTracker:
     """Explicit-state tracker; see the module docstring for the rules, in order."""
 
-    def __init__(self, params: TrackerParams, aspect: float) -> None:
+    def __init__(self, params: TrackerParams, aspect: float, image_size: tuple[int, int] | None = None) -> None:
         if not (aspect > 0 and math.isfinite(aspect)):
             raise ValueError(f"tracker: the model aspect must be positive, got {aspect}")
         self.params = params
         self.aspect = float(aspect)
+        self.image_size = image_size  # (width, height): vertex boxes are clipped to the frame
         self.state = TrackerState()
 
     def begin_frame(self) -> bool:
@@ -324,7 +349,7 @@ class PersonTracker:
         t = self._get(track_id)
         t.has_mesh = True
         count, mean = tracking_quality(visibility, self.params)
-        box = box_from_vertices(xy, visibility, self.params, self.aspect)
+        box = box_from_vertices(xy, visibility, self.params, self.aspect, self.image_size)
         t.flagged = box is None or count < self.params.min_visible or mean < self.params.min_mean_visibility
         if box is not None:
             t.box, t.box_source = box, "vertices"
