@@ -130,6 +130,7 @@ def test_detector_box_on_sample_photos(detector):
         hand = aspect_box(hb[0] + hb[2] / 2, hb[1] + hb[3] / 2, hb[2], hb[3], 0.75)
         assert box_iou(d.box, hand) >= floors[photo.name], (photo.name, d.box)
         fx, fy, fw, fh = d.face_box  # the face lies inside the person box
+        assert d.box[1] + d.box[3] >= fy + fh
         assert d.box[0] <= fx and fx + fw <= d.box[0] + d.box[2] and d.box[1] <= fy
 
 
