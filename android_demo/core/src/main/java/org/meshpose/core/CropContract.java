@@ -98,6 +98,16 @@ public final class CropContract {
      */
     public Affine cropRgba(
             ByteBuffer rgba, int bufferWidth, int bufferHeight, int rowStride, int rotation, Box box, FloatBuffer out) {
+        return cropRgba(rgba, 0, bufferWidth, bufferHeight, rowStride, rotation, box, out);
+    }
+
+    /**
+     * As {@link #cropRgba(ByteBuffer, int, int, int, int, Box, FloatBuffer)} on a region of the
+     * buffer that starts {@code offset} bytes in (CameraX's ImageProxy crop rect: top * rowStride +
+     * left * 4): the region is the frame, and pixels outside it read the border.
+     */
+    public Affine cropRgba(ByteBuffer rgba, int offset, int bufferWidth, int bufferHeight, int rowStride, int rotation,
+            Box box, FloatBuffer out) {
         Affine affine = boxAffine(box);
         Affine uprightToBuffer = FrameGeometry.bufferToUprightMatrix(bufferWidth, bufferHeight, rotation).inverse();
         Affine cropToBuffer = uprightToBuffer.after(affine.inverse());
@@ -111,10 +121,10 @@ public final class CropContract {
                 int y0 = (int) Math.min(Math.floor(pyf), bufferHeight);
                 double fx = pxf - x0, fy = pyf - y0;
                 for (int c = 0; c < 3; c++) {
-                    double v00 = rgbaAt(rgba, bufferWidth, bufferHeight, rowStride, x0, y0, c);
-                    double v01 = rgbaAt(rgba, bufferWidth, bufferHeight, rowStride, x0 + 1, y0, c);
-                    double v10 = rgbaAt(rgba, bufferWidth, bufferHeight, rowStride, x0, y0 + 1, c);
-                    double v11 = rgbaAt(rgba, bufferWidth, bufferHeight, rowStride, x0 + 1, y0 + 1, c);
+                    double v00 = rgbaAt(rgba, offset, bufferWidth, bufferHeight, rowStride, x0, y0, c);
+                    double v01 = rgbaAt(rgba, offset, bufferWidth, bufferHeight, rowStride, x0 + 1, y0, c);
+                    double v10 = rgbaAt(rgba, offset, bufferWidth, bufferHeight, rowStride, x0, y0 + 1, c);
+                    double v11 = rgbaAt(rgba, offset, bufferWidth, bufferHeight, rowStride, x0 + 1, y0 + 1, c);
                     double top = v00 * (1 - fx) + v01 * fx;
                     double bottom = v10 * (1 - fx) + v11 * fx;
                     out.put((float) (top * (1 - fy) + bottom * fy));
@@ -124,11 +134,11 @@ public final class CropContract {
         return affine;
     }
 
-    private double rgbaAt(ByteBuffer rgba, int w, int h, int rowStride, int px, int py, int c) {
+    private double rgbaAt(ByteBuffer rgba, int offset, int w, int h, int rowStride, int px, int py, int c) {
         if (px < 1 || px > w || py < 1 || py > h) {
             return border[c];
         }
-        return rgba.get((py - 1) * rowStride + (px - 1) * 4 + c) & 0xFF;
+        return rgba.get(offset + (py - 1) * rowStride + (px - 1) * 4 + c) & 0xFF;
     }
 
     /**

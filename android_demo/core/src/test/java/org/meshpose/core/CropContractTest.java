@@ -80,6 +80,23 @@ class CropContractTest {
                     out.rewind();
                     out.get(got);
                     Golden.close(want, toDouble(got), 1e-3, "crop pixels from the rotated RGBA buffer");
+                    // The same frame as a crop rect inside a larger buffer (CameraX viewport crops).
+                    int stride = bufSize[0] * 4 + 3 * 4, top = 2, left = 3;
+                    int bigStride = stride + left * 4;
+                    ByteBuffer big = ByteBuffer.allocateDirect(bigStride * (bufSize[1] + top + 1));
+                    for (int i = 0; i < big.capacity(); i++) {
+                        big.put(i, (byte) 77); // pixels outside the rect must not leak into the crop
+                    }
+                    for (int r = 0; r < bufSize[1]; r++) {
+                        for (int b = 0; b < bufSize[0] * 4; b++) {
+                            big.put((r + top) * bigStride + left * 4 + b, rgba.get(r * stride + b));
+                        }
+                    }
+                    out.clear();
+                    contract.cropRgba(big, top * bigStride + left * 4, bufSize[0], bufSize[1], bigStride, rotation, box, out);
+                    out.rewind();
+                    out.get(got);
+                    Golden.close(want, toDouble(got), 1e-3, "crop pixels from a crop rect of the buffer");
                 }));
             }
         }
