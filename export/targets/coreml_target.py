@@ -3,9 +3,10 @@
 The image input takes a pixel buffer directly: ImageType has a single scale but a per-channel
 bias, so the graph is asked for its form without the mean subtraction (`normalize_in_graph=False`)
 and the mean goes into ImageType's bias while the per-channel std already sits in the first
-convolution. Prediction runs only on macOS; elsewhere `load` returns the static checks that can be
-made on the saved program (standard MIL ops only, no float32 islands in an FP16 program, weights
-equal to PyTorch's).
+convolution. Prediction runs on macOS through the Core ML runtime. Elsewhere the artifact opens
+but cannot run (`Artifact.can_run` is False) unless `linux_executor` supplies an executor;
+`verify` checks the saved program (standard MIL ops only, no float32 islands in an FP16 program,
+weights equal to PyTorch's), and for parity `stand_in` simulates the program in PyTorch.
 """
 
 from __future__ import annotations
@@ -22,7 +23,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
+from meshpose_export.artifact import Artifact, Executor, NotRunnableHere
+from meshpose_export.sidecar import Sidecar
+from meshpose_export.targets.base import (
+    Check,
+    ExportContext,
+    Precision,
+    StandIn,
+    Target,
+    TargetName,
+    Tolerance,
+    register_target,
+)
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
@@ -98,11 +110,13 @@ def _ct():
 
 
 class CoreMLTarget(Target):
-    name = "coreml"
-    precisions = ("fp16", "fp32", "w8", "pal8", "pal6")
-    recommended = ("fp16",)
+    name = TargetName.COREML
+    precisions = (Precision.FP16, Precision.FP32, Precision.W8, Precision.PAL8, Precision.PAL6)
+    recommended = (Precision.FP16,)
     input_layout = "image: RGB CVPixelBuffer (uint8), no manual normalisation"
     suffix = ".mlpackage"
+    runtime = "coreml"
+    bench_compute = "all"
 
     def deploy_kwargs(self) -> dict[str, bool]:
         return {"normalize_in_graph": False}
@@ -157,27 +171,32 @@ class CoreMLTarget(Target):
         op = cto.OpPalettizerConfig(mode="kmeans", nbits=int(precision.removeprefix("pal")))
         return cto.palettize_weights(model, cto.OptimizationConfig(global_config=op))
 
-    def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
-        ct = _ct()
-        checks = static_checks(path, graph)
-        if platform.system() != "Darwin":
-            reason = "CoreML prediction runs only on macOS; checked the saved program instead"
-            precision = precision_of(path)
-            compute = "float32" if precision == "fp32" else "float16"
-            note = f"simulated in PyTorch ({compute} compute, the artifact's weights), not the artifact"
-            return Loaded(None, reason, checks, simulator=_simulator(graph, path, precision), simulator_note=note)
-        with _quiet():
-            model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
-        name = graph.input_spec.name
+    def load_executor(self, path: Path, sidecar: Sidecar, threads: int | None) -> Executor:
+        if platform.system() == "Darwin":
+            return Executor(_coreml_runtime_runner(path, sidecar.input.name))
+        executor = linux_executor(path, sidecar)
+        if executor is None:
+            raise NotRunnableHere(LINUX_REASON)
+        return executor
 
-        def run(image: np.ndarray) -> dict[str, np.ndarray]:
-            from PIL import Image
+    def verify(self, artifact: Artifact, reference: MeshPoseDeploy) -> list[Check]:
+        _ct()
+        return static_checks(artifact.path, reference)
 
-            hwc = np.clip(np.rint(image[0].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
-            outs = model.predict({name: Image.fromarray(hwc)})
-            return {n: np.asarray(outs[n]) for n in OUTPUT_NAMES}
+    def stand_in(self, artifact: Artifact, reference: MeshPoseDeploy) -> StandIn:
+        compute = "float32" if artifact.precision == "fp32" else "float16"
+        note = f"simulated in PyTorch ({compute} compute, the artifact's weights), not the artifact"
+        return StandIn(_simulator(reference, artifact.path, artifact.precision), note)
 
-        return Loaded(run, "", checks)
+    def runs_here(self) -> bool:
+        return platform.system() == "Darwin" or LINUX_EXECUTOR_AVAILABLE
+
+    def runtime_versions(self) -> dict[str, str]:
+        return {"coremltools": _ct().__version__} if self.runs_here() else {}
+
+    def import_runtime(self) -> None:
+        if self.runs_here():
+            _ct()
 
     def tolerance(self, precision: str) -> Tolerance:
         # Measured on Linux through the simulator (the artifact's weights in float16 arithmetic),
@@ -193,12 +212,32 @@ class CoreMLTarget(Target):
         }[precision]
 
 
-def precision_of(path: Path) -> str:
-    """The precision an artifact was exported at, from the metadata written by `export`."""
+LINUX_REASON = "CoreML prediction runs only on macOS; checked the saved program instead"
+# Set where `linux_executor` returns an executor (e.g. a MIL program interpreter).
+LINUX_EXECUTOR_AVAILABLE = False
+
+
+def linux_executor(path: Path, sidecar: Sidecar) -> Executor | None:
+    """What executes a saved .mlpackage off macOS: the one place to plug in a Core ML program
+    interpreter (its `Executor.note` must then say it is not the Core ML runtime). None: nothing
+    can, and the artifact opens with `can_run` False."""
+    return None
+
+
+def _coreml_runtime_runner(path: Path, input_name: str):
+    """The Core ML runtime (macOS): the artifact takes a camera image, 8-bit pixels as the app feeds it."""
     ct = _ct()
     with _quiet():
-        spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
-    return dict(spec.description.metadata.userDefined).get("precision", "fp16")
+        model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
+
+    def run(image: np.ndarray) -> dict[str, np.ndarray]:
+        from PIL import Image
+
+        hwc = np.clip(np.rint(image[0].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+        outs = model.predict({input_name: Image.fromarray(hwc)})
+        return {n: np.asarray(outs[n]) for n in OUTPUT_NAMES}
+
+    return run
 
 
 def _simulator(graph: MeshPoseDeploy, path: Path, precision: str):
