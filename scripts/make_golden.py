@@ -578,8 +578,8 @@ def _decode_case(name: str, description: str, sidecar: dict[str, Any], predictor
 
 def decode_cases(work: Path) -> dict[str, Any]:
     from meshpose_export.parity import torch_runner
+    from meshpose_export.predict import ModelInfo, Predictor
     from meshpose_mobile.crop import CropContract
-    from meshpose_mobile.predict import ModelInfo, Predictor
     from meshpose_mobile.samples import SAMPLE_PHOTOS
     from meshpose_mobile.seeded import seeded_model
 
