@@ -43,7 +43,7 @@ ANDROID_CORE := android_demo/core
 test-android-core: setup
 	@command -v mvn >/dev/null || { echo "error: Maven (mvn) and Java 17 are needed for the Android core tests; install them (android_demo/README.md)"; exit 1; }
 	rm -rf $(ANDROID_CORE)/target/surefire-reports
-	rc=0; (cd $(ANDROID_CORE) && mvn -o -q -B test) || rc=$$?; \
+	rc=0; (cd $(ANDROID_CORE) && mvn -o -q -B -Dstyle.color=never test) || rc=$$?; \
 	$(BIN)/python scripts/junit_summary.py $(ANDROID_CORE)/target/surefire-reports --label "Android core (JUnit)" || rc=1; \
 	exit $$rc
 

@@ -635,6 +635,10 @@ def decode_cases(work: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- bench
 
 
+def _v1_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("scope", "stages_ms")}
+
+
 def bench_cases() -> dict[str, Any]:
     from meshpose_export.bench.schema import Machine, Row, results_dict, validate
     from meshpose_export.bench.timing import p90
@@ -674,6 +678,7 @@ def bench_cases() -> dict[str, Any]:
         note="golden vector: fixed values, not a measurement",
     )
     s = stats_cases[0]["expected"]
+    p = stats_cases[1]["expected"]
     rows = [
         Row(
             model="meshpose_xs",
@@ -705,9 +710,30 @@ def bench_cases() -> dict[str, Any]:
             artifact="meshpose_xs_fp16.tflite",
             note="NNAPI delegate failed: fell back to CPU (recorded, not measured)",
         ),
+        Row(
+            model="meshpose_xs",
+            runtime="litert-android",
+            precision="fp16",
+            threads=None,
+            compute="gpu",
+            artifact="meshpose_xs_fp16.tflite",
+            input_shape=(1, 256, 192, 3),
+            vertices=615,
+            latency_median_ms=p["median_ms"],
+            latency_p90_ms=p["p90_ms"],
+            latency_min_ms=p["min_ms"],
+            fps=p["fps"],
+            runs=p["runs"],
+            warmup=2,
+            peak_rss_mb=201.25,
+            scope="pipeline",
+            stages_ms={"detect": 0.0, "preprocess": 1.25, "inference": 6.5, "postprocess": 0.375, "render": None},
+            note="whole pipeline",
+        ),
     ]
     doc = results_dict(machine, rows, peak={})
     validate(doc)
+    validate(_r({**doc, "schema_version": 1, "rows": [_v1_row(r) for r in doc["rows"][:2]]}))
     invalid = []
     bad_docs = {
         "wrong_schema": {**doc, "schema": "other"},
@@ -716,12 +742,17 @@ def bench_cases() -> dict[str, Any]:
         "unknown_status": {**doc, "rows": [{**doc["rows"][0], "status": "great"}]},
         "measured_without_latency": {**doc, "rows": [{**doc["rows"][0], "latency_median_ms": None}]},
         "unknown_row_field": {**doc, "rows": [{**doc["rows"][0], "speed": 1.0}]},
+        "unknown_scope": {**doc, "rows": [{**doc["rows"][0], "scope": "frame"}]},
+        "unknown_stage": {**doc, "rows": [{**doc["rows"][2], "stages_ms": {"paint": 1.0}}]},
+        "negative_stage": {**doc, "rows": [{**doc["rows"][2], "stages_ms": {"render": -1.0}}]},
     }
     for name, bad in bad_docs.items():
         try:
             validate(bad)
         except MeshPoseError:
             invalid.append({"name": name, "document": bad, "error": "invalid_results"})
+        else:  # pragma: no cover - a generator bug
+            raise AssertionError(f"bench case {name} was expected to be rejected")
     return _doc(
         "bench",
         "Benchmark statistics (export/bench/timing.py) and the meshpose-bench results JSON "
@@ -732,9 +763,14 @@ def bench_cases() -> dict[str, Any]:
             "fps": "1000 / median_ms",
             "document": "results JSON: compare parsed objects (key order and whitespace are free); "
             "null means not measured",
+            "schema_version": "writers write 2; readers take 1 and 2 (v1 rows have no scope / stages_ms: model rows)",
+            "scope": "model: the model call alone; pipeline: a whole frame, stages_ms = median ms per stage of "
+            "detect, preprocess, inference, postprocess, render (null: not part of the run)",
         },
         stats_cases,
         document_case={"machine": _r(doc["machine"]), "rows": _r(doc["rows"]), "expected": _r(doc)},
+        # A version 1 file (before scope and stages_ms) still reads; its rows are model rows.
+        valid_v1=_r({**doc, "schema_version": 1, "rows": [_v1_row(r) for r in doc["rows"][:2]]}),
         invalid=invalid,
     )
 

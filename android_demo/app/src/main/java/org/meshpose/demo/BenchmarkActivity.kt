@@ -23,8 +23,9 @@ import java.nio.ByteBuffer
  *
  * - model only: the model on each accelerator and thread count, on a fixed crop of a bundled
  *   photo (warm-up runs first; median, p90 by nearest rank, min as the desktop bench);
- * - whole pipeline: bundled photos as RGBA frames through tracker, detector, crop, LiteRT,
- *   decoding and the overlay's drawing; the stage medians are in the row's note;
+ * - whole pipeline (scope "pipeline"): bundled photos as RGBA frames through tracker, detector,
+ *   crop, LiteRT, decoding, smoothing and the overlay's drawing, with each stage's median in
+ *   stages_ms (schema version 2);
  * - thermal status before and after, and the process's peak memory.
  *
  * A delegate that fails gives a "failed" row with the reason, not a crash, and is not timed as
@@ -212,17 +213,27 @@ class BenchmarkActivity : AppCompatActivity() {
             detector?.close()
         }
         val s = BenchStats.of(totals.toDoubleArray())
-        fun med(v: List<Double>) = MainActivity.fmt(BenchStats.of(v.toDoubleArray()).medianMs)
-        val note = "whole pipeline per frame over ${photos.size} bundled photo(s): RGBA frame -> tracker/detector -> " +
-            "crop -> LiteRT -> decode by name -> smoothing -> overlay drawn; stage medians (ms): detect ${med(detect)} " +
-            "(${if (detector == null) "no detector bundled: whole frame" else "MediaPipe object detector, on detection frames"}), " +
-            "preprocess ${med(pre)}, inference ${med(infer)}, postprocess ${med(post)}, render ${med(render)}"
+        fun med(v: List<Double>): Double = BenchStats.of(v.toDoubleArray()).medianMs
+        val detectNote = if (detector == null) "no detector bundled: the whole frame is the first box" else
+            "MediaPipe object detector, on the frames the tracker asks for"
         say("[pipeline ${runner.active.compute}] median ${MainActivity.fmt(s.medianMs)} ms")
         return baseRow(assets, threads, runner.active)
-            .set("runtime", PIPELINE_RUNTIME)
             .timings(s, warmup)
+            .pipelineStages(
+                mapOf(
+                    "detect" to med(detect),
+                    "preprocess" to med(pre),
+                    "inference" to med(infer),
+                    "postprocess" to med(post),
+                    "render" to med(render),
+                ),
+            )
             .set("peak_rss_mb", DeviceInfo.peakRssMb())
-            .set("note", note)
+            .set(
+                "note",
+                "whole pipeline per frame over ${photos.size} bundled photo(s): RGBA frame -> tracker / detector " +
+                    "($detectNote) -> crop -> LiteRT -> decode by name -> smoothing -> overlay drawn",
+            )
     }
 
     companion object {
@@ -237,6 +248,5 @@ class BenchmarkActivity : AppCompatActivity() {
         const val RESULTS_FILE = "meshpose-bench.json"
         const val DONE_FILE = "meshpose-bench.done"
         const val RUNTIME = "litert-android"
-        const val PIPELINE_RUNTIME = "litert-android-pipeline"
     }
 }

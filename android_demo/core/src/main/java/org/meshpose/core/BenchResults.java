@@ -21,18 +21,24 @@ import java.util.Set;
  */
 public final class BenchResults {
     public static final String SCHEMA = "meshpose-bench";
-    public static final int SCHEMA_VERSION = 1;
+    public static final int SCHEMA_VERSION = 2;
+    /** Version 1 files (before scope and stages_ms) still read; their rows are model rows. */
+    public static final List<Integer> READABLE_VERSIONS = Arrays.asList(1, 2);
     public static final List<String> STATUSES = Arrays.asList("measured", "parity-failed", "not-runnable", "failed");
+    /** "model": the model call alone; "pipeline": a whole frame, camera pixels in, mesh out. */
+    public static final List<String> SCOPES = Arrays.asList("model", "pipeline");
+    /** Pipeline stages in frame order; stages_ms holds the median of each (null: not part of the run). */
+    public static final List<String> STAGES = Arrays.asList("detect", "preprocess", "inference", "postprocess", "render");
 
     /** Row fields in the order of schema.py's Row dataclass. */
     public static final List<String> ROW_FIELDS = Arrays.asList(
             "model", "runtime", "precision", "threads", "status", "compute", "artifact", "input_shape", "vertices",
             "latency_median_ms", "latency_p90_ms", "latency_min_ms", "fps", "runs", "warmup", "peak_rss_mb",
             "peak_model_mb", "artifact_bytes", "params", "macs", "macs_per_s", "efficiency", "export_seconds",
-            "load_seconds", "parity_max_px", "parity_p99_px", "note");
+            "load_seconds", "parity_max_px", "parity_p99_px", "note", "scope", "stages_ms");
 
     private static final Set<String> STRING_FIELDS =
-            Set.of("model", "runtime", "precision", "status", "compute", "artifact", "note");
+            Set.of("model", "runtime", "precision", "status", "compute", "artifact", "note", "scope");
 
     public static final class Machine {
         public final String name;
@@ -82,6 +88,26 @@ public final class BenchResults {
             values.put("artifact", "");
             values.put("input_shape", new int[0]);
             values.put("note", "");
+            values.put("scope", "model");
+        }
+
+        /**
+         * A whole-pipeline row: scope "pipeline" and the median of each stage (stage name -> ms, a
+         * stage left out or null was not part of the run).
+         */
+        public Row pipelineStages(Map<String, Double> stageMedians) {
+            Map<String, Double> stages = new LinkedHashMap<>();
+            for (String stage : STAGES) {
+                stages.put(stage, stageMedians.get(stage));
+            }
+            for (String key : stageMedians.keySet()) {
+                if (!STAGES.contains(key)) {
+                    throw new CoreException("invalid_results", "unknown pipeline stage " + key + "; stages are " + STAGES);
+                }
+            }
+            values.put("scope", "pipeline");
+            values.put("stages_ms", stages);
+            return this;
         }
 
         /** Sets a field by its schema name (a number, a string, an int[] for input_shape, or null). */
@@ -159,6 +185,13 @@ public final class BenchResults {
         if (v == null) {
             return JsonNull.INSTANCE;
         }
+        if (v instanceof Map) {
+            JsonObject o = new JsonObject();
+            for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+                o.add(String.valueOf(e.getKey()), toJsonValue(e.getValue()));
+            }
+            return o;
+        }
         if (v instanceof int[]) {
             JsonArray a = new JsonArray();
             for (int x : (int[]) v) {
@@ -189,8 +222,9 @@ public final class BenchResults {
         JsonElement version = doc.get("schema_version");
         if (schema == null || !schema.isJsonPrimitive() || !SCHEMA.equals(schema.getAsString()) || version == null
                 || !version.isJsonPrimitive() || !version.getAsJsonPrimitive().isNumber()
-                || version.getAsDouble() != SCHEMA_VERSION) {
-            throw new CoreException("invalid_results", "not a " + SCHEMA + " v" + SCHEMA_VERSION + " results file");
+                || !READABLE_VERSIONS.contains((int) version.getAsDouble())
+                || version.getAsDouble() != Math.rint(version.getAsDouble())) {
+            throw new CoreException("invalid_results", "not a " + SCHEMA + " results file of version " + READABLE_VERSIONS);
         }
         JsonElement machine = doc.get("machine");
         if (machine == null || !machine.isJsonObject() || !truthyString(machine.getAsJsonObject().get("name"))) {
@@ -223,6 +257,25 @@ public final class BenchResults {
                     && lat.getAsDouble() > 0;
             if (st.equals("measured") && !hasLatency) {
                 throw new CoreException("invalid_results", "row status measured but no latency");
+            }
+            JsonElement scope = row.get("scope");
+            if (scope != null && !scope.isJsonNull() && !SCOPES.contains(scope.getAsString())) {
+                throw new CoreException("invalid_results", "row scope " + scope.getAsString() + " is not one of " + SCOPES);
+            }
+            JsonElement stages = row.get("stages_ms");
+            if (stages != null && !stages.isJsonNull()) {
+                if (!stages.isJsonObject()) {
+                    throw new CoreException("invalid_results", "row stages_ms must be an object");
+                }
+                for (Map.Entry<String, JsonElement> e : stages.getAsJsonObject().entrySet()) {
+                    JsonElement v = e.getValue();
+                    boolean ok = v.isJsonNull() || (v.isJsonPrimitive() && v.getAsJsonPrimitive().isNumber()
+                            && v.getAsDouble() >= 0 && Double.isFinite(v.getAsDouble()));
+                    if (!STAGES.contains(e.getKey()) || !ok) {
+                        throw new CoreException("invalid_results", "stages_ms " + e.getKey()
+                                + " must be one of " + STAGES + " with milliseconds >= 0 or null");
+                    }
+                }
             }
         }
     }

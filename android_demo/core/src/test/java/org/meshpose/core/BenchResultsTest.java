@@ -61,7 +61,14 @@ class BenchResultsTest {
             for (Map.Entry<String, JsonElement> e : r.entrySet()) {
                 JsonElement v = e.getValue();
                 Object value;
-                if (v.isJsonNull()) {
+                if (v.isJsonObject()) { // stages_ms
+                    Map<String, Double> stages = new LinkedHashMap<>();
+                    for (Map.Entry<String, JsonElement> st : v.getAsJsonObject().entrySet()) {
+                        stages.put(st.getKey(), st.getValue().isJsonNull() ? null : st.getValue().getAsDouble());
+                    }
+                    row.pipelineStages(stages);
+                    continue;
+                } else if (v.isJsonNull()) {
                     value = null;
                 } else if (v.isJsonArray()) {
                     value = Golden.ints(v);
@@ -78,6 +85,19 @@ class BenchResultsTest {
         // Through the string form, as the file is written.
         JsonElement written = JsonParser.parseString(results.toJsonString());
         Golden.jsonEquals(c.get("expected"), written, 1e-6, "$");
+    }
+
+    @Test
+    void versionOneFilesStillRead() {
+        BenchResults.validate(DOC.get("valid_v1"));
+        assertEquals(2, BenchResults.SCHEMA_VERSION);
+    }
+
+    @Test
+    void unknownStageIsRefusedWhenWriting() {
+        BenchResults.Row row = new BenchResults.Row("meshpose_xs", "litert-android", "fp16", null);
+        CoreException e = assertThrows(CoreException.class, () -> row.pipelineStages(Map.of("paint", 1.0)));
+        assertEquals("invalid_results", e.kind());
     }
 
     @Test
