@@ -14,7 +14,7 @@ PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 # This machine's pip config names index folders that may not exist; pip warns once per package.
 PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup export test test-fast lint params bench-cpu train-cpu clean
+.PHONY: setup export test test-fast test-android-core lint params bench-cpu train-cpu clean
 
 setup: $(STAMP) $(DETECTOR)
 
@@ -33,8 +33,19 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup lint
+test: setup lint test-android-core
 	$(BIN)/python -m pytest -q
+
+# The Android app's platform-free Java core against golden/ (offline Maven; versions pinned in its pom).
+# Surefire's own summary is silenced by -q; the count and a pytest-style "N passed, N failed" line
+# come from its reports, and zero tests run is a failure.
+ANDROID_CORE := android_demo/core
+test-android-core: setup
+	@command -v mvn >/dev/null || { echo "error: Maven (mvn) and Java 17 are needed for the Android core tests; install them (android_demo/README.md)"; exit 1; }
+	rm -rf $(ANDROID_CORE)/target/surefire-reports
+	rc=0; (cd $(ANDROID_CORE) && mvn -o -q -B -Dstyle.color=never test) || rc=$$?; \
+	$(BIN)/python scripts/junit_summary.py $(ANDROID_CORE)/target/surefire-reports --label "Android core (JUnit)" || rc=1; \
+	exit $$rc
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
