@@ -123,12 +123,13 @@ public struct BenchRow: Equatable {
         let unknown = Set(d.keys).subtracting(BenchRow.fieldNames)
         guard unknown.isEmpty else {
             throw MeshPoseError(
-                "results row has unknown field(s) \(unknown.sorted()); schema \(BenchDocument.schema) v\(BenchDocument.schemaVersion)"
+                "results row has unknown field(s) \(unknown.sorted()); schema \(BenchDocument.schema) v\(BenchDocument.schemaVersion)",
+                kind: .invalidResults
             )
         }
         guard let model = JSONRead.string(d["model"]), let runtime = JSONRead.string(d["runtime"]),
             let precision = JSONRead.string(d["precision"])
-        else { throw MeshPoseError("results row lacks model, runtime or precision") }
+        else { throw MeshPoseError("results row lacks model, runtime or precision", kind: .invalidResults) }
         self.init(model: model, runtime: runtime, precision: precision, threads: JSONRead.int(d["threads"]))
         status = JSONRead.string(d["status"]) ?? "measured"
         compute = JSONRead.string(d["compute"]) ?? "cpu"
@@ -224,12 +225,12 @@ public struct BenchDocument {
             // POSIX rename replaces the target in one step.
             guard rename(tmp.path, url.path) == 0 else {
                 try? FileManager.default.removeItem(at: tmp)
-                throw MeshPoseError("cannot rename \(tmp.lastPathComponent) to \(url.lastPathComponent)")
+                throw MeshPoseError("cannot rename \(tmp.lastPathComponent) to \(url.lastPathComponent)", kind: .io)
             }
         } catch let error as MeshPoseError {
-            throw MeshPoseError("cannot write \(url.path) (\(error.message)); choose a writable folder")
+            throw MeshPoseError("cannot write \(url.path) (\(error.message)); choose a writable folder", kind: .io)
         } catch {
-            throw MeshPoseError("cannot write \(url.path) (\(error.localizedDescription)); choose a writable folder")
+            throw MeshPoseError("cannot write \(url.path) (\(error.localizedDescription)); choose a writable folder", kind: .io)
         }
     }
 
@@ -237,21 +238,21 @@ public struct BenchDocument {
     @discardableResult
     public static func validate(_ doc: [String: Any]) throws -> [BenchRow] {
         guard JSONRead.string(doc["schema"]) == schema, JSONRead.int(doc["schema_version"]) == schemaVersion else {
-            throw MeshPoseError("not a \(schema) v\(schemaVersion) results file (schema=\(doc["schema"] ?? "none"))")
+            throw MeshPoseError("not a \(schema) v\(schemaVersion) results file (schema=\(doc["schema"] ?? "none"))", kind: .invalidResults)
         }
         guard let machine = JSONRead.object(doc["machine"]), let name = JSONRead.string(machine["name"]), !name.isEmpty else {
-            throw MeshPoseError("results file names no machine (machine.name)")
+            throw MeshPoseError("results file names no machine (machine.name)", kind: .invalidResults)
         }
         let rawRows = (doc["rows"] as? [Any]) ?? []
         var rows: [BenchRow] = []
         for item in rawRows {
-            guard let obj = JSONRead.object(item) else { throw MeshPoseError("results rows must be JSON objects") }
+            guard let obj = JSONRead.object(item) else { throw MeshPoseError("results rows must be JSON objects", kind: .invalidResults) }
             let row = try BenchRow(jsonObject: obj)
             guard BenchRow.statuses.contains(row.status) else {
-                throw MeshPoseError("row \(row.model)/\(row.runtime)/\(row.precision): unknown status \"\(row.status)\"")
+                throw MeshPoseError("row \(row.model)/\(row.runtime)/\(row.precision): unknown status \"\(row.status)\"", kind: .invalidResults)
             }
             if row.status == "measured" && !((row.latencyMedianMs ?? 0) > 0) {
-                throw MeshPoseError("row \(row.model)/\(row.runtime)/\(row.precision): status measured but no latency")
+                throw MeshPoseError("row \(row.model)/\(row.runtime)/\(row.precision): status measured but no latency", kind: .invalidResults)
             }
             rows.append(row)
         }

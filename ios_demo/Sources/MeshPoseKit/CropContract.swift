@@ -11,7 +11,8 @@ public struct FloatImage: Equatable {
     public init(width: Int, height: Int, channels: Int, pixels: [Float]) throws {
         guard width > 0, height > 0, channels > 0, pixels.count == width * height * channels else {
             throw MeshPoseError(
-                "image of \(width)x\(height)x\(channels) needs \(width * height * channels) values, got \(pixels.count)"
+                "image of \(width)x\(height)x\(channels) needs \(width * height * channels) values, got \(pixels.count)",
+                kind: .invalidSize
             )
         }
         self.width = width
@@ -62,7 +63,7 @@ public struct CropContract: Equatable {
     /// c -> (W/2, H/2), c + (0, h/2) -> (W/2, H), c + (w/2, 0) -> (W, H/2).
     public func affine(for box: BoxXYWH) throws -> Affine2D {
         guard box.isValid else {
-            throw MeshPoseError("person box \(box) must have finite x, y and positive width and height")
+            throw MeshPoseError("person box \(box) must have finite x, y and positive width and height", kind: .invalidBox)
         }
         let cx = box.x + box.width / 2.0
         let cy = box.y + box.height / 2.0

@@ -7,10 +7,19 @@ public enum SensorRotation: Int, CaseIterable, Equatable {
     case deg180 = 180
     case deg270 = 270
 
+    /// Only 0, 90, 180 or 270 (export/frame_geometry.py rejects anything else, 360 included).
+    public init(strictDegrees degrees: Int) throws {
+        guard let r = SensorRotation(rawValue: degrees) else {
+            throw MeshPoseError("rotation \(degrees) must be 0, 90, 180 or 270 degrees clockwise", kind: .invalidRotation)
+        }
+        self = r
+    }
+
+    /// Any multiple of 90, normalised (AVFoundation's videoRotationAngle may read 360 or -90).
     public init(degrees: Int) throws {
         let normalised = ((degrees % 360) + 360) % 360
         guard let r = SensorRotation(rawValue: normalised) else {
-            throw MeshPoseError("rotation \(degrees) degrees is not a multiple of 90")
+            throw MeshPoseError("rotation \(degrees) must be 0, 90, 180 or 270 degrees clockwise", kind: .invalidRotation)
         }
         self = r
     }
@@ -59,7 +68,7 @@ public struct FrameGeometry: Equatable {
 
     public init(bufferWidth: Int, bufferHeight: Int, rotation: SensorRotation, mirrored: Bool) throws {
         guard bufferWidth > 0, bufferHeight > 0 else {
-            throw MeshPoseError("camera buffer size \(bufferWidth)x\(bufferHeight) must be positive")
+            throw MeshPoseError("camera buffer size \(bufferWidth)x\(bufferHeight) must be positive", kind: .invalidSize)
         }
         self.bufferWidth = bufferWidth
         self.bufferHeight = bufferHeight
@@ -123,23 +132,100 @@ public struct FrameGeometry: Equatable {
         return BoxXYWH(x: x * uw - 0.5, y: (1.0 - y - height) * uh - 0.5, width: width * uw, height: height * uh)
     }
 
-    /// Upright pixel -> view point for a view of the given size showing the frame aspect-fill
-    /// (scaled to cover the view, centred, the overflow cropped), mirrored when `mirrored`.
-    public func viewFromUpright(viewWidth: Double, viewHeight: Double) -> Affine2D {
-        let uw = Double(uprightWidth)
-        let uh = Double(uprightHeight)
-        let s = max(viewWidth / uw, viewHeight / uh)
-        let ox = (viewWidth - uw * s) / 2.0
-        let oy = (viewHeight - uh * s) / 2.0
-        if mirrored {
-            // The pixel column x covers [x - 0.5, x + 0.5]; mirrored it covers [uw - x - 0.5, uw - x + 0.5].
-            return Affine2D(a: -s, b: 0, c: ox + s * (uw - 0.5), d: 0, e: s, f: oy + s * 0.5)
-        }
-        return Affine2D(a: s, b: 0, c: ox + s * 0.5, d: 0, e: s, f: oy + s * 0.5)
+    /// Upright pixel -> view point (export/frame_geometry.py `image_to_view_matrix`).
+    public func viewFromUpright(viewWidth: Double, viewHeight: Double, mode: ViewMode = .fill) -> Affine2D {
+        // The upright size is positive by construction; a non-positive view gets the identity.
+        (try? FrameGeometry.imageToView(
+            imageWidth: Double(uprightWidth), imageHeight: Double(uprightHeight),
+            viewWidth: viewWidth, viewHeight: viewHeight, mode: mode, mirrored: mirrored
+        )) ?? .identity
     }
 
     public func viewPoint(fromUpright x: Double, _ y: Double, viewWidth: Double, viewHeight: Double) -> (x: Double, y: Double) {
         viewFromUpright(viewWidth: viewWidth, viewHeight: viewHeight).apply(x: x, y: y)
+    }
+
+    /// How the upright image is placed in a view: scaled uniformly and centred; `fill` covers the
+    /// view and crops the overflow (resizeAspectFill), `fit` shows all of it with bars.
+    public enum ViewMode: String, Equatable {
+        case fill
+        case fit
+    }
+
+    /// Image pixels -> view coordinates (continuous, (0, 0) = the view's top-left corner): pixel x
+    /// sits at ox + s (x + 0.5); mirrored, the view is then flipped about its vertical centre line.
+    public static func imageToView(
+        imageWidth: Double, imageHeight: Double, viewWidth: Double, viewHeight: Double, mode: ViewMode, mirrored: Bool
+    ) throws -> Affine2D {
+        try checkSize(imageWidth, imageHeight, "image")
+        try checkSize(viewWidth, viewHeight, "view")
+        let s = mode == .fill
+            ? max(viewWidth / imageWidth, viewHeight / imageHeight)
+            : min(viewWidth / imageWidth, viewHeight / imageHeight)
+        let ox = (viewWidth - s * imageWidth) / 2.0
+        let oy = (viewHeight - s * imageHeight) / 2.0
+        let m = Affine2D(a: s, b: 0, c: ox + 0.5 * s, d: 0, e: s, f: oy + 0.5 * s)
+        if mirrored {
+            return Affine2D(a: -1, b: 0, c: viewWidth, d: 0, e: 1, f: 0).concatenating(after: m)
+        }
+        return m
+    }
+
+    static func checkSize(_ width: Double, _ height: Double, _ what: String) throws {
+        guard width.isFinite, height.isFinite, width > 0, height > 0 else {
+            throw MeshPoseError("\(what) size \(width)x\(height) must be positive", kind: .invalidSize)
+        }
+    }
+
+    /// Buffer pixels -> upright pixels for a buffer size and a clockwise rotation in degrees.
+    public static func bufferToUpright(bufferWidth: Int, bufferHeight: Int, rotationDegrees: Int) throws -> Affine2D {
+        let rotation = try SensorRotation(strictDegrees: rotationDegrees)
+        return try FrameGeometry(bufferWidth: bufferWidth, bufferHeight: bufferHeight, rotation: rotation, mirrored: false)
+            .uprightFromBuffer
+    }
+
+    /// Buffer pixels straight to the view: rotate upright, place, then mirror.
+    public func viewFromBuffer(viewWidth: Double, viewHeight: Double, mode: ViewMode = .fill) -> Affine2D {
+        viewFromUpright(viewWidth: viewWidth, viewHeight: viewHeight, mode: mode).concatenating(after: uprightFromBuffer)
+    }
+
+    /// A COCO box found on the buffer -> the same region's box on the upright image (the corners
+    /// turned and bounded: a quarter turn keeps boxes axis-aligned).
+    public func uprightBox(fromBufferBox box: BoxXYWH) -> BoxXYWH {
+        let m = uprightFromBuffer
+        let corners = [
+            m.apply(x: box.x, y: box.y), m.apply(x: box.x + box.width, y: box.y),
+            m.apply(x: box.x, y: box.y + box.height), m.apply(x: box.x + box.width, y: box.y + box.height),
+        ]
+        let x0 = corners.map { $0.x }.min() ?? 0
+        let x1 = corners.map { $0.x }.max() ?? 0
+        let y0 = corners.map { $0.y }.min() ?? 0
+        let y1 = corners.map { $0.y }.max() ?? 0
+        return BoxXYWH(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+    }
+
+    /// Vision's normalised rect (origin bottom-left, y = the bottom edge) -> COCO pixels.
+    public static func visionBoxToPixels(_ box: BoxXYWH, imageWidth: Double, imageHeight: Double) throws -> BoxXYWH {
+        try checkSize(imageWidth, imageHeight, "image")
+        return BoxXYWH(
+            x: box.x * imageWidth - 0.5, y: (1.0 - box.y - box.height) * imageHeight - 0.5,
+            width: box.width * imageWidth, height: box.height * imageHeight
+        )
+    }
+
+    /// Top-left-origin normalised xywh (MediaPipe's relative boxes) -> COCO pixels.
+    public static func normalizedBoxToPixels(_ box: BoxXYWH, imageWidth: Double, imageHeight: Double) throws -> BoxXYWH {
+        try checkSize(imageWidth, imageHeight, "image")
+        return BoxXYWH(
+            x: box.x * imageWidth - 0.5, y: box.y * imageHeight - 0.5,
+            width: box.width * imageWidth, height: box.height * imageHeight
+        )
+    }
+
+    /// A rect in edge coordinates (0 = the image's left edge; a CGRect in image pixels) -> COCO
+    /// xywh in pixel-centre coordinates.
+    public static func edgeRectToBox(left: Double, top: Double, right: Double, bottom: Double) -> BoxXYWH {
+        BoxXYWH(x: left - 0.5, y: top - 0.5, width: right - left, height: bottom - top)
     }
 
     // MARK: - Core Image coordinates

@@ -1,10 +1,28 @@
 import Foundation
 
 /// One-line errors that name the problem and the fix; shown as they are in the app and the CLI.
+/// `kind` names the class of problem with the same strings the golden vectors use
+/// (golden/README.md), so tests check why something was rejected, not only that it was.
 public struct MeshPoseError: Error, CustomStringConvertible, LocalizedError, Equatable {
+    public enum Kind: String, Equatable {
+        case notASidecar = "not_a_sidecar"
+        case unsupportedVersion = "unsupported_version"
+        case missingField = "missing_field"
+        case missingOutput = "missing_output"
+        case invalidValue = "invalid_value"
+        case invalidBox = "invalid_box"
+        case invalidRotation = "invalid_rotation"
+        case invalidSize = "invalid_size"
+        case invalidResults = "invalid_results"
+        case io
+        case model
+    }
+
+    public let kind: Kind
     public let message: String
 
-    public init(_ message: String) {
+    public init(_ message: String, kind: Kind = .invalidValue) {
+        self.kind = kind
         self.message = message
     }
 

@@ -72,6 +72,17 @@ public enum TrackerMath {
         return BoxXYWH(x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h)
     }
 
+    /// The part of a box inside a width x height image (-0.5 ... size - 0.5: pixel centres at
+    /// integers); nil when nothing is left.
+    public static func clipBox(_ box: BoxXYWH, imageWidth: Int, imageHeight: Int) -> BoxXYWH? {
+        let x0 = max(box.x, -0.5)
+        let y0 = max(box.y, -0.5)
+        let x1 = min(box.x + box.width, Double(imageWidth) - 0.5)
+        let y1 = min(box.y + box.height, Double(imageHeight) - 0.5)
+        guard x1 > x0, y1 > y0 else { return nil }
+        return BoxXYWH(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+    }
+
     /// (track index, detection index) pairs with IoU >= minIoU, highest IoU first, ties by lower
     /// track index then lower detection index; each used once. Sorted by track index.
     public static func greedyMatch(tracks: [BoxXYWH], detections: [BoxXYWH], minIoU: Double) -> [(Int, Int)] {
@@ -100,9 +111,12 @@ public enum TrackerMath {
     }
 
     /// Next crop box from K x 2 (interleaved) image-pixel vertices: the bounding box of those with
-    /// visibility >= threshold, made the model's aspect and scaled by vertexBoxScale. nil with
-    /// fewer than minVisible visible vertices or a degenerate spread.
-    public static func boxFromVertices(xy: [Double], visibility: [Double], params: TrackerParams, aspect: Double) -> BoxXYWH? {
+    /// visibility >= threshold, clipped to the image when its size is given, made the model's
+    /// aspect and scaled by vertexBoxScale. nil with fewer than minVisible visible vertices or a
+    /// degenerate box.
+    public static func boxFromVertices(
+        xy: [Double], visibility: [Double], params: TrackerParams, aspect: Double, imageSize: (width: Int, height: Int)? = nil
+    ) -> BoxXYWH? {
         var count = 0
         var x0 = Double.infinity
         var y0 = Double.infinity
@@ -117,8 +131,14 @@ public enum TrackerMath {
         }
         if count < params.minVisible { return nil }
         guard x1 > x0, y1 > y0, (x1 - x0).isFinite, (y1 - y0).isFinite else { return nil }
+        var tight = BoxXYWH(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+        if let size = imageSize {
+            guard let clipped = clipBox(tight, imageWidth: size.width, imageHeight: size.height) else { return nil }
+            tight = clipped
+        }
         return aspectBox(
-            cx: (x0 + x1) / 2.0, cy: (y0 + y1) / 2.0, w: x1 - x0, h: y1 - y0, aspect: aspect, scale: params.vertexBoxScale
+            cx: tight.x + tight.width / 2.0, cy: tight.y + tight.height / 2.0, w: tight.width, h: tight.height,
+            aspect: aspect, scale: params.vertexBoxScale
         )
     }
 
@@ -140,18 +160,26 @@ public enum TrackerMath {
 public struct PersonTracker {
     public let params: TrackerParams
     public let aspect: Double
+    /// (width, height) of the frames: vertex boxes are clipped to it. nil: not clipped.
+    public let imageWidth: Int?
+    public let imageHeight: Int?
     public private(set) var tracks: [Track] = []
     public private(set) var nextID = 0
     public private(set) var frame = -1
     public private(set) var lastDetectionFrame = -1
 
-    public init(params: TrackerParams, aspect: Double) throws {
+    public init(params: TrackerParams, aspect: Double, imageWidth: Int? = nil, imageHeight: Int? = nil) throws {
         try params.validate()
         guard aspect > 0, aspect.isFinite else {
             throw MeshPoseError("tracker: the model aspect must be positive, got \(aspect)")
         }
+        guard (imageWidth == nil) == (imageHeight == nil), (imageWidth ?? 1) > 0, (imageHeight ?? 1) > 0 else {
+            throw MeshPoseError("tracker: give both image width and height (positive), or neither")
+        }
         self.params = params
         self.aspect = aspect
+        self.imageWidth = imageWidth
+        self.imageHeight = imageHeight
     }
 
     /// Advances to the next frame; returns whether the detector must run on it.
@@ -216,7 +244,9 @@ public struct PersonTracker {
         }
         tracks[i].hasMesh = true
         let quality = TrackerMath.trackingQuality(visibility: visibility, params: params)
-        let box = TrackerMath.boxFromVertices(xy: xy, visibility: visibility, params: params, aspect: aspect)
+        var size: (width: Int, height: Int)?
+        if let w = imageWidth, let h = imageHeight { size = (width: w, height: h) }
+        let box = TrackerMath.boxFromVertices(xy: xy, visibility: visibility, params: params, aspect: aspect, imageSize: size)
         tracks[i].flagged = box == nil || quality.count < params.minVisible || quality.mean < params.minMeanVisibility
         if let box {
             tracks[i].box = box
