@@ -14,7 +14,11 @@ let package = Package(
     ],
     targets: [
         .target(name: "MeshPoseKit", path: "Sources/MeshPoseKit"),
-        .executableTarget(name: "MeshPoseBench", dependencies: ["MeshPoseKit"], path: "Sources/MeshPoseBench"),
+        // Core ML glue shared with the app; empty where Core ML does not exist (Linux).
+        .target(name: "MeshPoseCoreML", dependencies: ["MeshPoseKit"], path: "Sources/MeshPoseCoreML"),
+        .executableTarget(
+            name: "MeshPoseBench", dependencies: ["MeshPoseKit", "MeshPoseCoreML"], path: "Sources/MeshPoseBench"
+        ),
         .testTarget(name: "MeshPoseKitTests", dependencies: ["MeshPoseKit"], path: "Tests/MeshPoseKitTests"),
     ]
 )
