@@ -14,6 +14,7 @@ public struct MeshPoseError: Error, CustomStringConvertible, LocalizedError, Equ
         case invalidRotation = "invalid_rotation"
         case invalidSize = "invalid_size"
         case invalidResults = "invalid_results"
+        case invalidParams = "invalid_params"
         case io
         case model
     }

@@ -8,15 +8,25 @@ public struct OneEuroParams: Equatable {
     public let beta: Double
     public let dCutoff: Double
 
-    public init(minCutoff: Double = 1.0, beta: Double = 0.0, dCutoff: Double = 1.0) throws {
+    /// export/tracking.py's defaults, tuned on its synthetic smoothing benchmark: beta assumes the
+    /// value scale is the person box height in pixels (speeds in box heights per second).
+    public static let standard = OneEuroParams(checked: 1.0, beta: 12.0, dCutoff: 1.0)
+
+    private init(checked minCutoff: Double, beta: Double, dCutoff: Double) {
+        self.minCutoff = minCutoff
+        self.beta = beta
+        self.dCutoff = dCutoff
+    }
+
+    public init(minCutoff: Double = 1.0, beta: Double = 12.0, dCutoff: Double = 1.0) throws {
         guard minCutoff.isFinite, minCutoff > 0 else {
-            throw MeshPoseError("One-Euro min_cutoff must be a positive number of Hz, got \(minCutoff)")
+            throw MeshPoseError("One-Euro min_cutoff must be a positive number of Hz, got \(minCutoff)", kind: .invalidParams)
         }
         guard dCutoff.isFinite, dCutoff > 0 else {
-            throw MeshPoseError("One-Euro d_cutoff must be a positive number of Hz, got \(dCutoff)")
+            throw MeshPoseError("One-Euro d_cutoff must be a positive number of Hz, got \(dCutoff)", kind: .invalidParams)
         }
         guard beta.isFinite, beta >= 0 else {
-            throw MeshPoseError("One-Euro beta must be zero or positive, got \(beta)")
+            throw MeshPoseError("One-Euro beta must be zero or positive, got \(beta)", kind: .invalidParams)
         }
         self.minCutoff = minCutoff
         self.beta = beta

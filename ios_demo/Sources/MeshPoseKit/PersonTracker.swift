@@ -33,7 +33,7 @@ public struct TrackerParams: Equatable {
             (vertexBoxScale > 0, "vertex_box_scale must be positive"),
         ]
         for (ok, message) in checks where !ok {
-            throw MeshPoseError("tracker: \(message)")
+            throw MeshPoseError("tracker: \(message)", kind: .invalidParams)
         }
     }
 }
