@@ -8,19 +8,24 @@ every app source file, so that a file added to the folder but not to the project
 
 from __future__ import annotations
 
+import plistlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pbxproj
 import pytest
+import tree_sitter as ts
+import tree_sitter_swift as ts_swift
 
 ROOT = Path(__file__).resolve().parents[1]
 IOS = ROOT / "ios_demo"
 PROJECT = IOS / "MeshPoseApp.xcodeproj" / "project.pbxproj"
+SCHEME = IOS / "MeshPoseApp.xcodeproj" / "xcshareddata" / "xcschemes" / "MeshPoseApp.xcscheme"
 APP_DIR = IOS / "MeshPoseApp"
 KIT_DIR = IOS / "Sources" / "MeshPoseKit"
-
-ts = pytest.importorskip("tree_sitter", reason="pip install -r requirements-dev.txt (tree-sitter)")
-ts_swift = pytest.importorskip("tree_sitter_swift", reason="pip install -r requirements-dev.txt (tree-sitter-swift)")
+COREML_DIR = IOS / "Sources" / "MeshPoseCoreML"
 
 
 def _swift_files() -> list[Path]:
@@ -42,7 +47,13 @@ def _problems(node, out: list[str]) -> None:
 
 def test_there_are_swift_sources() -> None:
     names = {p.name for p in _swift_files()}
-    for required in ("Package.swift", "Sidecar.swift", "CropContract.swift", "OutputDecoder.swift", "GoldenTests.swift"):
+    for required in (
+        "Package.swift",
+        "Sidecar.swift",
+        "CropContract.swift",
+        "OutputDecoder.swift",
+        "GoldenTests.swift",
+    ):
         assert required in names, f"{required} is missing from ios_demo/"
     assert any(p.parent == APP_DIR for p in _swift_files()), "the iOS app has no Swift sources"
 
@@ -73,10 +84,9 @@ def test_package_manifest_declares_the_kit_and_its_tests() -> None:
 
 
 def test_xcode_project_parses_and_lists_every_app_source() -> None:
-    pbxproj = pytest.importorskip("pbxproj", reason="pip install -r requirements-dev.txt (pbxproj)")
     project = pbxproj.XcodeProject.load(str(PROJECT))
     names = {ref.path.split("/")[-1] for ref in project.objects.get_objects_in_section("PBXFileReference")}
-    sources = [p.name for p in sorted(APP_DIR.glob("*.swift"))] + [p.name for p in sorted(KIT_DIR.glob("*.swift"))]
+    sources = [p.name for d in (APP_DIR, KIT_DIR, COREML_DIR) for p in sorted(d.glob("*.swift"))]
     missing = [n for n in sources if n not in names]
     assert not missing, f"{PROJECT.relative_to(ROOT)} does not reference {missing}"
     compiled = {
@@ -86,11 +96,40 @@ def test_xcode_project_parses_and_lists_every_app_source() -> None:
     }
     not_built = [n for n in sources if n not in compiled]
     assert not not_built, f"app target does not compile {not_built}"
+    resources = {
+        project.objects[f.fileRef].path
+        for phase in project.objects.get_objects_in_section("PBXResourcesBuildPhase")
+        for f in (project.objects[i] for i in phase.files)
+    }
+    assert resources == {"Models", "BenchImages"}, resources
     targets = project.objects.get_objects_in_section("PBXNativeTarget")
     assert [t.name for t in targets] == ["MeshPoseApp"]
-    for cfg in project.objects.get_objects_in_section("XCBuildConfiguration"):
+    app_configs = [
+        c for c in project.objects.get_objects_in_section("XCBuildConfiguration") if "INFOPLIST_FILE" in c.buildSettings
+    ]
+    assert len(app_configs) == 2
+    for cfg in app_configs:
         settings = cfg.buildSettings
-        if "PRODUCT_BUNDLE_IDENTIFIER" in settings:
-            assert settings["IPHONEOS_DEPLOYMENT_TARGET"] == "16.0"
-            assert settings["TARGETED_DEVICE_FAMILY"] == "1"
-            assert "INFOPLIST_KEY_NSCameraUsageDescription" in settings
+        assert settings["IPHONEOS_DEPLOYMENT_TARGET"] == "16.0"
+        assert settings["TARGETED_DEVICE_FAMILY"] == "1"
+        assert (IOS / settings["INFOPLIST_FILE"]).is_file()
+
+
+def test_xcode_project_is_what_the_generator_writes() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_xcodeproj.py"), "--check"], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+
+
+def test_info_plist_and_benchmark_launch_argument() -> None:
+    info = plistlib.loads((APP_DIR / "Info.plist").read_bytes())
+    assert info["NSCameraUsageDescription"]
+    assert info["UIFileSharingEnabled"] is True  # the benchmark JSON in Documents shows in Finder / Files
+    assert {"UIInterfaceOrientationPortrait", "UIInterfaceOrientationLandscapeLeft"} <= set(
+        info["UISupportedInterfaceOrientations"]
+    )
+    scheme = SCHEME.read_text()
+    assert 'argument = "-MeshPoseBenchmark"' in scheme
+    assert "-MeshPoseBenchmark" in (APP_DIR / "MeshPoseApp.swift").read_text()
+    assert any((APP_DIR / "BenchImages").glob("*.jpg")), "the benchmark needs bundled photos"

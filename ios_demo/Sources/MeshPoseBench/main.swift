@@ -19,20 +19,6 @@ func fail(_ message: String) -> Never {
 }
 
 #if canImport(CoreML)
-func greyCrop(width: Int, height: Int) throws -> CVPixelBuffer {
-    var buffer: CVPixelBuffer?
-    let attrs = [kCVPixelBufferIOSurfacePropertiesKey: [String: Any]()] as CFDictionary
-    let status = CVPixelBufferCreate(kCFAllocatorDefault, width, height, kCVPixelFormatType_32BGRA, attrs, &buffer)
-    guard status == kCVReturnSuccess, let buffer else {
-        throw MeshPoseError("CVPixelBufferCreate failed (\(status))", kind: .model)
-    }
-    CVPixelBufferLockBaseAddress(buffer, [])
-    // Mid-grey: every layer still runs; latency does not depend on pixel values.
-    memset(CVPixelBufferGetBaseAddress(buffer), 128, CVPixelBufferGetDataSize(buffer))
-    CVPixelBufferUnlockBaseAddress(buffer, [])
-    return buffer
-}
-
 func parseArguments() -> (model: URL, sidecar: URL, out: URL, machine: String, runs: Int, warmup: Int) {
     var args = Array(CommandLine.arguments.dropFirst())
     var runs = 50
@@ -70,7 +56,7 @@ func run() async {
     let compiled: CompiledModelCache.Result
     do { compiled = try CompiledModelCache.compiledModel(for: a.model) } catch { fail("\(error)") }
     let crop: CVPixelBuffer
-    do { crop = try greyCrop(width: sidecar.input.width, height: sidecar.input.height) } catch { fail("\(error)") }
+    do { crop = try makeGreyPixelBuffer(width: sidecar.input.width, height: sidecar.input.height) } catch { fail("\(error)") }
     let decoder = OutputDecoder(sidecar: sidecar)
     let wholeCrop = BoxXYWH(x: -0.5, y: -0.5, width: Double(sidecar.input.width), height: Double(sidecar.input.height))
 

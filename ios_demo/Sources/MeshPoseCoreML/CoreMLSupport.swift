@@ -119,6 +119,22 @@ public func thermalStateName(_ state: ProcessInfo.ThermalState = ProcessInfo.pro
     }
 }
 
+/// A mid-grey BGRA buffer: the warm-up input (every layer runs; latency does not depend on pixels).
+public func makeGreyPixelBuffer(width: Int, height: Int) throws -> CVPixelBuffer {
+    var buffer: CVPixelBuffer?
+    let attrs = [kCVPixelBufferIOSurfacePropertiesKey: [String: Any]()] as CFDictionary
+    let status = CVPixelBufferCreate(kCFAllocatorDefault, width, height, kCVPixelFormatType_32BGRA, attrs, &buffer)
+    guard status == kCVReturnSuccess, let buffer else {
+        throw MeshPoseError("CVPixelBufferCreate failed (\(status))", kind: .model)
+    }
+    CVPixelBufferLockBaseAddress(buffer, [])
+    if let base = CVPixelBufferGetBaseAddress(buffer) {
+        memset(base, 128, CVPixelBufferGetDataSize(buffer))
+    }
+    CVPixelBufferUnlockBaseAddress(buffer, [])
+    return buffer
+}
+
 public enum MultiArrayReader {
     /// One MLMultiArray -> OutputTensor with its real strides (Neural Engine outputs are padded).
     public static func tensor(_ array: MLMultiArray) throws -> OutputTensor {
