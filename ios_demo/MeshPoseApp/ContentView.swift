@@ -26,6 +26,7 @@ struct ContentView: View {
         }
         .sheet(isPresented: $model.showBenchmark) {
             BenchmarkView(autoStart: LaunchOptions.benchmarkRequested)
+                .environmentObject(model)
         }
     }
 

@@ -144,17 +144,27 @@ public enum MultiArrayReader {
         for (n, s) in zip(shape, strides) { needed += (n - 1) * s }
         switch array.dataType {
         case .float16:
-            let bits: [UInt16] = array.withUnsafeBufferPointer(ofType: UInt16.self) { Array($0.prefix(needed)) }
-            return try OutputTensor(shape: shape, strides: strides, storage: .float16(bits))
+            // Raw bits, decoded by MeshPoseKit: Swift's Float16 does not exist on Intel Macs.
+            return try OutputTensor(shape: shape, strides: strides, storage: .float16(copy(array, count: needed, zero: UInt16(0))))
         case .float32:
-            let values: [Float] = array.withUnsafeBufferPointer(ofType: Float.self) { Array($0.prefix(needed)) }
-            return try OutputTensor(shape: shape, strides: strides, storage: .float32(values))
+            return try OutputTensor(shape: shape, strides: strides, storage: .float32(copy(array, count: needed, zero: Float(0))))
         case .double:
-            let values: [Double] = array.withUnsafeBufferPointer(ofType: Double.self) { Array($0.prefix(needed)) }
-            return try OutputTensor(shape: shape, strides: strides, storage: .float64(values))
+            return try OutputTensor(shape: shape, strides: strides, storage: .float64(copy(array, count: needed, zero: Double(0))))
         default:
             throw MeshPoseError("model output of type \(array.dataType.rawValue) is not a float array; use a meshpose-export model", kind: .model)
         }
+    }
+
+    /// The first `count` elements of the array's storage (padding included), copied out.
+    static func copy<T>(_ array: MLMultiArray, count: Int, zero: T) -> [T] {
+        var out = [T](repeating: zero, count: count)
+        array.withUnsafeBytes { raw in
+            out.withUnsafeMutableBytes { dst in
+                let n = min(dst.count, raw.count)
+                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw.prefix(n)))
+            }
+        }
+        return out
     }
 
     /// Every multi-array output of a prediction, by name.
