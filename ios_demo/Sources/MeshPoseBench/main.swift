@@ -53,7 +53,7 @@ func run() async {
     let a = parseArguments()
     let sidecar: Sidecar
     do { sidecar = try Sidecar.load(contentsOf: a.sidecar) } catch { fail("\(error)") }
-    let compiled: CompiledModelCache.Result
+    let compiled: CompiledModelCache.Entry
     do { compiled = try CompiledModelCache.compiledModel(for: a.model) } catch { fail("\(error)") }
     let crop: CVPixelBuffer
     do { crop = try makeGreyPixelBuffer(width: sidecar.input.width, height: sidecar.input.height) } catch { fail("\(error)") }

@@ -37,7 +37,7 @@ public enum ComputeChoice: String, CaseIterable, Identifiable {
 /// Compiling an .mlpackage takes seconds on a phone; the result is kept in Application Support,
 /// keyed by the package's name, size and modification date, so later launches load directly.
 public enum CompiledModelCache {
-    public struct Result {
+    public struct Entry {
         public let compiledURL: URL
         /// nil when the cache was hit.
         public let compileSeconds: Double?
@@ -53,15 +53,15 @@ public enum CompiledModelCache {
     }
 
     /// An already compiled model (an .mlmodelc that Xcode put in the bundle) is used as it is.
-    public static func compiledModel(for url: URL) throws -> Result {
-        if url.pathExtension == "mlmodelc" { return Result(compiledURL: url, compileSeconds: nil) }
+    public static func compiledModel(for url: URL) throws -> Entry {
+        if url.pathExtension == "mlmodelc" { return Entry(compiledURL: url, compileSeconds: nil) }
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw MeshPoseError("\(url.lastPathComponent) does not exist; export it with meshpose-export --target coreml", kind: .io)
         }
         let key = "\(url.deletingPathExtension().lastPathComponent)-\(directorySize(url))-\(Int(modificationDate(url)))"
         let dir = try directory()
         let cached = dir.appendingPathComponent("\(key).mlmodelc", isDirectory: true)
-        if FileManager.default.fileExists(atPath: cached.path) { return Result(compiledURL: cached, compileSeconds: nil) }
+        if FileManager.default.fileExists(atPath: cached.path) { return Entry(compiledURL: cached, compileSeconds: nil) }
         let start = Date()
         let temporary: URL
         do {
@@ -76,7 +76,7 @@ public enum CompiledModelCache {
             try? FileManager.default.removeItem(at: dir.appendingPathComponent(old))
         }
         try FileManager.default.moveItem(at: temporary, to: cached)
-        return Result(compiledURL: cached, compileSeconds: seconds)
+        return Entry(compiledURL: cached, compileSeconds: seconds)
     }
 
     static func modificationDate(_ url: URL) -> Double {
