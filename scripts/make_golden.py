@@ -16,7 +16,6 @@ may differ between CPUs.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import statistics
@@ -767,7 +766,7 @@ def one_euro_doc() -> dict[str, Any]:
     repeated_t[9] = repeated_t[8] - 0.01  # earlier: ignored
     specs = [
         ("constant_passes_through", OneEuroParams(1.0, 0.0, 1.0), 1.0, steady, np.full((n, k, d), 7.25)),
-        ("noisy_ramp_default", OneEuroParams(), 1.0, steady, noisy),
+        ("noisy_ramp_no_beta", OneEuroParams(min_cutoff=1.0, beta=0.0, d_cutoff=1.0), 1.0, steady, noisy),
         ("noisy_ramp_beta", OneEuroParams(min_cutoff=0.5, beta=0.8, d_cutoff=1.0), 1.0, steady, noisy),
         ("step_fast_cutoff", OneEuroParams(min_cutoff=3.0, beta=0.05, d_cutoff=2.0), 1.0, steady, step),
         ("irregular_timestamps", OneEuroParams(min_cutoff=1.2, beta=0.3, d_cutoff=1.5), 1.0, jittery, noisy),
@@ -853,9 +852,26 @@ def _scenario_people(name: str, frame: int) -> list[dict[str, Any]]:
 
 
 def tracker_doc() -> dict[str, Any]:
-    from meshpose_export.tracking import PersonTracker, TrackerParams, box_iou
+    from meshpose_export.tracking import PersonTracker, box_iou
+    from meshpose_export.tracking import TrackerParams as _TrackerParams
 
     aspect = 0.75  # 256x192, the models' input
+    # Every parameter spelled out: the vectors must not move when the module's defaults are tuned.
+    base = dict(
+        visibility_threshold=0.5,
+        min_visible=6,
+        min_mean_visibility=0.3,
+        redetect_every=15,
+        match_iou=0.3,
+        duplicate_iou=0.7,
+        max_missed=5,
+        max_people=4,
+        vertex_box_scale=1.0,
+    )
+
+    def TrackerParams(**over: Any):  # reads like the dataclass it builds
+        return _TrackerParams(**{**base, **over})
+
     scenarios = [
         ("walk_right", TrackerParams(min_visible=6, redetect_every=3), None, 7),
         ("visibility_drop", TrackerParams(min_visible=6, redetect_every=0), None, 7),
@@ -912,7 +928,7 @@ def tracker_doc() -> dict[str, Any]:
         cases.append(
             {
                 "name": name,
-                "params": dataclasses.asdict(params),
+                "params": {k: getattr(params, k) for k in base},
                 "aspect": aspect,
                 "image_size": None if image_size is None else list(image_size),
                 "frames": frames,
