@@ -133,3 +133,13 @@ def test_info_plist_and_benchmark_launch_argument() -> None:
     assert 'argument = "-MeshPoseBenchmark"' in scheme
     assert "-MeshPoseBenchmark" in (APP_DIR / "MeshPoseApp.swift").read_text()
     assert any((APP_DIR / "BenchImages").glob("*.jpg")), "the benchmark needs bundled photos"
+
+
+def test_every_golden_area_has_a_swift_test() -> None:
+    """A new golden file must get a MeshPoseKit test too, or the iOS core drifts unnoticed."""
+    tests = "".join(p.read_text() for p in (IOS / "Tests" / "MeshPoseKitTests").glob("*.swift"))
+    areas = sorted(p.stem for p in (ROOT / "golden").glob("*.json"))
+    assert areas, "golden/ holds no vectors"
+    untested = [a for a in areas if f'Golden.load("{a}")' not in tests]
+    assert not untested, f"no MeshPoseKit test reads golden/{untested}.json"
+    assert "abs: 0.01" in tests, "the decode test must hold Swift to 0.01 px of Python"
