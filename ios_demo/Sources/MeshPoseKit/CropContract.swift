@@ -133,7 +133,8 @@ public struct CropContract: Equatable {
                 }
             }
         }
-        return (try FloatImage(width: inputWidth, height: inputHeight, channels: c, pixels: out), affine)
+        let cropped = try FloatImage(width: inputWidth, height: inputHeight, channels: c, pixels: out)
+        return (cropped, affine)
     }
 
     /// Bilinear read at a float position; positions outside the image read `border`, with the
