@@ -170,7 +170,9 @@ public struct OutputDecoder {
     private func read(_ outputs: [String: OutputTensor], _ name: String, expected: Int, last: Int?) throws -> [Double] {
         guard let tensor = outputs[name] else {
             let names = outputs.keys.sorted().joined(separator: ", ")
-            throw MeshPoseError("the model has no output named \"\(name)\" (it has: \(names)); use a meshpose-export model")
+            throw MeshPoseError(
+                "the model has no output named \"\(name)\" (it has: \(names)); use a meshpose-export model", kind: .missingOutput
+            )
         }
         let shapeOK = tensor.elementCount == expected && (last == nil || tensor.shape.last == last)
         guard shapeOK else {
