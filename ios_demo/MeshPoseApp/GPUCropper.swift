@@ -83,6 +83,8 @@ final class GPUCropper {
         let out = try buffer(width: contract.inputWidth, height: contract.inputHeight)
         let destination = CIRenderDestination(pixelBuffer: out)
         destination.colorSpace = nil
+        // The model gets exactly the contract's values: no dither noise on the 8-bit quantisation.
+        destination.isDithered = false
         let task = try context.startTask(toRender: image, from: rect, to: destination, at: .zero)
         _ = try task.waitUntilCompleted()
         return (out, affine)
