@@ -543,6 +543,25 @@ def geometry_cases() -> dict[str, Any]:
 DECODE_OUTPUT_ORDER = ("vertices_2d", "visibility", "vertices")
 
 
+def _output_entry(value: Any) -> dict[str, Any]:
+    """One named output as stored: float32 values as decimals in `data`; float16 values (a Core ML
+    fp16 program's FLOAT16 MLMultiArray) as their IEEE binary16 bit patterns in `bits`, exact."""
+    a = np.asarray(value)
+    if a.dtype == np.float16:
+        return {"shape": list(a.shape), "dtype": "float16", "bits": a.view(np.uint16).ravel().tolist()}
+    return {"shape": list(a.shape), "dtype": "float32", "data": _flat(a)}
+
+
+def _float16_runner(runner: Callable[[np.ndarray], dict[str, Any]]) -> Callable[[np.ndarray], dict[str, Any]]:
+    """`runner` with every output rounded to float16 (round to nearest even), the dtype in which
+    a Core ML ML program converted at fp16 returns its outputs."""
+
+    def run(x: np.ndarray) -> dict[str, Any]:
+        return {n: np.asarray(v, dtype=np.float32).astype(np.float16) for n, v in runner(x).items()}
+
+    return run
+
+
 def _decode_case(name: str, description: str, sidecar: dict[str, Any], predictor, photo) -> dict[str, Any]:
     image = photo.load()
     crop, affine = predictor.contract.crop(image, photo.box)
@@ -551,10 +570,13 @@ def _decode_case(name: str, description: str, sidecar: dict[str, Any], predictor
     # The stored outputs are the very arrays the prediction engine decoded.
     assert np.array_equal(pred.affine, affine)
     assert np.allclose(pred.crop_xyz_lp, np.asarray(outs["vertices"], dtype=np.float64).reshape(-1, 3))
+    stored = {n: _output_entry(outs[n]) for n in DECODE_OUTPUT_ORDER}
     return {
         "name": name,
         "description": description,
-        "sidecar_outputs": [{"name": o["name"], "shape": o["shape"]} for o in sidecar["outputs"]],
+        "sidecar_outputs": [
+            {"name": o["name"], "shape": o["shape"], "dtype": stored[o["name"]]["dtype"]} for o in sidecar["outputs"]
+        ],
         "num_vertices": int(sidecar["mesh"]["num_vertices"]),
         "contract": {
             "input_height": predictor.contract.input_height,
@@ -563,10 +585,7 @@ def _decode_case(name: str, description: str, sidecar: dict[str, Any], predictor
         },
         "image_size": [int(image.shape[1]), int(image.shape[0])],
         "box": list(photo.box),
-        "outputs": {
-            n: {"shape": list(np.asarray(outs[n]).shape), "dtype": "float32", "data": _flat(outs[n])}
-            for n in DECODE_OUTPUT_ORDER
-        },
+        "outputs": stored,
         "expected": {
             "affine": _r(pred.affine),
             "crop_to_image_scale": _r(pred.scale),
@@ -596,6 +615,19 @@ def decode_cases(work: Path) -> dict[str, Any]:
         )
         for photo in SAMPLE_PHOTOS
     ]
+    # The same ONNX outputs as a Core ML fp16 program returns them (FLOAT16): the mesh Python decodes
+    # from those float16 values is the expected one, so the platforms' half-float path is held to 0.01 px.
+    tiny16 = Predictor(_float16_runner(tiny.runner), tiny.contract, tiny.info)
+    cases.append(
+        _decode_case(
+            f"tiny_onnx_float16_{SAMPLE_PHOTOS[0].name}",
+            "meshpose_tiny (seed 0) ONNX Runtime outputs on the photo crop rounded to float16, as a Core ML fp16 "
+            "ML program returns them (MLMultiArray FLOAT16); the mesh is decoded from the float16 values",
+            sidecar,
+            tiny16,
+            SAMPLE_PHOTOS[0],
+        )
+    )
     xs = seeded_model("meshpose_xs", seed=0)
     cfg = xs.config
     graph = xs.deploy()
@@ -623,6 +655,8 @@ def decode_cases(work: Path) -> dict[str, Any]:
             "pixels": PIXELS,
             "box": BOX,
             "outputs": "by output name (written in another order than the sidecar lists them); " + FLAT,
+            "dtype": "float32: `data` holds the values; float16: `bits` holds each value's IEEE 754 binary16 bit "
+            "pattern (0..65535, what a FLOAT16 MLMultiArray stores), decode them as half floats",
             "vertices": "output `vertices` (1, K, 3): crop pixels x, y and relative depth z",
             "image_vertices": "(K, 3): x, y through the inverse of `affine`; z times crop_to_image_scale",
             "matrix": MATRIX + "; `affine` maps image pixels to crop pixels",
@@ -640,7 +674,7 @@ def _v1_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def bench_cases() -> dict[str, Any]:
-    from meshpose_export.bench.schema import Machine, Row, results_dict, validate
+    from meshpose_export.bench.schema import Machine, Row, results_dict, validate, write_json_atomic
     from meshpose_export.bench.timing import p90
     from meshpose_mobile.errors import MeshPoseError
 
@@ -733,6 +767,12 @@ def bench_cases() -> dict[str, Any]:
     ]
     doc = results_dict(machine, rows, peak={})
     validate(doc)
+    # The exact bytes the desktop writes for this document: a writer that matches them byte for byte
+    # (MeshPoseKit's) makes phone and desktop files diff cleanly.
+    with tempfile.TemporaryDirectory(prefix="meshpose-golden-bench-") as tmp:
+        write_json_atomic(Path(tmp) / "results.json", doc)
+        text = (Path(tmp) / "results.json").read_text()
+    assert json.loads(text) == _r(doc)
     validate(_r({**doc, "schema_version": 1, "rows": [_v1_row(r) for r in doc["rows"][:2]]}))
     invalid = []
     bad_docs = {
@@ -762,13 +802,18 @@ def bench_cases() -> dict[str, Any]:
             "p90": "nearest rank: sorted[min(n - 1, ceil(0.9 n) - 1)], an observed sample",
             "fps": "1000 / median_ms",
             "document": "results JSON: compare parsed objects (key order and whitespace are free); "
-            "null means not measured",
+            "null means not measured; expected_text is the file schema.py writes (json.dumps indent=2 and a newline)",
             "schema_version": "writers write 2; readers take 1 and 2 (v1 rows have no scope / stages_ms: model rows)",
             "scope": "model: the model call alone; pipeline: a whole frame, stages_ms = median ms per stage of "
             "detect, preprocess, inference, postprocess, render (null: not part of the run)",
         },
         stats_cases,
-        document_case={"machine": _r(doc["machine"]), "rows": _r(doc["rows"]), "expected": _r(doc)},
+        document_case={
+            "machine": _r(doc["machine"]),
+            "rows": _r(doc["rows"]),
+            "expected": _r(doc),
+            "expected_text": text,
+        },
         # A version 1 file (before scope and stages_ms) still reads; its rows are model rows.
         valid_v1=_r({**doc, "schema_version": 1, "rows": [_v1_row(r) for r in doc["rows"][:2]]}),
         invalid=invalid,

@@ -6,10 +6,11 @@ import ImageIO
 import QuartzCore
 
 /// The on-device benchmark: model-only timings per compute-unit setting on a fixed crop of a
-/// bundled photo, then whole-pipeline timings (Vision detection, GPU crop, model, decoding) over
-/// every bundled photo, with thermal state, memory footprint and Core ML's per-op device
-/// placement where the OS offers it. Written as meshpose-bench JSON (MeshPoseKit BenchDocument,
-/// the schema of export/bench/schema.py) to the app's Documents folder.
+/// bundled photo (scope "model"), then whole-pipeline timings (Vision detection, GPU crop, model,
+/// decoding) over every bundled photo (scope "pipeline", each stage's median in `stages_ms`),
+/// with thermal state, memory footprint and Core ML's per-op device placement where the OS
+/// offers it. Written as meshpose-bench JSON version 2 (MeshPoseKit BenchDocument, the schema of
+/// export/bench/schema.py) to the app's Documents folder.
 final class BenchmarkRunner {
     struct Settings {
         var runs = 50
@@ -130,9 +131,10 @@ final class BenchmarkRunner {
             rows.append(row)
         }
 
-        // The whole pipeline as the camera path runs it, on the photos (upright, rotation 0).
+        // The whole pipeline as the camera path runs it, on the photos (upright, rotation 0). Same
+        // runtime as the model rows: the scope tells them apart (as the Android and desktop rows).
         var row = baseRow()
-        row.runtime = "coreml-pipeline"
+        row.scope = "pipeline"
         row.compute = ComputeChoice.all.rawValue
         let thermalBefore = thermalStateName()
         let before = physicalFootprintMB()
@@ -179,16 +181,24 @@ final class BenchmarkRunner {
                     }
                 }
             }
-            row.record(try BenchTiming(samplesMs: total, warmup: settings.warmup))
+            // Stages as schema.py names them: Vision's person box is "detect", the GPU crop
+            // "preprocess", Core ML "inference", decoding by name "postprocess". Nothing is drawn
+            // here, so "render" stays null (not part of the run), not 0.
+            let stages = try BenchStages(samplesMs: [
+                "detect": detect, "preprocess": crop, "inference": infer, "postprocess": decode,
+            ])
+            row.recordPipeline(try BenchTiming(samplesMs: total, warmup: settings.warmup), stages: stages)
             row.peakRssMb = peak
             row.peakModelMb = before.map { peak - $0 }
-            let stages = String(
-                format: "medians: Vision %.2f ms, GPU crop %.2f ms, model %.2f ms, decode %.2f ms",
-                BenchStats.median(detect), BenchStats.median(crop), BenchStats.median(infer), BenchStats.median(decode)
+            row.note = "whole pipeline per photo (Vision person box, GPU crop, model, decode by name; no drawing) over "
+                + "\(photos.count) bundled photos; thermal \(thermalBefore) -> \(thermalStateName())"
+            log(
+                String(
+                    format: "pipeline: median %.2f ms (Vision %.2f, GPU crop %.2f, model %.2f, decode %.2f ms)",
+                    row.latencyMedianMs ?? 0, stages.detect ?? 0, stages.preprocess ?? 0, stages.inference ?? 0,
+                    stages.postprocess ?? 0
+                )
             )
-            row.note = "whole pipeline (Vision person box, GPU crop, model, decode) over \(photos.count) bundled photos; "
-                + "\(stages); thermal \(thermalBefore) -> \(thermalStateName())"
-            log(String(format: "pipeline: median %.2f ms", row.latencyMedianMs ?? 0) + "; " + stages)
         } catch {
             row.status = "failed"
             row.note = "pipeline: \(error.localizedDescription)"

@@ -1,8 +1,11 @@
 // MeshPoseBench: times a MeshPose .mlpackage with Core ML's compute units .all,
 // .cpuAndNeuralEngine and .cpuOnly on a mid-grey crop of the sidecar's input size and writes the
-// meshpose-bench JSON (MeshPoseKit's BenchDocument: the schema and percentiles of
-// export/bench/schema.py and timing.py). A thin layer: statistics, JSON, sidecar and decoding are
-// MeshPoseKit's; loading and prediction are MeshPoseCoreML's, the same code the iOS app runs.
+// meshpose-bench JSON, schema version 2 (MeshPoseKit's BenchDocument: the schema, percentiles and
+// file text of export/bench/schema.py and timing.py). Every row times the model call alone
+// (scope "model", stages_ms null): there is no camera, detector or drawing here to time, and
+// the app's benchmark mode writes the whole-pipeline row. A thin layer: statistics, JSON,
+// sidecar and decoding are MeshPoseKit's; loading and prediction are MeshPoseCoreML's, the same
+// code the iOS app runs.
 //
 // Usage: MeshPoseBench MODEL.mlpackage SIDECAR.json OUT.json MACHINE_NAME [--runs 50] [--warmup 5]
 import Foundation
@@ -64,6 +67,7 @@ func run() async {
     for choice in ComputeChoice.allCases {
         var row = BenchRow(model: sidecar.variant, runtime: "coreml", precision: sidecar.precision, threads: nil)
         row.compute = choice.rawValue
+        row.scope = "model"
         row.artifact = a.model.lastPathComponent
         row.inputShape = [1, 3, sidecar.input.height, sidecar.input.width]
         row.vertices = sidecar.numVertices

@@ -57,6 +57,17 @@ enum JSONRead {
         value as? String
     }
 
+    /// A JSON true / false. Darwin parses them to NSNumber, which `as? Double` reads as 1 / 0, so
+    /// number fields ask this first; the number's own type code says "c" (BOOL) for booleans.
+    static func isBool(_ value: Any?) -> Bool {
+        guard let value = value else { return false }
+        if let n = value as? NSNumber {
+            let type = String(cString: n.objCType)
+            return type == "c" || type == "B"
+        }
+        return value is Bool
+    }
+
     static func bool(_ value: Any?) -> Bool? {
         if let b = value as? Bool { return b }
         return nil

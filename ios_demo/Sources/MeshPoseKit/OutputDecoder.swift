@@ -35,11 +35,13 @@ public enum TensorStorage {
         }
     }
 
-    public var dtype: TensorDType {
+    /// The element type's name; not a `TensorDType`, which names only what a sidecar may declare
+    /// (float32, float16), while Core ML may also hand over a Double MLMultiArray.
+    public var dtypeName: String {
         switch self {
-        case .float32: return .float32
-        case .float16: return .float16
-        case .float64: return .float64
+        case .float32: return "float32"
+        case .float16: return "float16"
+        case .float64: return "float64"
         }
     }
 

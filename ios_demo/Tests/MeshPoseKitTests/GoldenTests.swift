@@ -281,14 +281,26 @@ final class GeometryGoldenTests: XCTestCase {
 }
 
 final class DecodeGoldenTests: XCTestCase {
+    /// The stored outputs as the Core ML glue hands them to the decoder: float32 `data`, or
+    /// float16 `bits` (the raw binary16 patterns of a FLOAT16 MLMultiArray) left undecoded so
+    /// that `Half.toFloat` inside the decoder does the work. `half` re-encodes float32 data as
+    /// float16 (round to nearest even).
     static func tensors(_ outputs: [String: Any], half: Bool = false) throws -> [String: OutputTensor] {
         var out: [String: OutputTensor] = [:]
         for (name, value) in outputs {
             let o = value as? [String: Any] ?? [:]
-            let data = nums(o["data"])
-            let storage: TensorStorage = half || (o["dtype"] as? String) == "float16"
-                ? .float16(data.map { halfBits(Float($0)) })
-                : .float32(data.map { Float($0) })
+            let storage: TensorStorage
+            switch o["dtype"] as? String {
+            case "float16":
+                let bits = try XCTUnwrap(JSONRead.ints(o["bits"]), "\(name): float16 outputs store `bits`")
+                XCTAssertTrue(bits.allSatisfy { (0...0xFFFF).contains($0) }, "\(name): bit patterns are 16-bit")
+                storage = .float16(bits.map { UInt16(truncatingIfNeeded: $0) })
+            case "float32":
+                let data = nums(o["data"])
+                storage = half ? .float16(data.map { halfBits(Float($0)) }) : .float32(data.map { Float($0) })
+            default:
+                throw MeshPoseError("\(name): unknown dtype \(String(describing: o["dtype"]))")
+            }
             out[name] = try OutputTensor(shape: ints(o["shape"]), storage: storage)
         }
         return out
@@ -321,9 +333,41 @@ final class DecodeGoldenTests: XCTestCase {
         }
     }
 
+    /// The Core ML fp16 case: outputs stored as FLOAT16 bit patterns, the expected mesh decoded by
+    /// Python from those float16 values. Rounding to float16 moves the mesh by far more than
+    /// 0.01 px, so reading the halves wrongly (or the float32 outputs instead) cannot pass.
+    func testFloat16OutputsDecodeToPythonsMesh() throws {
+        let cases = Golden.cases(try Golden.load("decode"))
+        let half = try XCTUnwrap(
+            cases.first { ((($0["outputs"] as? [String: Any])?["vertices"] as? [String: Any])?["dtype"] as? String) == "float16" },
+            "golden/decode.json has no float16 case"
+        )
+        let outputs = try XCTUnwrap(half["outputs"] as? [String: Any])
+        for (name, value) in outputs {
+            XCTAssertEqual((value as? [String: Any])?["dtype"] as? String, "float16", name)
+        }
+        let tensors = try Self.tensors(outputs)
+        for (name, tensor) in tensors {
+            XCTAssertEqual(tensor.storage.dtypeName, "float16", name)
+        }
+        let k = half["contract"] as? [String: Any] ?? [:]
+        let contract = try CropContract(
+            inputWidth: JSONRead.int(k["input_width"]) ?? 0, inputHeight: JSONRead.int(k["input_height"]) ?? 0,
+            boxScale: num(k["box_scale"])
+        )
+        let decoder = OutputDecoder(numVertices: JSONRead.int(half["num_vertices"]) ?? 0, contract: contract)
+        let mesh = try decoder.decode(tensors, affine: try contract.affine(for: try BoxXYWH(nums(half["box"]))))
+        let e = half["expected"] as? [String: Any] ?? [:]
+        assertClose(mesh.vertices, nums(e["image_vertices"]), abs: 0.01, "float16 image vertices (px)")
+        assertClose(mesh.visibility, nums(e["visibility"]), abs: 1e-6, "float16 visibility")
+    }
+
     /// Neural Engine outputs come with padded strides and in Float16: the same numbers must come out.
     func testPaddedStridesAndFloat16() throws {
-        guard let c = Golden.cases(try Golden.load("decode")).first else { return XCTFail("no decode case") }
+        let float32 = Golden.cases(try Golden.load("decode")).first {
+            ((($0["outputs"] as? [String: Any])?["vertices"] as? [String: Any])?["dtype"] as? String) == "float32"
+        }
+        guard let c = float32 else { return XCTFail("no float32 decode case") }
         let k = JSONRead.int(c["num_vertices"]) ?? 0
         let contract = try CropContract(inputWidth: 48, inputHeight: 64, boxScale: 1.1)
         let decoder = OutputDecoder(numVertices: k, contract: contract)
@@ -380,23 +424,117 @@ final class BenchGoldenTests: XCTestCase {
     func testDocumentEqualsPythonsAndRoundTrips() throws {
         let doc = try Golden.load("bench")
         let c = try XCTUnwrap(doc["document_case"] as? [String: Any])
-        let m = try XCTUnwrap(c["machine"] as? [String: Any])
-        let machine = BenchMachine(
-            name: m["name"] as? String ?? "", cpu: m["cpu"] as? String ?? "", cores: JSONRead.int(m["cores"]) ?? 0,
-            os: m["os"] as? String ?? "", runtimes: m["runtimes"] as? [String: String] ?? [:], note: m["note"] as? String ?? ""
-        )
+        let machine = try BenchMachine(jsonObject: try XCTUnwrap(c["machine"] as? [String: Any]))
         let rows = try ((c["rows"] as? [Any]) ?? []).map { try BenchRow(jsonObject: $0 as? [String: Any] ?? [:]) }
+        XCTAssertEqual(rows.map { $0.scope }, ["model", "model", "pipeline"])
         let written = BenchDocument(machine: machine, rows: rows)
         let parsed = try JSONSerialization.jsonObject(with: try written.jsonData())
         assertJSONEqual(parsed, c["expected"])
+        // Byte for byte what export/bench/schema.py writes: same key order, indentation, float
+        // spelling (11.0, 0.85, 90.909091) and nulls.
+        let expectedText = try XCTUnwrap(c["expected_text"] as? String)
+        let text = try written.jsonText()
+        XCTAssertEqual(text, expectedText)
+        if text != expectedText {
+            let a = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let e = expectedText.split(separator: "\n", omittingEmptySubsequences: false)
+            if let i = zip(a, e).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+                XCTFail("first different line \(i + 1): \(a[i]) vs expected \(e[i])")
+            }
+        }
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meshposekit-\(UUID().uuidString)")
         let url = dir.appendingPathComponent("results.json")
         try written.write(to: url)
+        XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), expectedText)
         let again = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         XCTAssertEqual(try BenchDocument.validate(again), rows)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["results.json"], "no temporary file left")
         try? FileManager.default.removeItem(at: dir)
+
+        // Python's document read back and written again is the same file.
+        let read = try BenchDocument(jsonObject: try XCTUnwrap(c["expected"] as? [String: Any]))
+        XCTAssertEqual(read.machine, machine)
+        XCTAssertEqual(try read.jsonText(), expectedText)
+    }
+
+    func testPipelineRowCarriesScopeAndEveryStage() throws {
+        var row = BenchRow(model: "meshpose_xs", runtime: "coreml", precision: "fp16", threads: nil)
+        let stages = try BenchStages(samplesMs: [
+            "detect": [3, 1, 2], "preprocess": [0.5, 0.25], "inference": [6, 7, 8, 9], "postprocess": [0.125],
+        ])
+        XCTAssertEqual(stages, BenchStages(detect: 2, preprocess: 0.375, inference: 7.5, postprocess: 0.125, render: nil))
+        row.recordPipeline(try BenchTiming(samplesMs: [10, 12, 11], warmup: 2), stages: stages)
+        XCTAssertEqual(row.scope, "pipeline")
+        guard case .object(let fields) = row.jsonValue() else { return XCTFail("a row is a JSON object") }
+        XCTAssertEqual(fields.map { $0.0 }, BenchRow.fieldNames, "every field, in schema.py's order")
+        guard case .object(let written)? = fields.last?.1 else { return XCTFail("stages_ms is an object") }
+        XCTAssertEqual(written.map { $0.0 }, BenchStages.names, "every stage, null where not run")
+        guard case .null? = written.last?.1 else { return XCTFail("render was not part of the run: null") }
+        XCTAssertEqual(errorKind { try BenchStages(samplesMs: ["paint": [1]]) }, "invalid_results")
+
+        // A negative or non-finite stage never reaches a file.
+        let machine = BenchMachine(name: "m", cpu: "c", cores: 1, os: "o")
+        var negative = row
+        negative.stagesMs?.render = -1
+        XCTAssertEqual(errorKind { try BenchDocument(machine: machine, rows: [negative]).jsonText() }, "invalid_results")
+        var infinite = row
+        infinite.stagesMs?.detect = .infinity
+        XCTAssertEqual(errorKind { try BenchDocument(machine: machine, rows: [infinite]).jsonText() }, "invalid_results")
+        var unknownScope = row
+        unknownScope.scope = "frame"
+        XCTAssertEqual(errorKind { try BenchDocument(machine: machine, rows: [unknownScope]).jsonText() }, "invalid_results")
+    }
+
+    func testVersionOneFilesStillRead() throws {
+        let doc = try Golden.load("bench")
+        let v1 = try XCTUnwrap(doc["valid_v1"] as? [String: Any])
+        XCTAssertEqual(JSONRead.int(v1["schema_version"]), 1)
+        let rows = try BenchDocument.validate(v1)
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertEqual(rows.map { $0.scope }, ["model", "model"], "version 1 rows are model rows")
+        XCTAssertTrue(rows.allSatisfy { $0.stagesMs == nil })
+        // Written again, it is a version 2 file.
+        let again = try BenchDocument(jsonObject: v1)
+        let parsed = try XCTUnwrap(try JSONSerialization.jsonObject(with: again.jsonData()) as? [String: Any])
+        XCTAssertEqual(JSONRead.int(parsed["schema_version"]), 2)
+        XCTAssertEqual(BenchDocument.schemaVersion, 2)
+    }
+
+    /// Floats as Python's repr writes them, strings as json.dumps escapes them.
+    func testPythonJSONSpelling() throws {
+        let floats: [(Double, String)] = [
+            (0, "0.0"), (-0.0, "-0.0"), (11, "11.0"), (0.85, "0.85"), (90.909091, "90.909091"), (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"), (9.1e15, "9100000000000000.0"), (1e-4, "0.0001"), (1e-5, "1e-05"),
+            (1.5e-7, "1.5e-07"), (0.1 + 0.2, "0.30000000000000004"), (1.0 / 3.0, "0.3333333333333333"),
+            (1.2345678901234568e17, "1.2345678901234568e+17"), (5e-324, "5e-324"), (-2.5, "-2.5"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"), (12345.678, "12345.678"),
+        ]
+        for (value, python) in floats {
+            XCTAssertEqual(PythonJSON.float(value), python, "\(value)")
+        }
+        XCTAssertEqual(PythonJSON.quote("a\"b\\c/d\n\t\u{7f}é→😀"), "\"a\\\"b\\\\c/d\\n\\t\\u007f\\u00e9\\u2192\\ud83d\\ude00\"")
+        XCTAssertEqual(try PythonJSON.dumps(.object([("a", .array([])), ("b", .object([])), ("c", .array([.int(1), .null]))])),
+                       "{\n  \"a\": [],\n  \"b\": {},\n  \"c\": [\n    1,\n    null\n  ]\n}")
+        XCTAssertEqual(errorKind { try PythonJSON.dumps(.double(.nan)) }, "invalid_value")
+    }
+
+    /// Wrong JSON types are refused with invalid_results instead of being read as null or 1.
+    func testWrongTypesAreRejected() throws {
+        let doc = try Golden.load("bench")
+        let expected = try XCTUnwrap((doc["document_case"] as? [String: Any])?["expected"] as? [String: Any])
+        let row = try XCTUnwrap((expected["rows"] as? [Any])?.first as? [String: Any])
+        let bad: [(String, Any)] = [
+            ("status", NSNull()), ("scope", NSNull()), ("scope", 1), ("fps", "fast"), ("runs", 2.5), ("fps", true),
+            ("stages_ms", [1.0]), ("stages_ms", ["render": true]), ("input_shape", ["a"]), ("note", 3),
+        ]
+        for (key, value) in bad {
+            var r = row
+            r[key] = value
+            var d = expected
+            d["rows"] = [r]
+            XCTAssertEqual(errorKind { try BenchDocument.validate(d) }, "invalid_results", "\(key) = \(value)")
+        }
     }
 
     func testInvalidDocumentsAreRejected() throws {
