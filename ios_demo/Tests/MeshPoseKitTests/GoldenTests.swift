@@ -290,7 +290,7 @@ final class DecodeGoldenTests: XCTestCase {
         for (name, value) in outputs {
             let o = value as? [String: Any] ?? [:]
             let storage: TensorStorage
-            switch o["dtype"] as? String {
+            switch (o["dtype"] as? String) ?? "" {
             case "float16":
                 let bits = try XCTUnwrap(JSONRead.ints(o["bits"]), "\(name): float16 outputs store `bits`")
                 XCTAssertTrue(bits.allSatisfy { (0...0xFFFF).contains($0) }, "\(name): bit patterns are 16-bit")
