@@ -174,7 +174,7 @@ def overlay(ckpt: Path, index: int, out: Path) -> Path:
     from matplotlib.collections import PolyCollection
 
     from meshpose_export.predict import Predictor
-    from meshpose_mobile.checkpoint import load_checkpoint
+    from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
     from meshpose_mobile.samples import SAMPLE_PHOTOS
     from meshpose_mobile.synth import SynthConfig, SyntheticBodies
     from meshpose_mobile.train.data import VAL_SEED_OFFSET
@@ -211,8 +211,10 @@ def overlay(ckpt: Path, index: int, out: Path) -> Path:
     mesh(axes[0], sample["image"], gv, f"synthetic validation sample {index}: ground truth")
     mesh(axes[1], sample["image"], pv, f"prediction (mean 2-D vertex error {err:.1f} px)")
     mesh(axes[2], photo.load(), p.xyz_lp, "astronaut (a real photo, outside the training data)")
+    step = read_checkpoint(ckpt).get("extra", {}).get("train", {}).get("step")
+    after = f"after {step} training steps " if step is not None else ""
     fig.suptitle(
-        f"{cfg.variant} trained on synthetic bodies only ({ckpt.name}); real photos need real training data",
+        f"{cfg.variant} {after}on synthetic bodies only ({ckpt.name}); real photos need real training data",
         fontsize=10,
     )
     fig.tight_layout()
