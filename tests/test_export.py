@@ -4,6 +4,7 @@ bad input: one line, non-zero exit, nothing half-written."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,24 @@ ALL_JOBS = [(t, p) for t in ("onnx", "coreml", "tflite") for p in get_target(t).
 
 
 @pytest.fixture(scope="module")
-def tiny_exports(tmp_path_factory, tiny_model):
+def onnxsim_on_path(tmp_path_factory) -> Path:
+    """A stand-in `onnxsim` command first on PATH, as in an activated venv; it records each call
+    in the returned file (and fails, so a call cannot change the export)."""
+    bin_dir = tmp_path_factory.mktemp("fake-bin")
+    calls = bin_dir / "calls"
+    script = bin_dir / "onnxsim"
+    script.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\nexit 1\n')
+    script.chmod(0o755)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def tiny_exports(tmp_path_factory, tiny_model, onnxsim_on_path):
     """One export run of every target and precision of the tiny model."""
     out = tmp_path_factory.mktemp("tiny")
-    results = run_export(tiny_model, plan_jobs("all", ("all",)), out, log=lambda s: None)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", f"{onnxsim_on_path.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+        results = run_export(tiny_model, plan_jobs("all", ("all",)), out, log=lambda s: None)
     return out, {(r.target, r.precision): r for r in results}
 
 
@@ -71,6 +86,16 @@ def test_onnx_graph_is_standard_and_fixed(tiny_exports) -> None:
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["variant"] == "meshpose_tiny" and len(meta["topology_hash"]) == 64
     assert json.loads(meta["crop_contract"])["aspect"] == pytest.approx(0.75)
+
+
+@pytest.mark.export
+def test_tflite_export_ignores_onnxsim_on_path(tiny_exports, onnxsim_on_path: Path) -> None:
+    """onnx2tf runs the `onnxsim` command when it finds one on PATH, and that command saves models
+    over 100 MB with external weights, which broke meshpose_hrnet32's conversion in an activated
+    venv while CI (no venv bin on PATH) passed. export_onnx simplifies; onnx2tf must not."""
+    _out, results = tiny_exports
+    assert results[("tflite", "fp32")].report.passed
+    assert not onnxsim_on_path.exists(), onnxsim_on_path.read_text()
 
 
 def test_compare_detects_a_broken_artifact(tiny_graph) -> None:

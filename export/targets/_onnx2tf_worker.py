@@ -28,11 +28,17 @@ def savedmodel(args: dict) -> None:
     import onnx2tf
     import tensorflow as tf
 
+    # not_use_onnxsim: export_onnx has already simplified the graph. onnx2tf would otherwise run the
+    # `onnxsim` command when it is on PATH (an activated venv) and skip it silently when not (CI).
+    # That command rewrites any model over 100 MB (meshpose_hrnet32) with external weights; onnx2tf
+    # then skips shape inference, has no per-op ONNX outputs to choose NCHW/NHWC permutations from,
+    # and fails on the first AlignCornersResize MatMul ("node_matmul": 32 vs 36).
     keras_model = onnx2tf.convert(
         input_onnx_file_path=args["onnx"],
         output_folder_path=args["cwd"],
         non_verbose=True,
         disable_model_save=True,
+        not_use_onnxsim=True,
     )
     names = args["output_names"]
     (spec,) = keras_model.inputs
