@@ -154,3 +154,19 @@ def test_deploy_equalises_prior_columns(tiny_model) -> None:
     # Seeded weights have no outlier column: their graph is untouched.
     plain = tiny_model.deploy()
     assert torch.equal(plain.to_vertices["y"].weight.flatten(1), tiny_model.regression["y"].conv2.weight.flatten(1))
+
+
+def test_prior_logits_stay_float16_friendly(tiny_model) -> None:
+    """The prior's quadratic logits cancel; their terms must stay small enough for float16 compute."""
+    import copy
+
+    from meshpose_mobile.synth import SynthConfig
+    from meshpose_mobile.topology import default_topology
+    from meshpose_mobile.train.data import SyntheticSet
+
+    model = copy.deepcopy(tiny_model)
+    src = SyntheticSet(SynthConfig(height=64, width=48), 0, 8, default_topology())
+    apply_prior(model, *label_statistics(src, 8))
+    for name in ("x", "y", "z"):
+        w = model.regression[name].conv2.weight.detach()[:, :2, 0]
+        assert float(w.abs().max()) <= 2 / 0.125**2 + 1e-6

@@ -35,6 +35,11 @@ from meshpose_mobile.train.data import SampleSource
 WEIGHT_SCALE = 0.1
 START_VISIBILITY = 0.1
 PRIOR_SAMPLES = 256
+# Smallest spread of the prior Gaussian, as a fraction of the axis range. Its logits are
+# u mu / sd^2 - u^2 / (2 sd^2): large terms that cancel. With a 2-bin floor (1/32 of the range) the
+# first CPU-trained meshpose_xs had logits up to 334 and float16 compute (CoreML fp16) moved them
+# by 0.5, 6.7 px of vertex error; at 1/8 of the range the terms stay below 64.
+MIN_SPREAD = 0.125
 
 
 def label_statistics(source: SampleSource, count: int = PRIOR_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +70,7 @@ def apply_prior(model: MeshPose, mean: np.ndarray, std: np.ndarray) -> None:
         lo, hi = cfg.range_of(axis)
         span = hi - lo
         mu = (torch.as_tensor(mean[:, i], dtype=torch.float64) - lo) / span
-        sd = torch.as_tensor(std[:, i], dtype=torch.float64).clamp(min=2.0 * span / bins) / span
+        sd = (torch.as_tensor(std[:, i], dtype=torch.float64) / span).clamp(min=MIN_SPREAD)
         # A Gaussian over the bins is quadratic in u: -(u - mu)^2 / (2 sd^2) = u mu / sd^2 - u^2 / (2 sd^2)
         # + const. Conv2's bias is per vertex (constant over bins), so the per-(vertex, bin) prior
         # rides on two of the `mid` channels: their BatchNorm outputs the constant u (channel 0) and
