@@ -50,7 +50,9 @@ class TfliteTarget(Target):
     bench_compute = "xnnpack"
 
     def export(self, graph: MeshPoseDeploy, out_path: Path, precision: str, ctx: ExportContext) -> Path:
-        run_dir = ctx.workdir / "onnx2tf"
+        # Absolute: the worker changes into this folder (onnx2tf reads its sample data from the working
+        # directory), so a relative --out would leave every path it is given pointing nowhere.
+        run_dir = (ctx.workdir / "onnx2tf").resolve()
         produced = run_dir / f"{precision}.tflite"
         if not produced.exists():
             planned = [p for p in self.precisions if p in set(ctx.planned) | {precision}]
