@@ -209,21 +209,13 @@ def _fmt_box(box: tuple[float, ...]) -> str:
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """HxWx3 uint8 RGB, upright (EXIF orientation applied), or a one-line PredictError."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """HxWx3 uint8 RGB, upright, any pixel format scaled by its real range (`images.load_rgb`)."""
+    from meshpose_mobile.images import ImageError, load_rgb
 
-    path = Path(path)
-    if not path.is_file():
-        raise PredictError(f"image not found: {path}; pass an image file or a folder of images")
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB")).copy()
-    except UnidentifiedImageError:
-        raise PredictError(f"cannot read image {path} (not an image format Pillow knows); pass a JPEG or PNG") from None
-    except (OSError, ValueError, SyntaxError) as err:
-        why = " ".join(str(err).split())[:100] or type(err).__name__
-        raise PredictError(f"cannot read image {path} ({why}); pass a JPEG, PNG or other photo") from None
+        return load_rgb(path)
+    except ImageError as err:
+        raise PredictError(str(err)) from None
 
 
 def list_images(path: str | Path) -> list[Path]:
@@ -248,7 +240,7 @@ def _from_checkpoint(
     from meshpose_export.parity import torch_runner
     from meshpose_mobile.checkpoint import load_checkpoint
 
-    model = load_checkpoint(path, released_constants=constants)
+    model = load_checkpoint(path, released_constants=constants, flag="--model")
     cfg = model.config
     # The deployment graph, not the training model: the very graph every artifact is made from.
     runner = torch_runner(model.deploy())

@@ -214,7 +214,7 @@ class Sidecar:
                     int(crop["input_height"]),
                     int(crop["input_width"]),
                     box_scale=float(crop["box_scale"]),
-                    border_value=float(crop.get("border_value", 0.0)),
+                    border_value=crop.get("border_value", 0.0),
                 ),
                 outputs=tuple(
                     SidecarOutput(str(o["name"]), tuple(int(d) for d in o["shape"]), str(o.get("units", "")))

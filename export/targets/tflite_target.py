@@ -62,6 +62,8 @@ class TfliteTarget(Target):
 
     def _convert(self, graph: MeshPoseDeploy, run_dir: Path, precisions: list[str], ctx: ExportContext) -> None:
         """ONNX -> SavedModel (onnx2tf) once, then one converter process per precision."""
+        # Absolute: the onnx2tf worker changes its working directory before opening any path.
+        run_dir = run_dir.absolute()
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
         onnx_path = export_onnx(graph, run_dir / "model.onnx", dict(ctx.metadata))
