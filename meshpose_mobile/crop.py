@@ -43,7 +43,9 @@ class CropContract:
                 raise ConfigError(f"crop contract: {name}={value!r} must be a positive integer")
         scale = self.box_scale
         if isinstance(scale, bool) or not isinstance(scale, int | float | np.floating) or not 0 < scale < np.inf:
-            raise ConfigError(f"box scale {scale!r} must be a finite number > 0 ({DEFAULT_BOX_SCALE} is the usual value)")
+            raise ConfigError(
+                f"box scale {scale!r} must be a finite number > 0 ({DEFAULT_BOX_SCALE} is the usual value)"
+            )
         object.__setattr__(self, "border_value", as_border(self.border_value))
 
     @classmethod
