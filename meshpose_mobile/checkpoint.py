@@ -82,16 +82,23 @@ def load_checkpoint(
     topology: Topology | None = None,
     released_constants: ReleasedConstants | str | Path | None = None,
     flag: str = "--ckpt",
+    strict_constants: bool = False,
 ) -> MeshPose:
     """A model from our checkpoint or from the authors' released one (`meshpose_hrnet32`).
 
     `variant` and `topology`, when given, are what the user expects; a checkpoint that holds
     something else is refused with a message saying which is which. `released_constants` (the
     user's JSON, see `meshpose_mobile.released`) adds the released seam pairs to an imported
-    released checkpoint; our checkpoints carry their seams in their topology and ignore it.
+    released checkpoint; our checkpoints carry their seams in their topology and ignore it, or,
+    with `strict_constants`, refuse it (a user who passes them expects them to be used).
     """
     data = read_checkpoint(path, flag)
     if data.get("format") == FORMAT:
+        if strict_constants and released_constants is not None:
+            raise CheckpointError(
+                f"--released-constants applies to the authors' released checkpoint, but {flag} {path} is a "
+                "MeshPose Mobile checkpoint (its seams travel in its topology); drop --released-constants"
+            )
         return _load_ours(path, data, variant, topology)
     if is_released_layout(data):
         return _load_released(path, data["model"]["root"], variant, topology, released_constants)

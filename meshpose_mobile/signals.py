@@ -1,11 +1,19 @@
-"""SIGTERM handled like Ctrl-C: the same clean-up paths run (state saved, staging removed) and
-the command exits 143 instead of dying mid-write. `Terminated` is a KeyboardInterrupt, so every
-`except KeyboardInterrupt` that cleans up after Ctrl-C also cleans up after a `kill`."""
+"""Ctrl-C and SIGTERM, handled alike and never lost.
+
+SIGTERM raises `Terminated`, a KeyboardInterrupt, so every `except KeyboardInterrupt` that cleans
+up after Ctrl-C (state saved, staging removed) also cleans up after a `kill`, and the command
+exits 143 instead of dying mid-write. Both handlers also record the signal: a library that
+swallows the KeyboardInterrupt (a bare ``except:`` during an import, a converter that wraps any
+exception in its own) cannot hide it, because `raise_if_interrupted` re-raises it at the next
+check, and error reporting can tell an interrupt from a failure (`interrupted`).
+"""
 
 from __future__ import annotations
 
 import signal
 from types import FrameType
+
+_pending: int | None = None
 
 
 class Terminated(KeyboardInterrupt):
@@ -14,16 +22,36 @@ class Terminated(KeyboardInterrupt):
     signum = signal.SIGTERM
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
+def _handler(signum: int, frame: FrameType | None) -> None:
+    global _pending
+    _pending = signum
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
 
 
-def install_sigterm() -> None:
-    """Raise `Terminated` on SIGTERM (main thread only; a no-op elsewhere)."""
+def install_handlers() -> None:
+    """SIGINT and SIGTERM raise (and are recorded); a no-op outside the main thread."""
+    global _pending
+    _pending = None
     try:
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGINT, _handler)
+        signal.signal(signal.SIGTERM, _handler)
     except ValueError:  # not the main thread
         pass
+
+
+def interrupted() -> int | None:
+    """The signal received since `install_handlers`, if any."""
+    return _pending
+
+
+def raise_if_interrupted() -> None:
+    """Re-raise a signal some library swallowed."""
+    if _pending == signal.SIGTERM:
+        raise Terminated()
+    if _pending is not None:
+        raise KeyboardInterrupt()
 
 
 def interrupt_exit_code(err: BaseException) -> int:

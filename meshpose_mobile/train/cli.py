@@ -13,7 +13,7 @@ import click
 
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
-from meshpose_mobile.signals import install_sigterm, interrupt_exit_code, interrupt_name
+from meshpose_mobile.signals import install_handlers, interrupt_exit_code, interrupt_name
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -96,7 +96,7 @@ def train_main(
     **flags: Any,
 ) -> None:
     """Train MeshPose (CPU by default; several GPUs with torchrun --nproc_per_node N meshpose-train ...)."""
-    install_sigterm()
+    install_handlers()
     try:
         from meshpose_mobile.train.loop import train
 
@@ -140,7 +140,7 @@ def train_main(
 @click.option("--progress/--no-progress", default=None)
 def train_upsampler_main(progress: bool | None, **options: Any) -> None:
     """Train the low- to high-poly upsampler on synthetic posed bodies, with input noise augmentation."""
-    install_sigterm()
+    install_handlers()
     try:
         from meshpose_mobile.train.upsampler import UpsamplerTrainConfig, train_upsampler
 
@@ -183,7 +183,7 @@ def synth_main(
     progress: bool | None,
 ) -> None:
     """Write a synthetic dataset (images + DensePose-style, mesh and joint labels) or time the generator."""
-    install_sigterm()
+    install_handlers()
     try:
         from meshpose_mobile.synth import SynthConfig, SyntheticBodies, write_dataset
         from meshpose_mobile.train.config import apply_override
