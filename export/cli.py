@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from meshpose_export._cli import LazyHelp, check_box_scale, check_count, fail, interrupted, targets
-from meshpose_mobile.crop import DEFAULT_BOX_SCALE
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
 from meshpose_mobile.signals import install_handlers, raise_if_interrupted
@@ -60,8 +59,8 @@ def _precision_help() -> str:
 @click.option(
     "--box-scale",
     type=float,
-    default=DEFAULT_BOX_SCALE,
-    show_default=True,
+    default=None,
+    show_default="1.1",
     help="Person-box scale factor of the crop contract.",
 )
 @click.option("--license", "license_text", default="", help="Licence text embedded in the artifacts.")
@@ -89,12 +88,17 @@ def _run(
     precisions: tuple[str, ...],
     out_dir: str,
     seed: int,
-    box_scale: float,
+    box_scale: float | None,
     license_text: str,
     random_inputs: int,
     released_constants: str | None = None,
 ) -> None:
     # Flags first: every value is checked before anything slow starts or any folder is made.
+    # (numpy, torch and the converters are imported inside, after the signal handlers are in place,
+    # so a Ctrl-C during those seconds of imports is answered like any other.)
+    from meshpose_mobile.crop import DEFAULT_BOX_SCALE
+
+    box_scale = DEFAULT_BOX_SCALE if box_scale is None else box_scale
     check_box_scale(box_scale)
     check_count(random_inputs, "--random-inputs")
     out = user_path(out_dir, "--out")

@@ -544,3 +544,251 @@ def test_synth_sigterm_and_sigkill(work: Path, tmp_path: Path) -> None:
     res = run("meshpose-synth", "--out", out, "--count", "2", "--height", "64", "--width", "48", cwd=work)
     assert res.returncode == 0, res.stderr
     assert listing(tmp_path) == ["ds", "ds/meta.json", "ds/shard-00000.npz"]
+
+
+# --------------------------------------------------------------------------- export, predict, bench
+
+EXPORT_QUICK = ("--variant", "meshpose_tiny", "--target", "onnx", "--random-inputs", "0")
+
+
+@pytest.fixture(scope="module")
+def onnx_export(tmp_path_factory) -> Path:
+    """One tiny ONNX artifact with its sidecar, made in-process."""
+    from meshpose_export.pipeline import plan_jobs, run_export
+    from meshpose_mobile.seeded import seeded_model
+
+    out = tmp_path_factory.mktemp("onnx")
+    (result,) = run_export(seeded_model("meshpose_tiny"), plan_jobs("onnx", ()), out, n_random=0, log=lambda s: None)
+    return result.path
+
+
+@pytest.mark.parametrize("kind", ["file", "empty", "read_only", "disk_full"])
+def test_export_out(kind: str, work: Path, tmp_path: Path, request) -> None:
+    if kind == "file":
+        out = tmp_path / "taken"
+        out.write_text("x")
+        needle = "is a file, not a folder"
+    elif kind == "empty":
+        out, needle = "", "--out is empty"
+    elif kind == "read_only":
+        out, needle = request.getfixturevalue("read_only") / "art", "cannot be written"
+    else:
+        out, needle = request.getfixturevalue("full_disk") / "art", "MB free"
+    answered(run("meshpose-export", *EXPORT_QUICK, "--out", out, cwd=work), 2, needle)
+    folder = Path(out).parent if out else work
+    assert [p for p in listing(folder) if p != "taken"] == ([] if out else listing(folder))
+
+
+EXPORT_VALUES = {
+    "precision-typo-all": (("--target", "all", "--precision", "fp16", "--precision", "fp61"), "'fp61'"),
+    "precision-other-target": (("--target", "onnx", "--precision", "int8_full"), "int8_full"),
+    "unknown-target": (("--target", "onnx", "--target", "tflit"), "unknown target 'tflit'"),
+    "box-scale-0": (("--box-scale", "0"), "--box-scale 0"),
+    "box-scale-neg": (("--box-scale", "-1.1"), "--box-scale -1.1"),
+    "box-scale-inf": (("--box-scale", "inf"), "--box-scale inf"),
+    "box-scale-nan": (("--box-scale", "nan"), "--box-scale nan"),
+    "random-inputs-neg": (("--random-inputs", "-3"), "--random-inputs -3"),
+}
+
+
+@pytest.mark.parametrize("case", list(EXPORT_VALUES))
+def test_export_values(case: str, work: Path, tmp_path: Path) -> None:
+    args, needle = EXPORT_VALUES[case]
+    answered(run("meshpose-export", "--variant", "meshpose_tiny", *args, "--out", tmp_path / "a", cwd=work), 2, needle)
+    assert listing(tmp_path) == []
+
+
+def test_export_constants_with_our_checkpoint(files: dict[str, Path], work: Path, tmp_path: Path) -> None:
+    constants = tmp_path / "c.json"
+    constants.write_text('{"seam_pairs": []}')
+    res = run(
+        "meshpose-export", "--ckpt", files["model"], "--released-constants", constants, "--target", "onnx",
+        "--out", tmp_path / "a", cwd=work,
+    )  # fmt: skip
+    answered(res, 2, "drop --released-constants")
+    assert listing(tmp_path) == ["c.json"]
+
+
+def test_targets_and_precisions_all_run() -> None:
+    """Two --target flags both run; a precision offered by one of them is kept for it only."""
+    from meshpose_export.pipeline import plan_jobs
+
+    jobs = [(str(j.target.name), j.precision) for j in plan_jobs(("onnx", "tflite"), ("fp32", "fp16"))]
+    assert jobs == [("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "fp16")]
+    assert [str(j.target.name) for j in plan_jobs(("onnx", "onnx"), ())] == ["onnx"]
+
+
+def test_export_relative_out_from_another_directory(work: Path, tmp_path: Path) -> None:
+    """The README's form: a relative --out, resolved against where the command runs."""
+    (tmp_path / "elsewhere").mkdir()
+    res = run("meshpose-export", *EXPORT_QUICK, "--out", "arts", cwd=tmp_path / "elsewhere")
+    assert res.returncode == 0, res.stderr
+    assert "meshpose_tiny_fp32.onnx" in listing(tmp_path / "elsewhere" / "arts")
+
+
+def _tflite_workers(marker: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "_onnx2tf_worker" in cmd and marker in cmd:
+                pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the converter workers")
+def test_export_interrupts(work: Path, tmp_path: Path) -> None:
+    """SIGTERM to the export alone during the TFLite conversion: its workers go too, no staging is
+    left, exit 143. SIGKILL: the kernel takes the workers (PR_SET_PDEATHSIG), the staging folder
+    stays, and the next export into the folder sweeps it."""
+    out = tmp_path / "arts"
+    args = ("--variant", "meshpose_tiny", "--target", "tflite", "--precision", "fp32", "--out", out)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        proc = start("meshpose-export", *args, cwd=work)
+        wait_for(lambda: bool(_tflite_workers(str(out))), timeout=180, what="a TFLite worker")
+        proc.send_signal(sig)
+        res = finish(proc)
+        wait_for(lambda: not _tflite_workers(str(out)), timeout=30, what="the workers to end")
+        staged = [p for p in listing(out) if p.startswith(".staging-") and "/" not in p]
+        if sig == signal.SIGTERM:
+            answered(res, 143, "terminated (SIGTERM)")
+            assert "conversion failed" not in res.stderr
+            assert listing(out) == []
+        else:
+            assert res.returncode == -signal.SIGKILL and staged
+    res = run("meshpose-export", *EXPORT_QUICK, "--out", out, cwd=work)
+    assert res.returncode == 0 and "left by an export that was killed" in res.stdout, res.stdout + res.stderr
+    assert not [p for p in listing(out) if p.startswith(".staging-")]
+
+
+@pytest.mark.parametrize("when", ["imports", "onnx"])
+def test_export_ctrl_c(when: str, work: Path, tmp_path: Path) -> None:
+    """Ctrl-C in the first second (imports) or during the ONNX export: exit 130, one line, never
+    reported as a failed conversion, nothing left."""
+    out = tmp_path / "arts"
+    proc = start("meshpose-export", *EXPORT_QUICK, "--out", out, cwd=work)
+    if when == "imports":
+        time.sleep(0.8)
+    else:
+        wait_for(lambda: any(".staging-" in p for p in listing(out)), timeout=120, what="the export step")
+    proc.send_signal(signal.SIGINT)
+    res = finish(proc)
+    answered(res, 130, "interrupted (Ctrl-C)")
+    assert "conversion failed" not in res.stderr
+    assert not [p for p in listing(out) if ".staging-" in p or p.endswith(".onnx")]
+
+
+def _sidecar_copy(onnx: Path, dst: Path, edit) -> Path:
+    dst.mkdir()
+    art = dst / onnx.name
+    shutil.copyfile(onnx, art)
+    data = json.loads(Path(str(onnx) + ".json").read_text())
+    edit(data)
+    Path(str(art) + ".json").write_text(json.dumps(data))
+    return art
+
+
+def _set(path: str, value):
+    def edit(data):
+        node = data
+        *parents, last = path.split(".")
+        for p in parents:
+            node = node[p]
+        if value is KeyError:
+            del node[last]
+        else:
+            node[last] = value
+
+    return edit
+
+
+def _resize(h: int, w: int):
+    def edit(data):
+        data["input"]["height"], data["input"]["width"] = h, w
+        data["crop"]["input_height"], data["crop"]["input_width"] = h, w
+
+    return edit
+
+
+SIDECAR_CASES = {
+    "bad-type": (_set("input.height", "tall"), "wrong type"),
+    "missing-key": (_set("crop", KeyError), "lacks the field 'crop'"),
+    "other-input-size": (_resize(128, 96), "does not run with its sidecar's 128x96 input"),
+    "faces-out-of-range": (lambda d: d["mesh"]["faces"].append([0, 1, 9999]), "mesh.faces index 9999"),
+    "sizes-disagree": (_set("crop.input_height", 128), "input is 64x48 but the crop is 128x48"),
+    "border-bad": (_set("crop.border_value", [1, 2]), "border_value"),
+}
+
+
+@pytest.mark.parametrize("case", list(SIDECAR_CASES))
+def test_corrupted_sidecar(case: str, onnx_export: Path, work: Path, tmp_path: Path) -> None:
+    edit, needle = SIDECAR_CASES[case]
+    art = _sidecar_copy(onnx_export, tmp_path / "a", edit)
+    photo = tmp_path / "p.png"
+    from PIL import Image
+
+    Image.new("RGB", (48, 64), (90, 90, 90)).save(photo)
+    answered(run("meshpose-predict", photo, "--model", art, "--out", tmp_path / "pred", cwd=work), 2, needle)
+    assert listing(tmp_path / "pred") == [] and not (tmp_path / "pred").exists()
+
+
+PREDICT_CASES = {
+    "tiny-box": (("--box", "10,10,1e-9,1e-9"), "smaller than 1"),
+    "box-scale-0": (("--box-scale", "0"), "--box-scale 0"),
+    "box-scale-inf": (("--box-scale", "inf"), "--box-scale inf"),
+    "box-scale-nan": (("--box-scale", "nan"), "--box-scale nan"),
+    "constants-unused": (("--released-constants", "c.json"), "drop --released-constants"),
+    "out-empty": (("--out", ""), "--out is empty"),
+    "out-file": (("--out", "p.png"), "is a file, not a folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(PREDICT_CASES))
+def test_predict_values(case: str, files: dict[str, Path], tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (48, 64), (90, 90, 90)).save(tmp_path / "p.png")
+    (tmp_path / "c.json").write_text('{"comment": "x", "seam_pairs": []}')
+    args, needle = PREDICT_CASES[case]
+    before = listing(tmp_path)
+    res = run("meshpose-predict", "p.png", "--model", files["model"], "--out", "pred", *args, cwd=tmp_path)
+    answered(res, 2, needle)
+    assert listing(tmp_path) == before  # no predictions folder left behind
+
+
+def test_predict_read_only_out(files: dict[str, Path], read_only: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (48, 64), (90, 90, 90)).save(tmp_path / "p.png")
+    res = run("meshpose-predict", "p.png", "--model", files["model"], "--out", read_only / "pred", cwd=tmp_path)
+    answered(res, 2, "cannot be written")
+    assert listing(read_only) == []
+
+
+BENCH_CASES = {
+    "machine-escapes": (("--machine", "../x"), "--machine '../x' must be a plain folder name"),
+    "machine-absolute": (("--machine", "/tmp/x"), "must be a plain folder name"),
+    "expectation-bogus": (("--compare-expectation", "bogus"), "--compare-expectation 'bogus'"),
+    "out-file": (("--out", "taken"), "is a file, not a folder"),
+    "out-empty": (("--out", ""), "--out is empty"),
+}
+
+
+@pytest.mark.parametrize("case", list(BENCH_CASES))
+def test_bench_fails_before_measuring(case: str, tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("x")
+    args, needle = BENCH_CASES[case]
+    start_time = time.monotonic()
+    res = run("meshpose-bench", "--variant", "meshpose_tiny", "--out", "results", *args, cwd=tmp_path)
+    answered(res, 2, needle)
+    assert "measuring" not in res.stderr and time.monotonic() - start_time < 60
+    assert listing(tmp_path) == ["taken"]
+
+
+def test_bench_read_only_out(read_only: Path, tmp_path: Path) -> None:
+    res = run("meshpose-bench", "--variant", "meshpose_tiny", "--out", read_only / "results", cwd=tmp_path)
+    answered(res, 2, "cannot be written")
+    assert "measuring" not in res.stderr and listing(read_only) == []
