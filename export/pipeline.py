@@ -158,10 +158,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def export_bytes_estimate(model: MeshPose, jobs: Sequence[Job]) -> int:
+def export_bytes_estimate(graph: MeshPoseDeploy, jobs: Sequence[Job]) -> int:
     """Disk an export needs at most: each artifact about the fp32 weights, plus the converters'
     intermediate files in staging (ONNX, SavedModel, Keras copies: about 6x the weights for TFLite)."""
-    weights = sum(p.numel() * 4 for p in model.parameters())
+    weights = sum(t.numel() * 4 for t in graph.state_dict().values())
     return weights * (len(jobs) + 6) + (8 << 20)
 
 
@@ -205,10 +205,10 @@ def run_export(
     check_output_dir(out_dir)
     for stale in sweep_stale_staging(out_dir):
         log(f"removed {stale.name}, left by an export that was killed")
-    require_free(out_dir, export_bytes_estimate(model, jobs))
     cfg = model.config
     contract = contract or CropContract.for_config(cfg)
     reference = model.deploy()
+    require_free(out_dir, export_bytes_estimate(reference, jobs))
     ref_runner = torch_runner(reference)
     inputs = parity_inputs(reference, contract, n_random=n_random)
     calib = calibration_crops(reference, contract)

@@ -26,9 +26,23 @@ ALL_JOBS = [(t, p) for t in ("onnx", "coreml", "tflite") for p in get_target(t).
 
 @pytest.fixture(scope="module")
 def tiny_exports(tmp_path_factory, tiny_model):
-    """One export run of every target and precision of the tiny model."""
-    out = tmp_path_factory.mktemp("tiny")
-    results = run_export(tiny_model, plan_jobs("all", ("all",)), out, log=lambda s: None)
+    """One export run of every target and precision of the tiny model, into a *relative* output
+    folder from another working directory (the README's `make export` form: issue 11 found the
+    TFLite worker lost relative paths when it changed its working directory)."""
+    import os
+
+    base = tmp_path_factory.mktemp("tiny")
+    (base / "cwd").mkdir()
+    here = os.getcwd()
+    os.chdir(base / "cwd")
+    try:
+        results = run_export(tiny_model, plan_jobs("all", ("all",)), Path("../arts"), log=lambda s: None)
+    finally:
+        os.chdir(here)
+    out = base / "arts"
+    for r in results:
+        assert not r.path.is_absolute()
+        r.path = out / r.path.name
     return out, {(r.target, r.precision): r for r in results}
 
 

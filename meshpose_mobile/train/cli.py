@@ -13,7 +13,7 @@ import click
 
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
-from meshpose_mobile.signals import install_handlers, interrupt_exit_code, interrupt_name
+from meshpose_mobile.signals import install_handlers, interrupt_exit_code, interrupt_name, raise_if_interrupted
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -100,6 +100,7 @@ def train_main(
     try:
         from meshpose_mobile.train.loop import train
 
+        raise_if_interrupted()  # a Ctrl-C some import swallowed
         out = user_path(out, "--out")
         config = build_config(user_path(config_file, "--config"), _absolute_flags(flags), assignments)
         if print_config:
@@ -144,6 +145,7 @@ def train_upsampler_main(progress: bool | None, **options: Any) -> None:
     try:
         from meshpose_mobile.train.upsampler import UpsamplerTrainConfig, train_upsampler
 
+        raise_if_interrupted()
         out = user_path(options.pop("out"), "--out")
         config = UpsamplerTrainConfig(**options)
         show = sys.stderr.isatty() if progress is None else progress
@@ -188,6 +190,7 @@ def synth_main(
         from meshpose_mobile.synth import SynthConfig, SyntheticBodies, write_dataset
         from meshpose_mobile.train.config import apply_override
 
+        raise_if_interrupted()
         if count <= 0:
             raise ConfigError(f"--count {count} must be a positive number of samples")
         out = user_path(out, "--out")
