@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -12,7 +13,7 @@ from typing import Any
 import click
 
 from meshpose_mobile.errors import ConfigError, MeshPoseError
-from meshpose_mobile.paths import out_dir_or_nothing, user_path
+from meshpose_mobile.paths import OutputError, out_dir_or_nothing, user_path
 from meshpose_mobile.signals import install_handlers, interrupt_exit_code, interrupt_name, raise_if_interrupted
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -98,19 +99,20 @@ def train_main(
     """Train MeshPose (CPU by default; several GPUs with torchrun --nproc_per_node N meshpose-train ...)."""
     install_handlers()
     try:
-        from meshpose_mobile.train.loop import train
-
-        raise_if_interrupted()  # a Ctrl-C some import swallowed
+        # --out first, before seconds of imports: a wrong folder is answered at once.
         out = user_path(out, "--out")
-        config = build_config(user_path(config_file, "--config"), _absolute_flags(flags), assignments)
-        if print_config:
-            click.echo(json.dumps(config.to_dict(), indent=1))
-            return
-        show = sys.stderr.isatty() if progress is None else progress
-        start = time.perf_counter()
         if resume and not out.is_dir():
             raise ConfigError(f"nothing to resume: --out {out} is not a run folder; drop --resume to start a new run")
-        with out_dir_or_nothing(out):
+        with contextlib.nullcontext() if print_config else out_dir_or_nothing(out):
+            from meshpose_mobile.train.loop import train
+
+            raise_if_interrupted()  # a Ctrl-C some import swallowed
+            config = build_config(user_path(config_file, "--config"), _absolute_flags(flags), assignments)
+            if print_config:
+                click.echo(json.dumps(config.to_dict(), indent=1))
+                return
+            show = sys.stderr.isatty() if progress is None else progress
+            start = time.perf_counter()
             result = train(config, out, resume=resume, progress=show, echo=lambda m: click.echo(m, err=True))
     except KeyboardInterrupt as err:
         _interrupted(err, "stopped before the first step; nothing to resume")
@@ -143,13 +145,13 @@ def train_upsampler_main(progress: bool | None, **options: Any) -> None:
     """Train the low- to high-poly upsampler on synthetic posed bodies, with input noise augmentation."""
     install_handlers()
     try:
-        from meshpose_mobile.train.upsampler import UpsamplerTrainConfig, train_upsampler
-
-        raise_if_interrupted()
         out = user_path(options.pop("out"), "--out")
-        config = UpsamplerTrainConfig(**options)
-        show = sys.stderr.isatty() if progress is None else progress
         with out_dir_or_nothing(out):
+            from meshpose_mobile.train.upsampler import UpsamplerTrainConfig, train_upsampler
+
+            raise_if_interrupted()
+            config = UpsamplerTrainConfig(**options)
+            show = sys.stderr.isatty() if progress is None else progress
             result = train_upsampler(config, out, progress=show, echo=lambda m: click.echo(m, err=True))
     except KeyboardInterrupt as err:
         _interrupted(err, "nothing was written (the upsampler is saved only when training ends)")
@@ -187,13 +189,19 @@ def synth_main(
     """Write a synthetic dataset (images + DensePose-style, mesh and joint labels) or time the generator."""
     install_handlers()
     try:
+        if count <= 0:
+            raise ConfigError(f"--count {count} must be a positive number of samples")
+        out = user_path(out, "--out")
+        if out is not None and out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} is a file, not a folder; pass a new folder path")
+        if out is not None and not bench:
+            # The dataset is staged beside --out: its parent must be writable (checked before the imports).
+            with out_dir_or_nothing(out.parent, "--out's parent folder"):
+                pass
         from meshpose_mobile.synth import SynthConfig, SyntheticBodies, write_dataset
         from meshpose_mobile.train.config import apply_override
 
         raise_if_interrupted()
-        if count <= 0:
-            raise ConfigError(f"--count {count} must be a positive number of samples")
-        out = user_path(out, "--out")
         fields: dict[str, Any] = {"height": height, "width": width, "with_hires": with_hires}
         for a in assignments:
             fields = apply_override(fields, a)
