@@ -482,7 +482,10 @@ def test_images_by_real_range(photo_folder: Path) -> None:
 
 def test_folder_run_goes_past_bad_images(photo_folder: Path, files: dict[str, Path], work: Path, tmp_path: Path):
     out = tmp_path / "pred"
-    res = run("meshpose-predict", photo_folder, "--model", files["model"], "--out", out, "--no-overlay", cwd=work)
+    res = run(
+        "meshpose-predict", photo_folder, "--model", files["model"], "--out", out, "--no-overlay", "--whole-image",
+        cwd=work,
+    )  # fmt: skip
     line = answered(res, 2, "2 of 5 images failed")
     assert "d_bomb.png is 20000x20000 (400 MP)" in res.stderr and "e_not_an_image.jpg" in res.stderr
     assert "downscale it first" in res.stderr, line
@@ -491,7 +494,10 @@ def test_folder_run_goes_past_bad_images(photo_folder: Path, files: dict[str, Pa
 
 def test_single_bomb(photo_folder: Path, files: dict[str, Path], work: Path, tmp_path: Path) -> None:
     out = tmp_path / "pred"
-    res = run("meshpose-predict", photo_folder / "d_bomb.png", "--model", files["model"], "--out", out, cwd=work)
+    res = run(
+        "meshpose-predict", photo_folder / "d_bomb.png", "--model", files["model"], "--out", out, "--whole-image",
+        cwd=work,
+    )  # fmt: skip
     answered(res, 2, "above the 179-megapixel limit")
     assert listing(out) == []
 
