@@ -72,7 +72,7 @@ def prepare_out_dir(path: Path, flag: str = "--out") -> Path:
         raise OutputError(f"{flag} {path} is a file, not a folder; pass a folder path (it is created if missing)")
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
-            raise OutputError(f"{flag} {path}: {parent} is a file, not a folder; pass another {flag}")
+            raise OutputError(f"{flag} {path} cannot be written: {parent} is a file, not a folder; pass another {flag}")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-") as probe:

@@ -170,7 +170,8 @@ def test_checkpoint_of_another_topology(tmp_path: Path, tiny_model) -> None:
     [
         (["--target", "caffe"], "unknown target"),
         (["--target", "onnx", "--precision", "fp16"], "no precision 'fp16'"),
-        (["--target", "all", "--precision", "int3"], "no target offers precision int3"),
+        (["--target", "all", "--precision", "int3"], "'int3' is offered by no selected target"),
+        (["--target", "all", "--precision", "fp16", "--precision", "int3"], "'int3' is offered by no selected target"),
         (["--variant", "meshpose_xxl"], "unknown variant"),
     ],
 )
