@@ -362,3 +362,32 @@ def test_tiny_program_matches_pytorch(tiny_programs, tiny_graph, precision: str)
     else:
         assert fp16 <= tol.max_px and fp32 <= tol.max_px, (fp32, fp16)
         assert fp16 != fp32  # the fp16 mode rounds op outputs
+
+
+@pytest.mark.export
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_coreml_parity_runs_the_program_on_linux(tiny_programs, tiny_model, precision: str) -> None:
+    """Off macOS the CoreML target's parity is the interpreter running the artifact's program."""
+    import platform
+
+    from meshpose_export.parity import compare, parity_inputs, torch_runner
+    from meshpose_export.targets.base import get_target
+    from meshpose_mobile.crop import CropContract
+
+    if platform.system() == "Darwin":
+        pytest.skip("on macOS the CoreML target runs Core ML itself")
+    target = get_target("coreml")
+    graph = tiny_model.deploy(**target.deploy_kwargs())
+    cfg = tiny_model.config
+    inputs = parity_inputs(graph, CropContract(cfg.input_height, cfg.input_width), n_random=2)
+    assert all(np.array_equal(i.image, np.rint(i.image)) for i in inputs)  # camera pixels: whole numbers
+    loaded = target.load(tiny_programs[precision], graph)
+    report = compare(
+        torch_runner(tiny_model.deploy()), loaded, inputs, target.tolerance(precision),
+        target="coreml", precision=precision, artifact="tiny",
+    )  # fmt: skip
+    assert report.measured_by == mil.INTERPRETER_NOTE
+    assert report.passed, report.table()
+    assert "reference interpreter (not the Core ML runtime)" in report.verdict()
+    if precision == "fp32":
+        assert report.stats["vertices"].max <= 0.005
