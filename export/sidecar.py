@@ -88,7 +88,10 @@ def build_sidecar(
             "normalization": _normalisation(graph),
         },
         "crop": contract.to_dict(),
-        "outputs": [{"name": o.name, "shape": list(o.shape), "units": o.units} for o in graph.output_specs],
+        "outputs": [
+            {"name": o.name, "shape": list(o.shape), "units": o.units, "dtype": target.output_dtype(precision)}
+            for o in graph.output_specs
+        ],
         "mesh": {
             "topology": topo.name,
             "topology_hash": topo.hash,

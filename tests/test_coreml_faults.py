@@ -145,13 +145,24 @@ def _transposed_reshape(spec, block) -> None:
         block.operations.add().CopyFrom(op)
 
 
+def _swapped_weights(spec, block) -> None:
+    """Two same-shape tensors exchanged (the x and y regression expansions): what matching
+    weights by shape alone could not see."""
+    by_name = {op.outputs[0].name: op for op in _ops(block, "const")}
+    x, y = by_name["expand_x_weight_to_fp16"], by_name["expand_y_weight_to_fp16"]
+    vx, vy = x.attributes["val"].blobFileValue, y.attributes["val"].blobFileValue
+    vx.offset, vy.offset = vy.offset, vx.offset
+
+
+# Fault -> the static check that must also flag it.
 FAULTS = {
-    "wrong upsample mode": _wrong_upsample_mode,
-    "shifted padding": _shifted_padding,
-    "removed bias": _removed_bias,
-    "swapped colour order": _swapped_colour_order,
-    "softmax axis": _softmax_axis,
-    "transposed reshape": _transposed_reshape,
+    "wrong upsample mode": (_wrong_upsample_mode, "op attributes"),
+    "shifted padding": (_shifted_padding, "op attributes"),
+    "removed bias": (_removed_bias, "op attributes"),
+    "swapped colour order": (_swapped_colour_order, "preprocessing"),
+    "softmax axis": (_softmax_axis, "op attributes"),
+    "transposed reshape": (_transposed_reshape, "op attributes"),
+    "swapped weights": (_swapped_weights, "weights and biases"),
 }
 
 
@@ -161,15 +172,20 @@ def test_unedited_program_passes(small_xs, tmp_path: Path) -> None:
     report = _parity(small_xs, _edited(path, tmp_path / "same.mlpackage", lambda spec, block: None))
     assert report.passed, report.table()
     assert report.measured_by == mil.INTERPRETER_NOTE
+    assert len(report.checks) >= 6 and all(c.passed for c in report.checks)
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_injected_fault_fails_parity(small_xs, tmp_path: Path, fault: str) -> None:
     _, _, path, _ = small_xs
-    edited = _edited(path, tmp_path / "faulty.mlpackage", FAULTS[fault])
+    edit, check = FAULTS[fault]
+    edited = _edited(path, tmp_path / "faulty.mlpackage", edit)
     report = _parity(small_xs, edited)
     worst = max(report.stats[name].max for name in ("vertices", "vertices_2d"))
-    print(f"{fault}: parity {report.status}, worst vertex error {worst:.2f} px")
+    failed = [c for c in report.checks if not c.passed]
+    print(f"{fault}: parity {report.status}, worst vertex error {worst:.2f} px; static: {failed}")
     assert not report.passed
+    # Caught twice: by the numbers (the program executed) and by the contract (the program read).
     assert worst > 10 * report.tolerance.max_px, (fault, worst)
     assert np.isfinite(worst)
+    assert [c.name for c in failed if c.name.startswith(check)], report.table()

@@ -133,6 +133,7 @@ class Program:
     output_decls: dict[str, TensorDecl]
     metadata: dict[str, str]
     consts: dict[str, np.ndarray] = field(default_factory=dict)
+    cache: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def op_kinds(self) -> list[str]:
         return sorted({op.type for op in self.operations})
@@ -404,10 +405,13 @@ def run_program(
     *,
     accumulate: str = "fp32",
     keep: Callable[[str], bool] | None = None,
+    round_fp16: Callable[[str], bool] | None = None,
 ) -> dict[str, np.ndarray]:
     """Execute `main` on `inputs` (name -> array; image inputs as RGB (1, 3, H, W) 0..255 values,
     whatever colour order the program declares). Returns the program's outputs as float32 (or
-    the declared integer type); `keep(name)` also returns any intermediate value it selects."""
+    the declared integer type); `keep(name)` also returns any intermediate value it selects.
+    `round_fp16(name)` (analysis) rounds the selected floating values (constants or op outputs)
+    to float16 whatever their declared dtype, e.g. one layer's weights of an fp32 program."""
     if not isinstance(program, Program):
         program = load_program(program)
     arith = Arithmetic(mode, accumulate)
@@ -436,7 +440,12 @@ def run_program(
             if missing:
                 raise MILError(f"op {op.type} ({op.name}) reads {missing[0]!r} before it is defined")
         if op.type == "const":
-            results = [op.attributes["val"]]
+            # Constants widened for this mode once per program, not once per input.
+            cache = program.cache.setdefault(arith.mode, {})
+            name = op.outputs[0].name
+            if name not in cache:
+                cache[name] = _cast_const(op.attributes["val"], arith, op.outputs[0].dtype)
+            results = [cache[name]]
         else:
             fn = _OPS.get(op.type)
             if fn is None:
@@ -457,6 +466,13 @@ def run_program(
                     f"op {op.type} ({op.name}) computed shape {value.shape} for {decl.name!r}, "
                     f"the program declares {decl.shape}"
                 )
+            if (
+                round_fp16 is not None
+                and isinstance(value, np.ndarray)
+                and value.dtype == np.float32
+                and round_fp16(decl.name)
+            ):
+                value = value.astype(np.float16).astype(np.float32)
             env[decl.name] = value
             if keep is not None and keep(decl.name):
                 kept[decl.name] = value

@@ -180,6 +180,11 @@ class CoreMLTarget(Target):
 
         return Loaded(run, "", checks)
 
+    def output_dtype(self, precision: str) -> str:
+        # coremltools gives a float16 program float16 outputs (MLMultiArray .float16): the app
+        # must read them as such.
+        return "float32" if precision == "fp32" else "float16"
+
     def tolerance(self, precision: str) -> Tolerance:
         # Measured on Linux through the simulator (the artifact's weights in float16 arithmetic),
         # meshpose_xs seeded, worst of vertices / vertices_2d, max / p99 px: fp16 0.38 / 0.22,
@@ -194,172 +199,14 @@ class CoreMLTarget(Target):
         }[precision]
 
 
-def precision_of(path: Path) -> str:
-    """The precision an artifact was exported at, from the metadata written by `export`."""
-    ct = _ct()
-    with _quiet():
-        spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
-    return dict(spec.description.metadata.userDefined).get("precision", "fp16")
-
-
-def _program_ops(path: Path):
-    ct = _ct()
-    with _quiet():
-        spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
-    main = spec.mlProgram.functions["main"]
-    block = main.block_specializations[main.opset]
-    return spec, list(block.operations)
-
-
-def _const_values(path: Path, ops) -> list[np.ndarray]:
-    """Every const tensor of the program stored in weight.bin, decoded."""
-    from coremltools import libmilstoragepython as storage
-    from coremltools.proto import MIL_pb2
-
-    weights = path / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
-    if not weights.exists():
-        return []
-    reader = storage._BlobStorageReader(str(weights))
-    # read_fp16_data hands back the raw 16-bit patterns; they are reinterpreted as float16 below.
-    readers = {
-        MIL_pb2.FLOAT16: lambda off: np.asarray(reader.read_fp16_data(off)).view(np.float16),
-        MIL_pb2.FLOAT32: reader.read_float_data,
-    }
-    values = []
-    for op in ops:
-        if op.type != "const" or "val" not in op.attributes:
-            continue
-        val = op.attributes["val"]
-        if not val.HasField("blobFileValue"):
-            continue
-        ttype = op.outputs[0].type.tensorType
-        read = readers.get(ttype.dataType)
-        if read is None:
-            continue
-        dims = [int(d.constant.size) for d in ttype.dimensions]
-        values.append(np.asarray(read(val.blobFileValue.offset), dtype=np.float32).reshape(dims))
-    return values
-
-
-def _squeezed_shape(a: np.ndarray) -> tuple[int, ...]:
-    return tuple(d for d in a.shape if d != 1)
-
-
 def static_checks(path: Path, graph: MeshPoseDeploy) -> list[Check]:
-    """What can be verified about a saved .mlpackage without running it."""
-    from coremltools.proto import MIL_pb2
+    """What can be verified about a saved .mlpackage without running it (coreml_contract)."""
+    from meshpose_export.targets.coreml_contract import contract_checks
+    from meshpose_export.targets.coreml_mil import load_program
 
-    spec, ops = _program_ops(path)
-    checks = []
-    kinds = sorted({op.type for op in ops})
-    odd = [k for k in kinds if k not in STANDARD_OPS]
-    checks.append(
-        Check(
-            "standard MIL ops only",
-            not odd,
-            f"{len(ops)} ops of {len(kinds)} kinds" + (f"; unexpected: {odd}" if odd else ""),
-        )
-    )
-
-    out_names = {o.name for o in spec.description.output}
-    # The ImageType bias is added to the camera pixels in float32 before the first cast; that is
-    # preprocessing of the input itself, exact on 8-bit pixels, not a float32 island.
-    inputs = {i.name for i in spec.description.input}
-    const_names = {o.name for op in ops if op.type == "const" for o in op.outputs}
-
-    def reads_only_inputs(op) -> bool:
-        args = {a.name for v in op.inputs.values() for a in v.arguments}
-        return bool(args & inputs) and args <= inputs | const_names
-
-    fp32_ops = [
-        op.type
-        for op in ops
-        if op.type not in ("const", "cast")
-        and any(o.type.tensorType.dataType == MIL_pb2.FLOAT32 for o in op.outputs)
-        and not reads_only_inputs(op)
-    ]
-    is_fp16 = any(o.type.tensorType.dataType == MIL_pb2.FLOAT16 for op in ops if op.type != "const" for o in op.outputs)
-    if is_fp16:
-        checks.append(
-            Check(
-                "no float32 islands in the FP16 program",
-                not fp32_ops,
-                "all compute ops are float16" if not fp32_ops else f"float32 ops: {sorted(set(fp32_ops))}",
-            )
-        )
-    checks.append(Check("named outputs", out_names == set(OUTPUT_NAMES), f"outputs {sorted(out_names)}"))
-
-    n_comp = sum(op.type.startswith("constexpr") for op in ops)
-    cast = np.float16 if is_fp16 else np.float32
-    if n_comp:
-        checks.append(_compressed_weights_check(path, graph, n_comp))
-    else:
-        matched, worst, _ = _match_weights(graph, _const_values(path, ops), cast)
-        n = len(list(_weight_params(graph)))
-        exact = sum(err == 0.0 for err in matched.values())
-        detail = f"{exact}/{n} weight tensors bit-equal after {np.dtype(cast).name} rounding"
-        checks.append(
-            Check(
-                "weights in weight.bin equal PyTorch's",
-                exact == n,
-                detail + ("" if exact == n else f" (worst mismatch {worst:.3g})"),
-            )
-        )
-    return checks
-
-
-def _weight_params(graph: MeshPoseDeploy):
-    return ((n, p.detach().numpy()) for n, p in graph.named_parameters() if p.ndim >= 2)
-
-
-def _match_weights(
-    graph: MeshPoseDeploy, consts: list[np.ndarray], cast
-) -> tuple[dict[str, float], float, dict[str, np.ndarray]]:
-    """For each PyTorch weight, the same-shape const closest to it: its max-abs error, the worst of
-    those, and the const itself (as the artifact stores it, for simulation)."""
-    by_shape: dict[tuple[int, ...], list[np.ndarray]] = {}
-    for c in consts:
-        by_shape.setdefault(_squeezed_shape(c), []).append(c)
-    errors, best, worst = {}, {}, 0.0
-    for name, w in _weight_params(graph):
-        ref = w.astype(cast).astype(np.float32).ravel()
-        cands = [c for c in by_shape.get(_squeezed_shape(w), []) if c.size == ref.size]
-        errs = [float(np.abs(c.ravel() - ref).max()) for c in cands]
-        errors[name] = min(errs) if errs else float("inf")
-        if errs:
-            best[name] = cands[int(np.argmin(errs))].reshape(w.shape)
-        worst = max(worst, errors[name])
-    return errors, worst, best
-
-
-def decompressed_consts(path: Path) -> list[np.ndarray]:
-    """The program's weights after coremltools.optimize decompresses them (runs on Linux)."""
-    import tempfile
-
-    import coremltools.optimize.coreml as cto
-
-    ct = _ct()
-    with _quiet(), tempfile.TemporaryDirectory() as tmp:
-        plain = cto.decompress_weights(ct.models.MLModel(str(path), skip_model_load=True))
-        out = Path(tmp) / "plain.mlpackage"
-        plain.save(str(out))
-        _, ops = _program_ops(out)
-        return _const_values(out, ops)
-
-
-def _compressed_weights_check(path: Path, graph: MeshPoseDeploy, n_comp: int) -> Check:
-    """Every weight is found, decompressed, beside its PyTorch original; how far compression moved
-    it is reported (the pixel cost is measured by the simulator, with these very weights)."""
-    errors, _, _ = _match_weights(graph, decompressed_consts(path), np.float32)
-    missing = [n for n, e in errors.items() if not np.isfinite(e)]
-    rel = max(
-        (errors[n] / max(float(np.abs(w).max()), 1e-12) for n, w in _weight_params(graph) if n not in missing),
-        default=0.0,
-    )
-    detail = f"{n_comp} compressed tensors decompressed; worst error {rel:.4f} of the tensor's max |w|"
-    return Check(
-        "compressed weights decode to PyTorch's", not missing, detail + (f"; missing {missing[:2]}" if missing else "")
-    )
+    program = load_program(path)
+    precision = program.metadata.get("precision", "fp16")
+    return contract_checks(program, graph, STANDARD_OPS, CoreMLTarget().output_dtype(precision))
 
 
 register_target(CoreMLTarget())
