@@ -17,11 +17,13 @@ from pathlib import Path
 from meshpose_export.bench.ab import run_ab
 from meshpose_export.bench.run import _DeployAs
 from meshpose_export.bench.schema import machine_name, write_json_atomic, write_text_atomic
-from meshpose_export.parity import compare, parity_inputs, torch_runner
+from meshpose_export.parity import check, parity_inputs, torch_runner
 from meshpose_export.pipeline import plan_jobs, run_export
-from meshpose_export.targets.base import get_target
+from meshpose_export.targets.base import TargetName, get_target
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.seeded import seeded_model
+
+TARGETS = (TargetName.ONNX, TargetName.TFLITE)
 
 
 def main() -> None:
@@ -36,26 +38,25 @@ def main() -> None:
     model = seeded_model("meshpose_xs")
     reference = model.deploy()
     cfg = model.config
-    inputs = parity_inputs(reference, CropContract(cfg.input_height, cfg.input_width))
+    inputs = parity_inputs(reference, CropContract.for_config(cfg))
     files: dict[tuple[str, str], Path] = {}
     parity: dict[str, dict[str, float]] = {}
     for form in ("reduce", "matmul"):
         folder = args.work / form
         graph = model.deploy(expectation=form)
-        for target, suffix in (("onnx", ".onnx"), ("tflite", ".tflite")):
-            path = folder / f"meshpose_xs_fp32{suffix}"
+        for target in TARGETS:
+            t = get_target(target)
+            path = folder / t.artifact_name("meshpose_xs", "fp32")
             if not path.exists():
                 run_export(_DeployAs(model, expectation=form), plan_jobs(target, ["fp32"]), folder, log=lambda _m: None)
-            t = get_target(target)
-            rep = compare(torch_runner(reference), t.load(path, graph), inputs, t.tolerance("fp32"),
-                          target=target, precision="fp32", artifact=path.name)  # fmt: skip
+            rep = check(t, t.open(path), graph, torch_runner(reference), inputs)
             files[(form, target)] = path
             s = rep.stats["vertices"]
             parity[f"{form}/{target}"] = {"max_px": s.max, "p99_px": s.p99, "passed": rep.passed}
     results = []
-    for target, kind in (("onnx", "onnx"), ("tflite", "tflite")):
+    for target in TARGETS:
         for threads in args.threads:
-            ab = run_ab(kind, files[("reduce", target)], files[("matmul", target)], threads,
+            ab = run_ab(target, files[("reduce", target)], files[("matmul", target)], threads,
                         list(cfg.input_shape), args.runs, args.warmup)  # fmt: skip
             results.append(asdict(ab))
             print(f"{target} x{threads}: {ab.before_median_ms:.2f} -> {ab.after_median_ms:.2f} ms "
@@ -69,10 +70,10 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        t = "onnx" if r["kind"] == "onnx" else "tflite"
+        t = r["kind"]
         before, after = parity[f"reduce/{t}"]["max_px"], parity[f"matmul/{t}"]["max_px"]
         lines.append(
-            f"| {'onnxruntime' if t == 'onnx' else 'litert'} | {r['threads']} | {r['before_median_ms']:.2f} / "
+            f"| {get_target(t).runtime} | {r['threads']} | {r['before_median_ms']:.2f} / "
             f"{r['before_p90_ms']:.2f} | {r['after_median_ms']:.2f} / {r['after_p90_ms']:.2f} | "
             f"{r['ratio_of_medians']:.3f} | {r['median_of_ratios']:.3f} | {before:.4f} -> {after:.4f} |"
         )

@@ -15,10 +15,16 @@ from meshpose_mobile.errors import MeshPoseError
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--variant", "variants", multiple=True, help="Repeatable (default: meshpose_xs).")
 @click.option(
-    "--runtime", "runtimes", multiple=True, help="Repeatable: pytorch, onnxruntime, litert (default: all three)."
+    "--runtime",
+    "runtimes",
+    multiple=True,
+    help="Repeatable: pytorch or a target's runtime (default: pytorch and every target's runtime that runs here).",
 )
 @click.option(
-    "--tflite-precision", "tflite_precisions", multiple=True, help="Repeatable (default: fp32, fp16, int8_dynamic)."
+    "--precision",
+    "precisions",
+    multiple=True,
+    help="Repeatable, TARGET:PRECISION, e.g. tflite:int8_full (default: each target's recommended set).",
 )
 @click.option("--threads", "threads", multiple=True, type=int, help="Repeatable (default: 1 and 2).")
 @click.option("--runs", default=30, show_default=True, help="Timed runs per measurement, after the warm-up.")
@@ -36,7 +42,7 @@ from meshpose_mobile.errors import MeshPoseError
 def main(
     variants: tuple[str, ...],
     runtimes: tuple[str, ...],
-    tflite_precisions: tuple[str, ...],
+    precisions: tuple[str, ...],
     threads: tuple[int, ...],
     runs: int,
     warmup: int,
@@ -50,10 +56,17 @@ def main(
     from meshpose_export.bench.run import BenchConfig, run_bench
 
     defaults = BenchConfig()
+    by_target: dict[str, list[str]] = {}
+    for spec in precisions:
+        name, sep, precision = spec.partition(":")
+        if not sep or not precision:
+            click.echo(f"error: --precision {spec!r} must be TARGET:PRECISION, e.g. tflite:fp16", err=True)
+            sys.exit(2)
+        by_target.setdefault(name, []).append(precision)
     cfg = BenchConfig(
         variants=variants or defaults.variants,
-        runtimes=runtimes or defaults.runtimes,
-        tflite_precisions=tflite_precisions or defaults.tflite_precisions,
+        runtimes=runtimes,
+        precisions={k: tuple(v) for k, v in by_target.items()},
         threads=threads or defaults.threads,
         runs=runs,
         warmup=warmup,

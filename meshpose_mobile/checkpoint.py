@@ -15,16 +15,29 @@ import numpy as np
 import torch
 
 from meshpose_mobile.atomic import torch_save_atomic
+from meshpose_mobile.checkpoint_io import read_checkpoint
 from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import CheckpointError, MeshPoseError
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.official import convert_official_state_dict
-from meshpose_mobile.released import UPSAMPLER_KEY, ReleasedConstants, as_constants, is_released_upsampler, with_seams
+from meshpose_mobile.registry import create_model
+from meshpose_mobile.released import (
+    RELEASED_VERTICES,
+    UPSAMPLER_KEY,
+    ReleasedConstants,
+    as_constants,
+    is_released_layout,
+    is_released_upsampler,
+    load_released_upsampler,
+    with_seams,
+)
 from meshpose_mobile.topology import Topology
+from meshpose_mobile.upsampler import UPSAMPLER_FORMAT, HighPolyUpsampler, upsampler_from_payload
+
+__all__ = ["load_checkpoint", "load_upsampler", "read_checkpoint", "save_checkpoint"]
 
 FORMAT = "meshpose-mobile"
 FORMAT_VERSION = 1
-RELEASED_VERTICES = 518
 
 
 def _topology_payload(topology: Topology) -> dict[str, Any]:
@@ -59,30 +72,6 @@ def save_checkpoint(path: str | Path, model: MeshPose, extra: dict[str, Any] | N
         "extra": extra or {},
     }
     return torch_save_atomic(payload, path)
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """torch.load with one-line errors for the ways a file can be wrong."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}; pass an existing file to --ckpt")
-    if path.is_dir():
-        raise CheckpointError(f"checkpoint {path} is a folder; pass the .pt file inside it")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # the unpickler raises anything from IndexError to UnpicklingError on bad bytes
-        first = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
-        raise CheckpointError(
-            f"checkpoint {path} is truncated or not a PyTorch checkpoint ({first}); re-download or re-save it"
-        ) from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(data).__name__}, not a checkpoint dict")
-    return data
-
-
-def is_released_layout(data: dict[str, Any]) -> bool:
-    model = data.get("model")
-    return isinstance(model, dict) and isinstance(model.get("root"), dict)
 
 
 def load_checkpoint(
@@ -153,8 +142,6 @@ def _load_released(
     topology: Topology | None,
     released_constants: ReleasedConstants | str | Path | None = None,
 ) -> MeshPose:
-    from meshpose_mobile.registry import create_model
-
     if variant not in (None, "meshpose_hrnet32"):
         raise CheckpointError(
             f"checkpoint {path} is the released HRNet-W32 model; it loads as meshpose_hrnet32, not {variant}"
@@ -176,3 +163,13 @@ def _load_released(
     model = create_model("meshpose_hrnet32", topology, **overrides)
     model.load_state_dict(convert_official_state_dict(state, model), strict=True)
     return model.eval()
+
+
+def load_upsampler(
+    path: str | Path, released_constants: ReleasedConstants | str | Path | None = None
+) -> HighPolyUpsampler:
+    """Ours (`save_upsampler`, e.g. from meshpose-train-upsampler) or the authors' released file."""
+    data = read_checkpoint(path)
+    if data.get("format") != UPSAMPLER_FORMAT:
+        return load_released_upsampler(path, released_constants)
+    return upsampler_from_payload(data, path)

@@ -12,19 +12,30 @@ so the iOS and Android apps crop exactly like this module.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from meshpose_mobile.errors import ConfigError
+
+if TYPE_CHECKING:
+    from meshpose_mobile.config import ModelConfig
+
+# How much context around the person box the crop takes (the released model's value).
+DEFAULT_BOX_SCALE = 1.1
 
 
 @dataclass(frozen=True)
 class CropContract:
     input_height: int
     input_width: int
-    box_scale: float = 1.1
+    box_scale: float = DEFAULT_BOX_SCALE
     border_value: float = 0.0
+
+    @classmethod
+    def for_config(cls, cfg: ModelConfig, box_scale: float | None = None) -> CropContract:
+        """The contract of a model: its input size, and `box_scale` (default `DEFAULT_BOX_SCALE`)."""
+        return cls(cfg.input_height, cfg.input_width, box_scale=DEFAULT_BOX_SCALE if box_scale is None else box_scale)
 
     @property
     def aspect(self) -> float:

@@ -30,12 +30,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from meshpose_mobile.checkpoint_io import read_checkpoint
 from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import CheckpointError, ConfigError
 from meshpose_mobile.official import official_constant_shapes, official_key_map
 from meshpose_mobile.topology import Topology
 from meshpose_mobile.upsampler import HighPolyUpsampler
 
+# Low-poly vertices of the released model (its heatmap head's channels).
 RELEASED_VERTICES = 518
 NUM_SEAM_PAIRS = 22
 NUM_CENTRE_VERTICES = 16
@@ -204,6 +206,12 @@ def to_released_layout(model: torch.nn.Module) -> dict[str, Any]:
 # --------------------------------------------------------------------------- upsampler
 
 
+def is_released_layout(data: dict[str, Any]) -> bool:
+    """The authors' main checkpoint: ``ckpt['model']['root']``."""
+    model = data.get("model")
+    return isinstance(model, dict) and isinstance(model.get("root"), dict)
+
+
 def is_released_upsampler(data: dict[str, Any]) -> bool:
     model = data.get("model")
     return isinstance(model, dict) and isinstance(model.get(UPSAMPLER_KEY), dict)
@@ -221,8 +229,6 @@ def load_released_upsampler(path: str | Path, constants: ReleasedConstants | str
     Sizes come from the file's shapes (checked against each other); the centre comes from the
     user's constants, without which the released upsampler would map uncentred meshes.
     """
-    from meshpose_mobile.checkpoint import is_released_layout, read_checkpoint
-
     path = Path(path)
     data = read_checkpoint(path)
     if not is_released_upsampler(data):

@@ -77,14 +77,9 @@ def save_upsampler(path: str | Path, upsampler: HighPolyUpsampler, extra: dict[s
     return torch_save_atomic(payload, path)
 
 
-def load_upsampler(path: str | Path, released_constants: Any = None) -> HighPolyUpsampler:
-    """Ours (`save_upsampler`, e.g. from meshpose-train-upsampler) or the authors' released file."""
-    from meshpose_mobile.checkpoint import read_checkpoint
-    from meshpose_mobile.released import load_released_upsampler
-
-    data = read_checkpoint(path)
-    if data.get("format") != UPSAMPLER_FORMAT:
-        return load_released_upsampler(path, released_constants)
+def upsampler_from_payload(data: dict[str, Any], path: str | Path) -> HighPolyUpsampler:
+    """Our upsampler file's dict (`save_upsampler`) -> the module; `meshpose_mobile.checkpoint.load_upsampler`
+    reads any upsampler file, ours or the authors'."""
     try:
         state = data["state_dict"]
         centre = state.get("centre_weights")

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meshpose_export.parity import compare, parity_inputs, torch_runner
-from meshpose_export.sidecar import build_metadata
+from meshpose_export.parity import check, parity_inputs, torch_runner
+from meshpose_export.sidecar import Sidecar, build_metadata
 from meshpose_export.targets import coreml_mil as mil
 from meshpose_export.targets.base import ExportContext, get_target
 from meshpose_mobile.crop import CropContract
@@ -47,10 +47,8 @@ def small_xs(tmp_path_factory):
 def _parity(small_xs, path: Path):
     model, graph, _, inputs = small_xs
     target = get_target("coreml")
-    return compare(
-        torch_runner(model.deploy()), target.load(path, graph), inputs, target.tolerance("fp16"),
-        target="coreml", precision="fp16", artifact=path.name,
-    )  # fmt: skip
+    side = Sidecar.build(graph, target, "fp16", CropContract.for_config(model.config), path.name, "")
+    return check(target, target.open(path, sidecar=side), graph, torch_runner(model.deploy()), inputs)
 
 
 def _edited(src: Path, dst: Path, edit: Callable) -> Path:

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from meshpose_export.artifact import Artifact, Executor
 from meshpose_export.cli import main
 from meshpose_export.parity import compare, parity_inputs, torch_runner
 from meshpose_export.pipeline import plan_jobs, run_export
-from meshpose_export.targets.base import Loaded, Tolerance, get_target, list_targets
+from meshpose_export.sidecar import Sidecar
+from meshpose_export.targets.base import Tolerance, get_target, list_targets
 from meshpose_export.targets.onnx_target import STANDARD_OPS, graph_checks
 from meshpose_mobile.checkpoint import save_checkpoint
 from meshpose_mobile.crop import CropContract
@@ -83,12 +85,18 @@ def test_compare_detects_a_broken_artifact(tiny_graph) -> None:
         out["vertices"] = out["vertices"] + np.array([0.3, 0.0, 0.0], dtype=np.float32)
         return out
 
+    side = Sidecar.build(tiny_graph, get_target("onnx"), "p", CropContract(64, 48), "a", "")
+
+    def artifact(run=None, reason: str = "") -> Artifact:
+        return Artifact(Path("a"), "t", "p", side, Executor(run) if run else None, reason)
+
     tol = Tolerance(max_px=0.25, p99_px=0.25, visibility=1e-3)
-    report = compare(ref, Loaded(shifted), inputs, tol, target="t", precision="p", artifact="a")
+    report = compare(ref, artifact(shifted), inputs, tol)
     assert not report.passed and report.stats["vertices"].max == pytest.approx(0.3, abs=1e-5)
-    same = compare(ref, Loaded(ref), inputs, tol, target="t", precision="p", artifact="a")
+    assert (report.target, report.precision, report.artifact) == ("t", "p", "a")
+    same = compare(ref, artifact(ref), inputs, tol)
     assert same.passed and same.stats["vertices"].max == 0.0
-    static = compare(ref, Loaded(None, "cannot run here", []), inputs, tol, target="t", precision="p", artifact="a")
+    static = compare(ref, artifact(None, "cannot run here"), inputs, tol, checks=[])
     assert not static.passed  # no checks at all is not a pass
 
 

@@ -15,12 +15,12 @@ from PIL import Image
 
 from meshpose_export.cli import EXIT_PARITY_FAILED
 from meshpose_export.cli import main as export_main
+from meshpose_export.overlay import render_overlay
+from meshpose_export.predict import PredictError, Predictor, check_box, parse_box
 from meshpose_export.predict_cli import main as predict_main
 from meshpose_export.targets.base import get_target
 from meshpose_mobile.checkpoint import save_checkpoint
 from meshpose_mobile.crop import CropContract
-from meshpose_mobile.overlay import render_overlay
-from meshpose_mobile.predict import PredictError, Predictor, check_box, parse_box
 from meshpose_mobile.released import released_upsampler_layout, to_released_layout
 from meshpose_mobile.samples import SAMPLE_PHOTOS
 from meshpose_mobile.seeded import seeded_model

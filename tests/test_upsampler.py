@@ -73,8 +73,8 @@ def test_upsampler_starts_as_the_barycentric_correspondence() -> None:
 def test_upsampler_training_beats_its_start_and_round_trips(tmp_path) -> None:
     from click.testing import CliRunner
 
+    from meshpose_mobile.checkpoint import load_upsampler
     from meshpose_mobile.train.cli import train_upsampler_main
-    from meshpose_mobile.upsampler import load_upsampler
 
     res = CliRunner().invoke(
         train_upsampler_main,

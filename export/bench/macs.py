@@ -69,12 +69,11 @@ def onnx_macs(path: Path | str) -> MacCount:
 
 
 def tflite_macs(path: Path | str) -> MacCount:
-    from ai_edge_litert.interpreter import Interpreter
+    from meshpose_export.targets.tflite_target import op_details, tensor_shapes
 
-    interp = Interpreter(model_path=str(path))
-    tensors = {t["index"]: [int(d) for d in t["shape"]] for t in interp.get_tensor_details()}
+    tensors = tensor_shapes(path)
     by_op: Counter[str] = Counter()
-    for op in interp._get_ops_details():
+    for op in op_details(path):
         name = op["op_name"]
         ins = [tensors.get(int(i), []) for i in op["inputs"] if int(i) >= 0]
         outs = [tensors.get(int(i), []) for i in op["outputs"] if int(i) >= 0]

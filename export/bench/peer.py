@@ -24,13 +24,12 @@ def find_peer(peer_dir: Path = DEFAULT_PEER_DIR) -> Path | None:
 def tflite_params(path: Path | str) -> int:
     """Weights and biases of the weighted layers, counted from the graph (fp16 weights included:
     their DEQUANTIZE outputs have the same shapes)."""
-    from ai_edge_litert.interpreter import Interpreter
+    from meshpose_export.targets.tflite_target import op_details, tensor_shapes
 
-    interp = Interpreter(model_path=str(path))
-    tensors = {t["index"]: [int(d) for d in t["shape"]] for t in interp.get_tensor_details()}
+    tensors = tensor_shapes(path)
     seen: set[int] = set()
     total = 0
-    for op in interp._get_ops_details():
+    for op in op_details(path):
         if op["op_name"] not in _WEIGHTED:
             continue
         for i in [int(i) for i in op["inputs"]][1:]:
@@ -41,7 +40,6 @@ def tflite_params(path: Path | str) -> int:
 
 
 def input_shape(path: Path | str) -> tuple[int, ...]:
-    from ai_edge_litert.interpreter import Interpreter
+    from meshpose_export.targets.tflite_target import input_shape as tflite_input_shape
 
-    (inp,) = Interpreter(model_path=str(path)).get_input_details()
-    return tuple(int(d) for d in inp["shape"])
+    return tflite_input_shape(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from meshpose_export.bench.schema import Machine, Row
+from meshpose_mobile.atomic import atomic_open
 
 
 def _f(v: float | None, fmt: str) -> str:
@@ -60,7 +61,8 @@ def plot(rows: list[Row], path: Path, title: str) -> None:
     measured = [r for r in rows if r.status == "measured" and r.macs]
     threads = sorted({r.threads or 0 for r in measured}) or [1]
     fig, axes = plt.subplots(1, len(threads), figsize=(6 * len(threads), 4.5), squeeze=False)
-    markers = {"pytorch": "s", "onnxruntime": "o", "litert": "^"}
+    # One marker per runtime, in the order the rows name them (pytorch, then each target's runtime).
+    markers = dict(zip(dict.fromkeys(r.runtime for r in measured), "so^dvP*X", strict=False))
     models = sorted({r.model for r in measured})
     colours = {m: f"C{i}" for i, m in enumerate(models)}
     for ax, t in zip(axes[0], threads, strict=True):
@@ -78,7 +80,6 @@ def plot(rows: list[Row], path: Path, title: str) -> None:
     axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_open(path) as fh:
+        fig.savefig(fh, dpi=110, format="png")
     plt.close(fig)
-    tmp.replace(path)

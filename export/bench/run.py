@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ from meshpose_export.bench.macs import onnx_macs, tflite_macs
 from meshpose_export.bench.matmul_peak import matmul_peak
 from meshpose_export.bench.report import markdown, plot, ratio_lines
 from meshpose_export.bench.schema import Row, results_dict, this_machine, write_json_atomic, write_text_atomic
-from meshpose_export.parity import compare, parity_inputs, torch_runner
+from meshpose_export.parity import check, parity_inputs, torch_runner
 from meshpose_export.pipeline import plan_jobs, run_export
+from meshpose_export.targets.base import Precision, Target, TargetName, get_target, list_targets, target_for
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.model import MeshPose
@@ -30,15 +31,31 @@ from meshpose_mobile.registry import get_variant
 from meshpose_mobile.seeded import seeded_model
 
 Log = Callable[[str], None]
-RUNTIMES = ("pytorch", "onnxruntime", "litert")
-TFLITE_PRECISIONS = ("fp32", "fp16", "int8_dynamic", "int8_full")
+PYTORCH = "pytorch"  # the deployment graph in eager PyTorch: the reference, not a target
+# MACs are counted from this target's graph (bench/macs.py); it is exported for every variant.
+MACS_FROM = TargetName.ONNX
+
+
+def _targets() -> list[Target]:
+    return [get_target(n) for n in list_targets()]
+
+
+def all_runtimes() -> tuple[str, ...]:
+    """PyTorch and the runtime of every registered target."""
+    return (PYTORCH, *(t.runtime for t in _targets()))
+
+
+def default_runtimes() -> tuple[str, ...]:
+    """PyTorch and the runtime of every registered target that can execute on this machine."""
+    return (PYTORCH, *(t.runtime for t in _targets() if t.runs_here()))
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     variants: tuple[str, ...] = ("meshpose_xs",)
-    runtimes: tuple[str, ...] = RUNTIMES
-    tflite_precisions: tuple[str, ...] = ("fp32", "fp16", "int8_dynamic")
+    runtimes: tuple[str, ...] = ()  # empty: `default_runtimes()`
+    # Target name -> precisions to time; a target not named times its recommended set.
+    precisions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     threads: tuple[int, ...] = (1, 2)
     warmup: int = 5
     runs: int = 30
@@ -50,15 +67,26 @@ class BenchConfig:
     compare_on: tuple[str, ...] = ("meshpose_xs",)  # variants the extra forms are timed for
     n_random: int = 4
 
+    @property
+    def active_runtimes(self) -> tuple[str, ...]:
+        return self.runtimes or default_runtimes()
+
+    def precisions_of(self, target: Target) -> list[str]:
+        return list(self.precisions.get(str(target.name)) or target.recommended)
+
     def check(self) -> None:
         for v in self.variants:
             get_variant(v)
-        bad = set(self.runtimes) - set(RUNTIMES)
+        bad = set(self.active_runtimes) - set(all_runtimes())
         if bad:
-            raise ConfigError(f"unknown runtime(s) {sorted(bad)}; choose from {', '.join(RUNTIMES)}")
-        bad = set(self.tflite_precisions) - set(TFLITE_PRECISIONS)
-        if bad:
-            raise ConfigError(f"unknown TFLite precision(s) {sorted(bad)}; choose from {', '.join(TFLITE_PRECISIONS)}")
+            raise ConfigError(f"unknown runtime(s) {sorted(bad)}; choose from {', '.join(all_runtimes())}")
+        for name, precisions in self.precisions.items():
+            target = get_target(name)
+            bad = set(precisions) - set(target.precisions)
+            if bad:
+                raise ConfigError(
+                    f"unknown {name} precision(s) {sorted(bad)}; choose from {', '.join(target.precisions)}"
+                )
         if not self.threads or min(self.threads) < 1:
             raise ConfigError("--threads takes positive thread counts, e.g. --threads 1 2")
         if self.runs < 1 or self.warmup < 0:
@@ -147,51 +175,57 @@ def bench_variant(
     deploy_s = time.perf_counter() - t0
     vdir = work / label
     vdir.mkdir(parents=True, exist_ok=True)
-    jobs = plan_jobs("onnx", ["fp32"])
-    if "litert" in cfg.runtimes:
-        jobs += plan_jobs("tflite", list(cfg.tflite_precisions))
+    jobs = plan_jobs(MACS_FROM, [Precision.FP32])
+    for target in _targets():
+        if target.runtime in cfg.active_runtimes:
+            planned = {(j.target.name, j.precision) for j in jobs}
+            jobs += [
+                j
+                for j in plan_jobs(target.name, cfg.precisions_of(target))
+                if (j.target.name, j.precision) not in planned
+            ]
     log(f"[{label}] exporting {len(jobs)} artifact(s) with parity")
     results = run_export(_DeployAs(model, **deploy_kwargs), jobs, vdir, n_random=cfg.n_random, log=lambda _m: None)
-    onnx_path = next(r.path for r in results if r.target == "onnx")
-    macs = onnx_macs(onnx_path).total
+    macs = onnx_macs(next(r.path for r in results if r.target == MACS_FROM)).total
 
     # Parity of a non-default form is against the default graph: "parity unchanged" means the
     # artifact still matches what every other target is checked against.
     reference = model.deploy()
     ref_runner = torch_runner(reference)
-    inputs = parity_inputs(reference, CropContract(cfg_m.input_height, cfg_m.input_width), n_random=cfg.n_random)
+    inputs = parity_inputs(reference, CropContract.for_config(cfg_m), n_random=cfg.n_random)
     rows: list[Row] = []
     common = {"input_shape": shape, "vertices": cfg_m.num_vertices, "params": params, "macs": macs}
-    if "pytorch" in cfg.runtimes:
+    if PYTORCH in cfg.active_runtimes:
         pt = vdir / f"{label}_deploy.pt"
         torch.save(graph.state_dict(), pt)
         spec = json.dumps({"variant": cfg_m.variant, "deploy_kwargs": deploy_kwargs})
-        base = Row(label, "pytorch", "fp32", None, artifact=pt.name, artifact_bytes=pt.stat().st_size,
+        base = Row(label, PYTORCH, "fp32", None, artifact=pt.name, artifact_bytes=pt.stat().st_size,
                    export_seconds=deploy_s, note="deployment graph, eager", **common)  # fmt: skip
         rows += [_timed_row(base, "torch", pt, t, cfg, peaks, log, spec) for t in cfg.threads]
     for r in results:
-        runtime = "onnxruntime" if r.target == "onnx" else "litert"
-        if runtime not in cfg.runtimes:
+        target = get_target(r.target)
+        runtime = target.runtime
+        if runtime not in cfg.active_runtimes:
             continue
         report = r.report
         if deploy_kwargs:
-            from meshpose_export.targets.base import get_target
-
-            target = get_target(r.target)
-            report = compare(ref_runner, target.load(r.path, graph), inputs, target.tolerance(r.precision),
-                             target=r.target, precision=r.precision, artifact=r.path.name)  # fmt: skip
+            report = check(target, target.open(r.path), graph, ref_runner, inputs)
         stats = report.stats.get("vertices")
         base = Row(
-            label, runtime, r.precision, None, compute="xnnpack" if runtime == "litert" else "cpu",
+            label, runtime, r.precision, None, compute=target.bench_compute,
             artifact=r.path.name, artifact_bytes=r.size_bytes, export_seconds=r.export_seconds,
             parity_max_px=stats.max if stats else None, parity_p99_px=stats.p99 if stats else None, **common,
         )  # fmt: skip
+        if not target.runs_here():
+            note = f"{target.name} artifacts cannot run on this machine; parity: {report.verdict()}"
+            log(f"  {label} {runtime}/{r.precision}: not runnable here; not timed")
+            rows += [replace(base, threads=t, status="not-runnable", note=note) for t in cfg.threads]
+            continue
         if not report.passed:
             log(f"  {label} {runtime}/{r.precision}: parity failed ({report.verdict()}); not timed")
             rows += [replace(base, threads=t, status="parity-failed", note=report.verdict()) for t in cfg.threads]
             continue
-        kind = "onnx" if runtime == "onnxruntime" else "tflite"
-        rows += [_timed_row(base, kind, r.path, t, cfg, peaks, log) for t in cfg.threads]
+        rows += [_timed_row(base, str(target.name), r.path, t, cfg, peaks, log) for t in cfg.threads]
     return rows
 
 
@@ -200,23 +234,23 @@ def bench_peer(cfg: BenchConfig, peaks: dict[int, float], log: Log) -> list[Row]
     if path is None:
         log(f"peer {peer_mod.PEER_NAME}: {cfg.peer_dir / peer_mod.PEER_FILE} is missing; run make peers")
         return []
+    target = target_for(path)
     base = Row(
-        peer_mod.PEER_NAME, "litert", "fp16 weights", None, compute="xnnpack", artifact=path.name,
+        peer_mod.PEER_NAME, target.runtime, "fp16 weights", None, compute=target.bench_compute, artifact=path.name,
         input_shape=peer_mod.input_shape(path), artifact_bytes=path.stat().st_size,
         params=peer_mod.tflite_params(path), macs=tflite_macs(path).total, note=peer_mod.PEER_SOURCE,
     )  # fmt: skip
-    return [_timed_row(base, "peer", path, t, cfg, peaks, log) for t in cfg.threads]
+    # The peer takes 0..1 pixels, ours 0..255.
+    extra = json.dumps({"scale": 1.0})
+    return [_timed_row(base, str(target.name), path, t, cfg, peaks, log, extra) for t in cfg.threads]
 
 
 def runtime_versions() -> dict[str, str]:
-    import ai_edge_litert
-    import onnxruntime
-
-    return {
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "ai_edge_litert": getattr(ai_edge_litert, "__version__", "?"),
-    }
+    versions = {"torch": torch.__version__}
+    for target in _targets():
+        if target.runs_here():
+            versions |= target.runtime_versions()
+    return versions
 
 
 def run_bench(

@@ -15,7 +15,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.errors import ConfigError
+
+__all__ = ["Machine", "Row", "results_dict", "this_machine", "validate", "write_json_atomic", "write_text_atomic"]
 
 SCHEMA = "meshpose-bench"
 SCHEMA_VERSION = 1
@@ -134,14 +137,4 @@ def validate(doc: dict[str, Any]) -> list[Row]:
 
 
 def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    tmp.replace(path)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(doc, indent=2) + "\n")

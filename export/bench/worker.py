@@ -12,15 +12,20 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from meshpose_export.bench.timing import peak_rss_mb, reset_peak, rss_mb, time_callable
+from meshpose_export.targets.base import get_target, list_targets
 
 
 def _make(kind: str, path: str, threads: int, shape: list[int], extra: str = "{}") -> Callable[[], object]:
+    """`kind` "torch": the deployment graph, rebuilt from its variant and saved state dict; else a
+    target's name: that target's `timed_call` (extra {"scale": ...} sets the input's value range)."""
     rng = np.random.default_rng(0)
+    spec = json.loads(extra)
     if kind == "torch":
         import torch
 
@@ -29,7 +34,6 @@ def _make(kind: str, path: str, threads: int, shape: list[int], extra: str = "{}
         torch.set_num_threads(threads)
         # A pickled fx graph does not load back, so the graph is rebuilt from its variant and the
         # saved state dict (the peak memory then includes building the training-form module).
-        spec = json.loads(extra)
         graph = create_model(spec["variant"]).deploy(**spec["deploy_kwargs"]).eval()
         graph.load_state_dict(torch.load(path, weights_only=True))
         x = torch.from_numpy((rng.random(shape) * 255.0).astype(np.float32))
@@ -39,24 +43,7 @@ def _make(kind: str, path: str, threads: int, shape: list[int], extra: str = "{}
                 return graph(x)
 
         return run_torch
-    if kind == "onnx":
-        from meshpose_export.targets.onnx_target import onnx_runner
-
-        runner = onnx_runner(path, threads)
-        image = (rng.random(shape) * 255.0).astype(np.float32)
-        return lambda: runner(image)
-    if kind in ("tflite", "peer"):
-        from ai_edge_litert.interpreter import Interpreter
-
-        interp = Interpreter(model_path=path, num_threads=threads)
-        interp.allocate_tensors()
-        (inp,) = interp.get_input_details()
-        # Ours take 0..255 pixels, BlazePose 0..1; the input is fed once, as an app would reuse
-        # its buffer, so the loop times the interpreter alone for both.
-        scale = 1.0 if kind == "peer" else 255.0
-        interp.set_tensor(inp["index"], (rng.random(inp["shape"]) * scale).astype(np.float32))
-        return interp.invoke
-    raise ValueError(f"unknown worker kind {kind!r}")
+    return get_target(kind).timed_call(Path(path), threads, rng, float(spec.get("scale", 255.0)))
 
 
 def measure(args: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +61,10 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # Runtime libraries are imported before the baseline so that `peak_model_mb` is the model's.
-    import onnxruntime  # noqa: F401
     import torch  # noqa: F401
-    from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+
+    for name in list_targets():
+        get_target(name).import_runtime()
 
     result = measure(json.loads(sys.argv[1]))
     print("MESHPOSE_BENCH_RESULT " + json.dumps(result), flush=True)

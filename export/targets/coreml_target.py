@@ -3,9 +3,10 @@
 The image input takes a pixel buffer directly: ImageType has a single scale but a per-channel
 bias, so the graph is asked for its form without the mean subtraction (`normalize_in_graph=False`)
 and the mean goes into ImageType's bias while the per-channel std already sits in the first
-convolution. Core ML predicts only on macOS; elsewhere `load` runs the artifact's own MIL program
-through the reference interpreter (`coreml_mil`, labelled as such, not the Core ML runtime),
-beside static checks of the saved program.
+convolution. Prediction runs on macOS through the Core ML runtime. Elsewhere `linux_executor`
+runs the artifact's own MIL program through the reference interpreter (`coreml_mil`; reports say
+so: not the Core ML runtime), and `verify` checks the saved program's contract against PyTorch
+(`coreml_contract`: ops, precision, outputs, preprocessing, weights by name, op attributes).
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
+from meshpose_export.artifact import Artifact, Executor, NotRunnableHere
+from meshpose_export.sidecar import Sidecar
+from meshpose_export.targets.base import (
+    Check,
+    ExportContext,
+    Precision,
+    Target,
+    TargetName,
+    Tolerance,
+    register_target,
+)
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
@@ -97,11 +108,13 @@ def _ct():
 
 
 class CoreMLTarget(Target):
-    name = "coreml"
-    precisions = ("fp16", "fp32", "w8", "pal8", "pal6")
-    recommended = ("fp16",)
+    name = TargetName.COREML
+    precisions = (Precision.FP16, Precision.FP32, Precision.W8, Precision.PAL8, Precision.PAL6)
+    recommended = (Precision.FP16,)
     input_layout = "image: RGB CVPixelBuffer (uint8), no manual normalisation"
     suffix = ".mlpackage"
+    runtime = "coreml"
+    bench_compute = "all"
 
     def deploy_kwargs(self) -> dict[str, bool]:
         return {"normalize_in_graph": False}
@@ -156,29 +169,29 @@ class CoreMLTarget(Target):
         op = cto.OpPalettizerConfig(mode="kmeans", nbits=int(precision.removeprefix("pal")))
         return cto.palettize_weights(model, cto.OptimizationConfig(global_config=op))
 
-    def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
-        ct = _ct()
-        checks = static_checks(path, graph)
-        if platform.system() != "Darwin":
-            from meshpose_export.targets.coreml_mil import INTERPRETER_NOTE, image_runner
+    def load_executor(self, path: Path, sidecar: Sidecar, threads: int | None) -> Executor:
+        if platform.system() == "Darwin":
+            return Executor(_coreml_runtime_runner(path, sidecar.input.name))
+        executor = linux_executor(path, sidecar)
+        if executor is None:
+            raise NotRunnableHere(LINUX_REASON)
+        return executor
 
-            reason = "Core ML predicts only on macOS; ran the saved program through the reference MIL interpreter"
-            # fp16 mode: every op's output rounded to the dtype the program declares (an fp32
-            # program declares none in float16, so the mode costs it nothing).
-            runner = image_runner(path, mode="fp16")
-            return Loaded(None, reason, checks, simulator=runner, simulator_note=INTERPRETER_NOTE)
-        with _quiet():
-            model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
-        name = graph.input_spec.name
+    def verify(self, artifact: Artifact, reference: MeshPoseDeploy) -> list[Check]:
+        _ct()
+        return static_checks(artifact.path, reference)
 
-        def run(image: np.ndarray) -> dict[str, np.ndarray]:
-            from PIL import Image
+    def runs_here(self) -> bool:
+        # The Core ML runtime itself. The reference interpreter executes the program off macOS
+        # for parity and predict, but it is no runtime to benchmark.
+        return platform.system() == "Darwin"
 
-            hwc = np.clip(np.rint(image[0].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
-            outs = model.predict({name: Image.fromarray(hwc)})
-            return {n: np.asarray(outs[n]) for n in OUTPUT_NAMES}
+    def runtime_versions(self) -> dict[str, str]:
+        return {"coremltools": _ct().__version__} if self.runs_here() else {}
 
-        return Loaded(run, "", checks)
+    def import_runtime(self) -> None:
+        if self.runs_here():
+            _ct()
 
     def output_dtype(self, precision: str) -> str:
         # coremltools gives a float16 program float16 outputs (MLMultiArray .float16): the app
@@ -197,6 +210,36 @@ class CoreMLTarget(Target):
             "pal8": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
             "pal6": Tolerance(max_px=10.0, p99_px=6.0, visibility=0.05),
         }[precision]
+
+
+LINUX_REASON = "CoreML prediction runs only on macOS; checked the saved program instead"
+# `linux_executor` returns an executor: the reference MIL interpreter.
+LINUX_EXECUTOR_AVAILABLE = True
+
+
+def linux_executor(path: Path, sidecar: Sidecar) -> Executor | None:
+    """What executes a saved .mlpackage off macOS: the artifact's own program, run by the
+    reference MIL interpreter, labelled as not the Core ML runtime. fp16 mode: every op's output
+    is rounded to the dtype the program declares (an fp32 program declares none in float16)."""
+    from meshpose_export.targets.coreml_mil import INTERPRETER_NOTE, image_runner
+
+    return Executor(image_runner(path, mode="fp16"), note=INTERPRETER_NOTE)
+
+
+def _coreml_runtime_runner(path: Path, input_name: str):
+    """The Core ML runtime (macOS): the artifact takes a camera image, 8-bit pixels as the app feeds it."""
+    ct = _ct()
+    with _quiet():
+        model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
+
+    def run(image: np.ndarray) -> dict[str, np.ndarray]:
+        from PIL import Image
+
+        hwc = np.clip(np.rint(image[0].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
+        outs = model.predict({input_name: Image.fromarray(hwc)})
+        return {n: np.asarray(outs[n]) for n in OUTPUT_NAMES}
+
+    return run
 
 
 def static_checks(path: Path, graph: MeshPoseDeploy) -> list[Check]:

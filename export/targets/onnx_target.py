@@ -9,7 +9,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
+from meshpose_export.artifact import Artifact, Executor
+from meshpose_export.sidecar import Sidecar
+from meshpose_export.targets.base import (
+    Check,
+    ExportContext,
+    Precision,
+    Target,
+    TargetName,
+    Tolerance,
+    register_target,
+)
 from meshpose_mobile.deploy import INPUT_NAME, OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
@@ -120,17 +130,29 @@ def onnx_runner(path: Path, threads: int = 0):
 
 
 class OnnxTarget(Target):
-    name = "onnx"
-    precisions = ("fp32",)
-    recommended = ("fp32",)
+    name = TargetName.ONNX
+    precisions = (Precision.FP32,)
+    recommended = (Precision.FP32,)
     input_layout = "NCHW float32"
     suffix = ".onnx"
+    runtime = "onnxruntime"
 
     def export(self, graph: MeshPoseDeploy, out_path: Path, precision: str, ctx: ExportContext) -> Path:
         return export_onnx(graph, out_path, dict(ctx.metadata))
 
-    def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
-        return Loaded(onnx_runner(path), checks=graph_checks(path))
+    def load_executor(self, path: Path, sidecar: Sidecar, threads: int | None) -> Executor:
+        return Executor(onnx_runner(path, threads or 0))
+
+    def verify(self, artifact: Artifact, reference: MeshPoseDeploy) -> list[Check]:
+        return graph_checks(artifact.path)
+
+    def runtime_versions(self) -> dict[str, str]:
+        import onnxruntime
+
+        return {"onnxruntime": onnxruntime.__version__}
+
+    def import_runtime(self) -> None:
+        import onnxruntime  # noqa: F401
 
     def tolerance(self, precision: str) -> Tolerance:
         # Measured: ~1e-4 px max on meshpose_xs/hrnet32 seeded weights (docs/design.md).

@@ -14,11 +14,23 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from meshpose_export.targets.base import Check, ExportContext, Loaded, Target, Tolerance, register_target
+from meshpose_export.artifact import Artifact, Executor
+from meshpose_export.sidecar import Sidecar
+from meshpose_export.targets.base import (
+    Check,
+    ExportContext,
+    Precision,
+    Target,
+    TargetName,
+    Tolerance,
+    register_target,
+)
 from meshpose_export.targets.onnx_target import export_onnx
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
@@ -29,11 +41,13 @@ MAX_PARALLEL = max(1, min(2, os.cpu_count() or 1))
 
 
 class TfliteTarget(Target):
-    name = "tflite"
-    precisions = ("fp32", "fp16", "int8_dynamic", "int8_full")
-    recommended = ("fp32", "fp16", "int8_dynamic")
+    name = TargetName.TFLITE
+    precisions = (Precision.FP32, Precision.FP16, Precision.INT8_DYNAMIC, Precision.INT8_FULL)
+    recommended = (Precision.FP32, Precision.FP16, Precision.INT8_DYNAMIC)
     input_layout = "NHWC float32"
     suffix = ".tflite"
+    runtime = "litert"
+    bench_compute = "xnnpack"
 
     def export(self, graph: MeshPoseDeploy, out_path: Path, precision: str, ctx: ExportContext) -> Path:
         run_dir = ctx.workdir / "onnx2tf"
@@ -85,8 +99,32 @@ class TfliteTarget(Target):
         for i in range(0, len(jobs), MAX_PARALLEL):
             _run_workers(jobs[i : i + MAX_PARALLEL])
 
-    def load(self, path: Path, graph: MeshPoseDeploy) -> Loaded:
-        return Loaded(tflite_runner(path), checks=[builtin_ops_check(path)])
+    def load_executor(self, path: Path, sidecar: Sidecar, threads: int | None) -> Executor:
+        return Executor(tflite_runner(path, threads))
+
+    def verify(self, artifact: Artifact, reference: MeshPoseDeploy) -> list[Check]:
+        return [builtin_ops_check(artifact.path)]
+
+    def runtime_versions(self) -> dict[str, str]:
+        import ai_edge_litert
+
+        return {"ai_edge_litert": getattr(ai_edge_litert, "__version__", "?")}
+
+    def import_runtime(self) -> None:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+
+    def timed_call(
+        self, path: Path, threads: int, rng: np.random.Generator, scale: float = 255.0
+    ) -> Callable[[], object]:
+        """The interpreter alone: the input is set once, as an app reuses its buffer (works for any
+        .tflite, e.g. the bench's peer, whose input is 0..1: `scale` 1)."""
+        from ai_edge_litert.interpreter import Interpreter
+
+        interp = Interpreter(model_path=str(path), num_threads=threads)
+        interp.allocate_tensors()
+        (inp,) = interp.get_input_details()
+        interp.set_tensor(inp["index"], (rng.random(inp["shape"]) * scale).astype(np.float32))
+        return interp.invoke
 
     def tolerance(self, precision: str) -> Tolerance:
         # Measured max / p99 error (px) on seeded weights, worst of `vertices` and `vertices_2d`
@@ -104,12 +142,32 @@ class TfliteTarget(Target):
 
 def builtin_ops_check(path: Path) -> Check:
     """No Flex (select TF) or custom op: either would need a custom layer on the phone."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    ops = [op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()]
+    ops = [op["op_name"] for op in op_details(path)]
     odd = sorted({op for op in ops if op.startswith("Flex") or op in ("CUSTOM", "DELEGATE")})
     detail = f"{len(ops)} ops of {len(set(ops))} kinds" + (f"; non-builtin: {odd}" if odd else "")
     return Check("TFLite builtin ops only", not odd, detail)
+
+
+def op_details(path: Path | str) -> list[dict[str, Any]]:
+    """Every op of a .tflite in execution order (name, input and output tensor indices), from
+    LiteRT's interpreter: the one place that uses its private `_get_ops_details`."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return list(Interpreter(model_path=str(path))._get_ops_details())
+
+
+def tensor_shapes(path: Path | str) -> dict[int, list[int]]:
+    """Tensor index -> shape, for every tensor of a .tflite."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return {t["index"]: [int(d) for d in t["shape"]] for t in Interpreter(model_path=str(path)).get_tensor_details()}
+
+
+def input_shape(path: Path | str) -> tuple[int, ...]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    (inp,) = Interpreter(model_path=str(path)).get_input_details()
+    return tuple(int(d) for d in inp["shape"])
 
 
 def _worker_cmd(mode: str, args: dict) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from meshpose_mobile.config import ModelConfig
-from meshpose_mobile.crop import CropContract, invert_affine
+from meshpose_mobile.crop import DEFAULT_BOX_SCALE, CropContract, invert_affine
 from meshpose_mobile.densepose import UVTransform, load_densepose, load_pseudo_gt
 from meshpose_mobile.errors import DataError
 from meshpose_mobile.topology import Topology
@@ -35,7 +35,7 @@ class DensePoseSource:
         *,
         pseudo_gt: str | Path | None = None,
         uv_transform: UVTransform | None = None,
-        box_scale: float = 1.1,
+        box_scale: float = DEFAULT_BOX_SCALE,
     ) -> None:
         annotations, images = Path(annotations), Path(images)
         if not images.is_dir():
@@ -53,7 +53,7 @@ class DensePoseSource:
                 raise DataError(f"image {path} (annotation {ann.id}) not found; check data.images")
         self.images = images
         self.topology = topology
-        self.contract = CropContract(model_config.input_height, model_config.input_width, box_scale)
+        self.contract = CropContract.for_config(model_config, box_scale)
         self.pseudo = load_pseudo_gt(pseudo_gt, topology) if pseudo_gt else None
         raw = json.loads(annotations.read_text())
         self.keypoints = {

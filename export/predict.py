@@ -2,9 +2,9 @@
 
 One code path for every runtime: the person box becomes the network's crop through the crop
 contract (`meshpose_mobile.crop`), a runner maps the crop to the deployment graph's outputs (the
-PyTorch deployment graph, ONNX Runtime, LiteRT or CoreML, all with the same call signature), and
-the crop-pixel outputs go back to the photo. An artifact's input size and crop contract come from
-the sidecar JSON `meshpose-export` wrote beside it, so predictions here crop exactly like the apps.
+PyTorch deployment graph, or any exported artifact opened by its target: `target_for(path).open`),
+and the crop-pixel outputs go back to the photo. An artifact's input size and crop contract come
+from its sidecar JSON, so predictions here crop exactly like the apps.
 
 The optional high-poly upsampler runs in PyTorch on the crop-pixel low-poly mesh, before the
 mapping back to the photo: that is the space the network predicts in, whatever the box size.
@@ -12,9 +12,6 @@ mapping back to the photo: that is the space the network predicts in, whatever t
 
 from __future__ import annotations
 
-import json
-import platform
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +19,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from meshpose_export.artifact import Runner
+from meshpose_export.targets.base import find_target, get_target, list_targets
+from meshpose_mobile.checkpoint import load_upsampler
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.released import ReleasedConstants
-from meshpose_mobile.upsampler import HighPolyUpsampler, load_upsampler
+from meshpose_mobile.upsampler import HighPolyUpsampler
 
-# image (1, 3, H, W) float32 RGB 0..255 -> {"vertices", "visibility", "vertices_2d"}: the
-# signature of meshpose_export's runners.
-Runner = Callable[[np.ndarray], dict[str, np.ndarray]]
-DEFAULT_BOX_SCALE = 1.1
-ARTIFACT_KINDS = {".onnx": "onnx", ".tflite": "tflite", ".mlpackage": "coreml"}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 JSON_FORMAT = "meshpose-prediction"
 JSON_VERSION = 1
@@ -45,7 +40,7 @@ class PredictError(MeshPoseError):
 class ModelInfo:
     """What the JSON and the overlay say about the model that ran."""
 
-    kind: str  # "pytorch", "onnx", "tflite" or "coreml"
+    kind: str  # "pytorch" or the artifact's target name
     path: str
     variant: str
     precision: str
@@ -129,19 +124,17 @@ class Predictor:
         released_constants: ReleasedConstants | str | Path | None = None,
         box_scale: float | None = None,
     ) -> Predictor:
-        """A checkpoint (ours or the released one) or an .onnx / .tflite / .mlpackage artifact."""
+        """A checkpoint (ours or the released one) or an artifact of any registered target."""
         path = Path(path)
         if not path.exists():
             raise PredictError(f"model not found: {path}; pass a checkpoint or an exported artifact to --model")
-        kind = ARTIFACT_KINDS.get(path.suffix.lower())
-        if kind is None:
+        if find_target(path) is None:
             if path.is_dir():
-                raise PredictError(
-                    f"model {path} is a folder; pass a checkpoint file or an .onnx, .tflite or .mlpackage artifact"
-                )
+                suffixes = ", ".join(get_target(n).suffix for n in list_targets())
+                raise PredictError(f"model {path} is a folder; pass a checkpoint file or an artifact ({suffixes})")
             runner, contract, info, faces = _from_checkpoint(path, released_constants, box_scale)
         else:
-            runner, contract, info, faces = _from_artifact(path, kind, box_scale)
+            runner, contract, info, faces = _from_artifact(path, box_scale)
         up = upsampler
         if up is not None and not isinstance(up, HighPolyUpsampler):
             up = load_upsampler(up, released_constants)
@@ -259,91 +252,29 @@ def _from_checkpoint(
     cfg = model.config
     # The deployment graph, not the training model: the very graph every artifact is made from.
     runner = torch_runner(model.deploy())
-    contract = CropContract(cfg.input_height, cfg.input_width, box_scale=box_scale or DEFAULT_BOX_SCALE)
+    contract = CropContract.for_config(cfg, box_scale)
     info = ModelInfo("pytorch", str(path), cfg.variant, "fp32", cfg.num_vertices, f"checkpoint {path.name}")
     return runner, contract, info, model.topology.faces
 
 
-def read_sidecar(path: Path, kind: str) -> dict[str, Any]:
-    """`<artifact>.json` beside the artifact (e.g. `m_fp32.onnx.json`); exports made before the
-    sidecar took the whole artifact name wrote `m_fp32.json`, shared by targets of one precision."""
-    suffix = next(s for s, k in ARTIFACT_KINDS.items() if k == kind)
-    sidecar = path.with_name(path.name + ".json")
-    if not sidecar.is_file():
-        sidecar = path.with_name(path.name[: -len(suffix)] + ".json")
-    if not sidecar.is_file():
-        raise PredictError(
-            f"artifact {path.name} has no sidecar {path.name}.json beside it; keep the .json meshpose-export "
-            "wrote next to the artifact"
-        )
+def _from_artifact(path: Path, box_scale: float | None) -> tuple[Runner, CropContract, ModelInfo, np.ndarray | None]:
+    target = find_target(path)
+    assert target is not None
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-        crop = data["crop"]
-        ok = data.get("format") == "meshpose-sidecar" and all(
-            k in crop for k in ("input_height", "input_width", "box_scale")
+        artifact = target.open(path)
+    except MeshPoseError as err:
+        raise PredictError(str(err)) from None
+    side = artifact.sidecar
+    if not artifact.can_run:
+        runnable = ", ".join(get_target(n).suffix for n in list_targets() if get_target(n).runs_here())
+        raise PredictError(f"{path.name}: {artifact.reason}; predict with an artifact that runs here ({runnable})")
+    contract = (
+        side.crop
+        if box_scale is None
+        else CropContract(
+            side.crop.input_height, side.crop.input_width, box_scale=box_scale, border_value=side.crop.border_value
         )
-    except (ValueError, KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise PredictError(f"sidecar {sidecar} is not a meshpose-export sidecar; re-export the artifact")
-    # No check of data["target"]: an older shared sidecar may name another target of the same
-    # export run, and the fields read here are the same for every target of one run.
-    return data
-
-
-def _from_artifact(
-    path: Path, kind: str, box_scale: float | None
-) -> tuple[Runner, CropContract, ModelInfo, np.ndarray | None]:
-    side = read_sidecar(path, kind)
-    crop = side["crop"]
-    contract = CropContract(
-        int(crop["input_height"]),
-        int(crop["input_width"]),
-        box_scale=float(box_scale or crop["box_scale"]),
-        border_value=float(crop.get("border_value", 0.0)),
     )
-    mesh = side.get("mesh") or {}
-    k = int(mesh.get("num_vertices") or side["outputs"][0]["shape"][1])
-    faces = np.asarray(mesh["faces"], dtype=np.int64) if mesh.get("faces") else None
-    info = ModelInfo(kind, str(path), side.get("variant", ""), side.get("precision", ""), k, side.get("weights", ""))
-    try:
-        runner = _artifact_runner(path, kind, side)
-    except MeshPoseError:
-        raise
-    except Exception as err:  # runtimes raise their own types on a damaged file
-        why = " ".join(str(err).split())[:150] or type(err).__name__
-        raise PredictError(f"cannot load artifact {path} ({why}); re-export it") from None
-    return runner, contract, info, faces
-
-
-def _artifact_runner(path: Path, kind: str, sidecar: dict[str, Any]) -> Runner:
-    if kind == "onnx":
-        from meshpose_export.targets.onnx_target import onnx_runner
-
-        return onnx_runner(path)
-    if kind == "tflite":
-        from meshpose_export.targets.tflite_target import tflite_runner
-
-        return tflite_runner(path)
-    if platform.system() != "Darwin":
-        raise PredictError(
-            f"{path.name}: CoreML models run only on macOS; predict with the .onnx or .tflite export instead"
-        )
-    return _coreml_runner(path, sidecar["input"]["name"])
-
-
-def _coreml_runner(path: Path, input_name: str) -> Runner:
-    import coremltools as ct
-    from PIL import Image
-
-    from meshpose_mobile.deploy import OUTPUT_NAMES
-
-    model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
-
-    def run(image: np.ndarray) -> dict[str, np.ndarray]:
-        # The artifact takes a camera image: 8-bit pixels, as the app feeds it.
-        hwc = np.clip(np.rint(image[0].transpose(1, 2, 0)), 0, 255).astype(np.uint8)
-        outs = model.predict({input_name: Image.fromarray(hwc)})
-        return {n: np.asarray(outs[n]) for n in OUTPUT_NAMES}
-
-    return run
+    faces = np.asarray(side.mesh["faces"], dtype=np.int64) if side.mesh.get("faces") else None
+    info = ModelInfo(artifact.target, str(path), side.variant, side.precision, side.num_vertices, side.weights)
+    return artifact, contract, info, faces

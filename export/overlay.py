@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from meshpose_export.predict import Prediction
 from meshpose_mobile.atomic import write_bytes_atomic
-from meshpose_mobile.predict import Prediction
 
 CMAP = "plasma"
 
