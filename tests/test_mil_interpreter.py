@@ -392,3 +392,18 @@ def test_coreml_parity_runs_the_program_on_linux(tiny_programs, tiny_model, prec
     assert len(report.checks) >= 5 and all(c.passed for c in report.checks)  # fp32: no fp16-islands check
     if precision == "fp32":
         assert report.stats["vertices"].max <= 0.005
+
+
+@pytest.mark.export
+def test_ane_report_names_its_evidence(tiny_programs) -> None:
+    from meshpose_export.targets.coreml_ane import LABEL, ane_report
+
+    r16 = ane_report(mil.load_program(tiny_programs["fp16"]))
+    assert r16["label"] == LABEL and "estimate" in LABEL
+    items = {i["item"].split(" (")[0]: i for i in r16["items"]}
+    moves = items["reshapes that move channels into height"]
+    assert moves["count"] == 4 and moves["evidence"][0]["from"] == [1, 128, 1, 1]
+    assert moves["evidence"][0]["to"] == [1, 8, 16, 1]
+    assert not any(i["item"].startswith("float32 ops") for i in r16["items"])  # the bias add is preprocessing
+    r32 = ane_report(mil.load_program(tiny_programs["fp32"]))
+    assert any(i["item"].startswith("float32 ops") and i["count"] > 50 for i in r32["items"])
