@@ -28,9 +28,10 @@ from meshpose_export.targets.base import Check
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 
 _SUFFIXES = ("_palettized", "_quantized", "_to_fp16")
-# Compressed weights decode near, not onto, PyTorch's: measured worst errors (tiny, xs) are
-# 0.005 (w8), 0.007 (pal8) and 0.036 (pal6) of the tensor's max |w|; a swapped tensor is O(1).
-COMPRESSED_REL_BOUND = 0.1
+# Compressed weights decode near, not onto, PyTorch's. Measured as RMS error relative to the
+# tensor's RMS (max-based errors are ruled by k-means outliers: 0.105 of max |w| on xs's pal8
+# expansions); a tensor swapped with a like one is at about sqrt(2).
+COMPRESSED_REL_BOUND = 0.25
 
 
 def base_name(name: str) -> str:
@@ -85,15 +86,16 @@ class _Matcher:
 
     def error(self, ref: np.ndarray, name: str) -> float:
         """0 when equal after rounding to the dtype the program stores the constant in; for
-        compressed weights, the error relative to the tensor's max |w|."""
+        compressed weights, the RMS error relative to the tensor's RMS."""
         got = self.weights[name]
         if ref.size != got.size:
             return float("inf")
         ref = ref.reshape(-1).astype(self.stored[name]).astype(np.float32)
-        err = float(np.abs(got.reshape(-1) - ref).max()) if ref.size else 0.0
-        if self.compressed(name) and err > 0:
-            return err / max(float(np.abs(ref).max()), 1e-12)
-        return err
+        diff = got.reshape(-1).astype(np.float64) - ref
+        if self.compressed(name):
+            rms = float(np.sqrt(np.mean(ref.astype(np.float64) ** 2)))
+            return float(np.sqrt(np.mean(diff**2))) / max(rms, 1e-12)
+        return float(np.abs(diff).max()) if ref.size else 0.0
 
     def ok(self, err: float, name: str) -> bool:
         return err <= COMPRESSED_REL_BOUND if self.compressed(name) else err == 0.0
@@ -144,7 +146,7 @@ def weight_checks(program: mil.Program, graph: MeshPoseDeploy, fp16: bool) -> tu
     n = sum(counts.values()) + len(bad)
     detail = f"{n - len(bad)}/{n} tensors: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     if n_compressed:
-        detail += f"; {n_compressed} compressed, decoded within {worst_compressed:.4f} of their max |w|"
+        detail += f"; {n_compressed} compressed, worst relative RMS error {worst_compressed:.4f}"
     if bad:
         detail += f"; {len(bad)} wrong, e.g. {bad[0]}"
     return Check("weights and biases equal PyTorch's, matched by name", not bad, detail), resolved
