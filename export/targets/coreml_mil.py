@@ -329,6 +329,8 @@ class Arithmetic:
     # "fp32" (float32 accumulators, the default) or "fp16" (sequential float16 sums in reductions
     # and softmax denominators: the most fragile accumulator a runtime could use; analysis only).
     accumulate: str = "fp32"
+    # With accumulate="fp16": the op kinds whose sums use it (None: every reduction and softmax).
+    accumulate_ops: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -404,6 +406,7 @@ def run_program(
     mode: str = "fp32",
     *,
     accumulate: str = "fp32",
+    accumulate_ops: frozenset[str] | None = None,
     keep: Callable[[str], bool] | None = None,
     round_fp16: Callable[[str], bool] | None = None,
 ) -> dict[str, np.ndarray]:
@@ -414,7 +417,7 @@ def run_program(
     to float16 whatever their declared dtype, e.g. one layer's weights of an fp32 program."""
     if not isinstance(program, Program):
         program = load_program(program)
-    arith = Arithmetic(mode, accumulate)
+    arith = Arithmetic(mode, accumulate, accumulate_ops)
     env: dict[str, Any] = {}
     for decl in program.inputs:
         if decl.name not in inputs:
@@ -534,8 +537,8 @@ _op("clip")(lambda o: np.clip(o.f("x"), np.float32(o.scalar("alpha")), np.float3
 _op("identity")(lambda o: np.asarray(o["x"]))
 
 
-def _axis_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool, arith: Arithmetic) -> np.ndarray:
-    if arith.accumulate == "fp32":
+def _axis_sum(x: np.ndarray, axes: tuple[int, ...], keepdims: bool, arith: Arithmetic, kind: str = "") -> np.ndarray:
+    if arith.accumulate == "fp32" or (arith.accumulate_ops is not None and kind not in arith.accumulate_ops):
         return np.sum(x, axis=axes, keepdims=keepdims, dtype=np.float32)
     # Sequential float16 accumulation (cumsum is strictly left to right, unlike np.sum's pairwise).
     axes = tuple(sorted(a % x.ndim for a in axes))
@@ -556,7 +559,7 @@ def _reduce_axes(o: _Op, x: np.ndarray) -> tuple[int, ...]:
 @_op("reduce_sum")
 def _reduce_sum(o: _Op) -> np.ndarray:
     x = o.f("x")
-    return _axis_sum(x, _reduce_axes(o, x), bool(o.scalar("keep_dims", False)), o.arith)
+    return _axis_sum(x, _reduce_axes(o, x), bool(o.scalar("keep_dims", False)), o.arith, "reduce_sum")
 
 
 @_op("reduce_mean")
@@ -564,7 +567,7 @@ def _reduce_mean(o: _Op) -> np.ndarray:
     x = o.f("x")
     axes = _reduce_axes(o, x)
     n = math.prod(x.shape[a] for a in axes)
-    return _axis_sum(x, axes, bool(o.scalar("keep_dims", False)), o.arith) / np.float32(n)
+    return _axis_sum(x, axes, bool(o.scalar("keep_dims", False)), o.arith, "reduce_mean") / np.float32(n)
 
 
 _op("reduce_max")(
@@ -580,7 +583,7 @@ def _softmax(o: _Op) -> np.ndarray:
     x = o.f("x")
     axis = int(o.scalar("axis", -1))
     e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / _axis_sum(e, (axis,), True, o.arith)
+    return e / _axis_sum(e, (axis,), True, o.arith, "softmax")
 
 
 @_op("reshape")
