@@ -103,6 +103,18 @@ def _build(path: Path, fp16: bool = False) -> None:
             x=mb.expand_dims(x=x, axes=[-1], name="expanded"), axes=[0], name="expand_squeeze"
         )
         outs["batch_norm"] = mb.batch_norm(x=x, epsilon=1e-3, name="batch_norm", **BN)
+        outs["exp"] = mb.exp(x=x, name="exp")
+        outs["tanh"] = mb.tanh(x=x, name="tanh")
+        outs["sqrt_abs"] = mb.sqrt(x=mb.abs(x=x), name="sqrt_abs")
+        outs["rsqrt_square"] = mb.rsqrt(x=mb.square(x=x), epsilon=1e-3, name="rsqrt_square")
+        outs["pow"] = mb.pow(x=mb.abs(x=x), y=1.5, name="pow")
+        outs["max_min"] = mb.maximum(x=mb.minimum(x=x, y=0.5), y=-0.5, name="max_min")
+        outs["reduce_min"] = mb.reduce_min(x=x, axes=[1], keep_dims=True, name="reduce_min")
+        outs["identity"] = mb.identity(x=x, name="identity")
+        w_cast = mb.constexpr_cast(
+            source_val=CONV_W["conv_plain"].astype(np.float16), output_dtype="fp32", name="w_cast"
+        )
+        outs["conv_cast_weight"] = mb.conv(x=x, weight=w_cast, pad_type="valid", name="conv_cast_weight")
         w_aff = mb.constexpr_affine_dequantize(
             quantized_data=Q8, zero_point=Q8_ZERO, scale=Q8_SCALE, axis=0, name="w_affine"
         )
@@ -179,6 +191,16 @@ def _expected() -> dict[str, np.ndarray]:
     exp["expand_squeeze"] = x.unsqueeze(-1).squeeze(0)
     bn = {k: torch.from_numpy(v) for k, v in BN.items()}
     exp["batch_norm"] = F.batch_norm(x, bn["mean"], bn["variance"], bn["gamma"], bn["beta"], eps=1e-3)
+    exp["exp"] = torch.exp(x)
+    exp["tanh"] = torch.tanh(x)
+    exp["sqrt_abs"] = x.abs().sqrt()
+    exp["rsqrt_square"] = torch.rsqrt(x.square() + 1e-3)
+    exp["pow"] = x.abs() ** 1.5
+    exp["max_min"] = x.clamp(-0.5, 0.5)
+    exp["reduce_min"] = x.amin(dim=1, keepdim=True)
+    exp["identity"] = x
+    w16 = torch.from_numpy(CONV_W["conv_plain"].astype(np.float16).astype(np.float32))
+    exp["conv_cast_weight"] = F.conv2d(x, w16)
     w8 = torch.from_numpy(Q8_SCALE).view(-1, 1, 1, 1) * (
         torch.from_numpy(Q8.astype(np.float32)) - torch.from_numpy(Q8_ZERO.astype(np.float32)).view(-1, 1, 1, 1)
     )
@@ -241,6 +263,9 @@ def test_program_holds_every_op_kind(op_program) -> None:
         "constexpr_affine_dequantize", "constexpr_lut_to_dense", "real_div", "sub",
     ):  # fmt: skip
         assert k in kinds, k
+    # Every op kind the interpreter implements is exercised here (add, mul and cast through the
+    # FP16 program and the MeshPose programs below).
+    assert set(mil.supported_ops()) - kinds <= {"add", "mul", "cast"}, set(mil.supported_ops()) - kinds
     assert set(op_program.op_kinds()) <= set(mil.supported_ops()) | {"const"}
 
 
