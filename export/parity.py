@@ -121,7 +121,8 @@ class ParityReport:
             return f"{verdict} (static checks; {self.measured_by}: max {s.max:.4f} px, p99 {s.p99:.4f} px)"
         s = self.stats["vertices"]
         verdict = "PASS" if self.passed else "FAIL"
-        return f"{verdict} max {s.max:.4f} px, p99 {s.p99:.4f} px (tol {self.tolerance.max_px} px)"
+        by = "" if self.measured_by in ("", "artifact") else f"; {self.measured_by}"
+        return f"{verdict} max {s.max:.4f} px, p99 {s.p99:.4f} px (tol {self.tolerance.max_px} px{by})"
 
     def table(self) -> str:
         lines = [f"parity {self.target}/{self.precision}: {self.verdict()}"]

@@ -413,6 +413,7 @@ def test_coreml_parity_runs_the_program_on_linux(tiny_programs, tiny_model, prec
     assert all(np.array_equal(i.image, np.rint(i.image)) for i in inputs)  # camera pixels: whole numbers
     report = check(target, artifact, graph, torch_runner(tiny_model.deploy()), inputs)
     assert report.measured_by == mil.INTERPRETER_NOTE
+    assert "reference interpreter (not the Core ML runtime)" in report.verdict()  # every summary line says so
     assert report.passed and report.status == "pass", report.table()
     assert len(report.checks) >= 5 and all(c.passed for c in report.checks)  # fp32: no fp16-islands check
     if precision == "fp32":
