@@ -7,14 +7,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= artifacts
 VARIANT ?= meshpose_xs
+# The person detector of meshpose-predict, unzipped from the mediapipe wheel (see the end of this file).
+DETECTOR := models/pose_detection.tflite
 # The pip config of the machine may point at a local torch CPU wheel; also look there explicitly.
 PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 # This machine's pip config names index folders that may not exist; pip warns once per package.
 PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup export test test-fast lint params bench-cpu train-cpu clean
+.PHONY: setup export test test-fast test-android-core lint params bench-cpu train-cpu clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(DETECTOR)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +33,19 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup lint
+test: setup lint test-android-core
 	$(BIN)/python -m pytest -q
+
+# The Android app's platform-free Java core against golden/ (offline Maven; versions pinned in its pom).
+# Surefire's own summary is silenced by -q; the count and a pytest-style "N passed, N failed" line
+# come from its reports, and zero tests run is a failure.
+ANDROID_CORE := android_demo/core
+test-android-core: setup
+	@command -v mvn >/dev/null || { echo "error: Maven (mvn) and Java 17 are needed for the Android core tests; install them (android_demo/README.md)"; exit 1; }
+	rm -rf $(ANDROID_CORE)/target/surefire-reports
+	rc=0; (cd $(ANDROID_CORE) && mvn -o -q -B -Dstyle.color=never test) || rc=$$?; \
+	$(BIN)/python scripts/junit_summary.py $(ANDROID_CORE)/target/surefire-reports --label "Android core (JUnit)" || rc=1; \
+	exit $$rc
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -49,21 +62,31 @@ train-cpu: setup
 	$(BIN)/python benchmarks/train_cpu.py
 
 clean:
-	rm -rf $(VENV) $(OUT) build *.egg-info runs
+	rm -rf $(VENV) $(OUT) build *.egg-info runs models
 
-# Peer models for meshpose-bench (BlazePose GHUM full landmark model, from the mediapipe wheel;
-# unzipped, never imported: mediapipe 0.10.21 needs numpy<2). Nothing is downloaded at run time.
+# Models unzipped from the mediapipe 0.10.21 wheel (Apache-2.0), never imported (mediapipe needs
+# numpy<2); the wheel is fetched once with pip, nothing is downloaded at run time.
+# - models/pose_detection.tflite: the person detector of meshpose-predict (export/detector.py), part of setup.
+# - benchmarks/peers/pose_landmark_full.tflite: BlazePose GHUM full, the peer of meshpose-bench (make peers).
 PEERS := benchmarks/peers
 MEDIAPIPE_WHEEL_DIR := $(PEERS)/wheels
-.PHONY: peers
+MEDIAPIPE_WHEEL_STAMP := $(MEDIAPIPE_WHEEL_DIR)/.downloaded
+UNZIP_FROM_WHEEL = $(PYTHON) -c "import sys, zipfile, pathlib; w = sorted(pathlib.Path(sys.argv[1]).glob('mediapipe-0.10.21-*.whl'))[0]; \
+		t = pathlib.Path(sys.argv[3]); t.parent.mkdir(parents=True, exist_ok=True); tmp = t.with_suffix('.tmp'); \
+		tmp.write_bytes(zipfile.ZipFile(w).read(sys.argv[2])); tmp.replace(t)"
+.PHONY: peers detector
 peers: $(PEERS)/pose_landmark_full.tflite
+detector: $(DETECTOR)
 
-$(PEERS)/pose_landmark_full.tflite:
+$(MEDIAPIPE_WHEEL_STAMP):
 	mkdir -p $(MEDIAPIPE_WHEEL_DIR)
 	$(PYTHON) -m pip download -q --no-deps mediapipe==0.10.21 --only-binary=:all: \
 		--platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
-		-d $(MEDIAPIPE_WHEEL_DIR)
-	$(PYTHON) -c "import sys, zipfile, pathlib; w = sorted(pathlib.Path(sys.argv[1]).glob('mediapipe-0.10.21-*.whl'))[0]; \
-		m = 'mediapipe/modules/pose_landmark/pose_landmark_full.tflite'; t = pathlib.Path(sys.argv[2]); \
-		tmp = t.with_suffix('.tmp'); tmp.write_bytes(zipfile.ZipFile(w).read(m)); tmp.replace(t)" \
-		$(MEDIAPIPE_WHEEL_DIR) $@
+		-d $(MEDIAPIPE_WHEEL_DIR) $(PIP_FILTER)
+	touch $@
+
+$(PEERS)/pose_landmark_full.tflite: $(MEDIAPIPE_WHEEL_STAMP)
+	$(UNZIP_FROM_WHEEL) $(MEDIAPIPE_WHEEL_DIR) mediapipe/modules/pose_landmark/pose_landmark_full.tflite $@
+
+$(DETECTOR): $(MEDIAPIPE_WHEEL_STAMP)
+	$(UNZIP_FROM_WHEEL) $(MEDIAPIPE_WHEEL_DIR) mediapipe/modules/pose_detection/pose_detection.tflite $@

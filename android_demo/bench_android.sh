@@ -7,9 +7,46 @@
 #   THREADS          CPU threads for XNNPACK runs (default 4)
 #   RUNS             timed runs (default 50)
 # Writes benchmarks/results/<MACHINE_NAME>/results.json plus the raw logs next to it.
+#
+#        android_demo/bench_android.sh --app MACHINE_NAME
+#   Starts the installed MeshPose app's benchmark activity over adb (model only per accelerator and
+#   thread count, whole pipeline over the bundled photos, thermal status, peak memory), waits for it
+#   and pulls its meshpose-bench JSON to benchmarks/results/<MACHINE_NAME>/app.json.
+#   RUNS, THREADS ("1,2,4"), ACCELERATORS ("xnnpack,gpu,npu") and TIMEOUT (s, default 900) apply.
 set -euo pipefail
 
 die() { echo "error: $*" >&2; exit 2; }
+
+if [ "${1:-}" = "--app" ]; then
+  [ $# -eq 2 ] || die "usage: $0 --app MACHINE_NAME"
+  command -v adb >/dev/null || die "adb not found; install Android platform-tools and connect a phone"
+  adb get-state >/dev/null 2>&1 || die "no phone visible to adb (adb devices lists none)"
+  machine="$2"
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  out="$root/benchmarks/results/$machine"
+  python="${PYTHON:-$root/.venv/bin/python}"
+  pkg=org.meshpose.demo
+  files="/sdcard/Android/data/$pkg/files"
+  adb shell pm path "$pkg" >/dev/null 2>&1 || die "the MeshPose app is not installed; build and run it from Android Studio first (android_demo/README.md)"
+  adb shell rm -f "$files/meshpose-bench.done" "$files/meshpose-bench.json"
+  adb shell am start -W -n "$pkg/.MainActivity" --ez meshpose.benchmark true \
+    --ei meshpose.runs "${RUNS:-50}" --es meshpose.threads "${THREADS:-1,2,4}" \
+    --es meshpose.accelerators "${ACCELERATORS:-xnnpack,gpu,npu}" --es meshpose.machine "$machine" >/dev/null
+  deadline=$(( $(date +%s) + ${TIMEOUT:-900} ))
+  until adb shell cat "$files/meshpose-bench.done" 2>/dev/null | grep -q .; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "the app's benchmark did not finish within ${TIMEOUT:-900} s; see adb logcat -s MeshPoseBench"
+    sleep 5
+  done
+  status="$(adb shell cat "$files/meshpose-bench.done" | tr -d '\r')"
+  [ "$status" = ok ] || die "the app's benchmark failed: $status (adb logcat -s MeshPoseBench)"
+  mkdir -p "$out"
+  adb pull "$files/meshpose-bench.json" "$out/.app.json.tmp" >/dev/null
+  "$python" -c "import json, sys; from meshpose_export.bench.schema import validate; validate(json.load(open(sys.argv[1])))" \
+    "$out/.app.json.tmp" || { rm -f "$out/.app.json.tmp"; die "the app wrote an invalid meshpose-bench file"; }
+  mv "$out/.app.json.tmp" "$out/app.json"
+  echo "wrote $out/app.json"
+  exit 0
+fi
 [ $# -ge 2 ] || die "usage: $0 MACHINE_NAME MODEL.tflite [MODEL.tflite ...]"
 command -v adb >/dev/null || die "adb not found; install Android platform-tools and connect a phone"
 [ -n "${BENCHMARK_MODEL:-}" ] && [ -f "$BENCHMARK_MODEL" ] || die "set BENCHMARK_MODEL to LiteRT's benchmark_model binary (see android_demo/README.md)"

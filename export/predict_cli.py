@@ -1,12 +1,14 @@
-"""`meshpose-predict`: run a checkpoint or an exported artifact on a photo (or a folder of photos).
+"""`meshpose-predict`: run a checkpoint or an exported artifact on photos, a video or a folder of frames.
 
-Writes, per image, `<name>.json` (low-poly xyz and visibility, high-poly xyz with an upsampler,
-all in image pixels) and `<name>_overlay.png` (the mesh on the photo plus a side view).
+Photos: the person detector finds everyone (or `--box` / `--whole-image` sets the one box); per
+image `<name>.json` (format `meshpose-prediction` v2: a `people` list, each with its box, detector
+score, low-poly xyz and visibility, high-poly xyz with an upsampler, all in image pixels) and
+`<name>_overlay.png`. Videos (and a folder with `--frames`): detection, tracking and One-Euro
+smoothing (meshpose_export.people), `<name>.jsonl` and `<name>_overlay.mp4`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections import Counter
@@ -30,7 +32,7 @@ def _fail(err: MeshPoseError) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("image", type=click.Path(path_type=Path), metavar="INPUT")
 @click.option(
     "--model",
     "model_path",
@@ -44,7 +46,32 @@ def _fail(err: MeshPoseError) -> None:
 @click.option(
     "--box",
     default=None,
-    help="Person box x,y,w,h (top-left corner, width, height) in image pixels. Default: the whole image.",
+    help="Person box x,y,w,h (top-left corner, width, height) in image pixels, for photos. Default: the person "
+    "detector finds every person.",
+)
+@click.option("--whole-image", is_flag=True, help="Photos: no detector; the whole photo is the person box.")
+@click.option("--max-people", type=int, default=4, show_default=True, help="Most people per photo or video.")
+@click.option("--min-score", type=float, default=0.5, show_default=True, help="Detector score a person needs (0..1).")
+@click.option(
+    "--detector",
+    "detector_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Person detector .tflite (MediaPipe pose_detection). Default: models/pose_detection.tflite from make setup.",
+)
+@click.option("--frames", "as_frames", is_flag=True, help="INPUT is a folder holding the frames of one video.")
+@click.option("--fps", type=float, default=None, help="Frame rate of a folder of frames (default 30).")
+@click.option("--max-frames", type=int, default=None, help="Video: stop after this many frames.")
+@click.option("--no-smoothing", is_flag=True, help="Video: report the raw per-frame meshes.")
+@click.option(
+    "--min-cutoff", type=float, default=None, help="One-Euro min cutoff, Hz (default: the sidecar's, else 1)."
+)
+@click.option(
+    "--beta", type=float, default=None, help="One-Euro beta, per box height/s (default: the sidecar's, else 12)."
+)
+@click.option("--d-cutoff", type=float, default=None, help="One-Euro derivative cutoff, Hz (default 1).")
+@click.option(
+    "--redetect-every", type=int, default=None, help="Video: frames between detections (default 15; 0 = only on loss)."
 )
 @click.option(
     "--out",
@@ -52,7 +79,7 @@ def _fail(err: MeshPoseError) -> None:
     type=click.Path(path_type=Path),
     default=Path("predictions"),
     show_default=True,
-    help="Folder for <name>.json and <name>_overlay.png.",
+    help="Folder for <name>.json and <name>_overlay.png (videos: <name>.jsonl and <name>_overlay.mp4).",
 )
 @click.option(
     "--upsampler",
@@ -70,7 +97,8 @@ def _fail(err: MeshPoseError) -> None:
 @click.option("--no-overlay", is_flag=True, help="Write the JSON only.")
 @click.option("--compact-png", is_flag=True, help="256-colour overlay PNG (about a third of the size).")
 def main(**options: Any) -> None:
-    """Predict the body mesh of the person in IMAGE (a photo or a folder of photos)."""
+    """Predict the body mesh of every person in INPUT: a photo, a folder of photos, a video, or a folder of
+    frames (--frames)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         _run(**options)
@@ -98,15 +126,42 @@ def _run(
     box_scale: float | None,
     no_overlay: bool,
     compact_png: bool,
+    whole_image: bool,
+    max_people: int,
+    min_score: float,
+    detector_path: Path | None,
+    as_frames: bool,
+    fps: float | None,
+    max_frames: int | None,
+    no_smoothing: bool,
+    min_cutoff: float | None,
+    beta: float | None,
+    d_cutoff: float | None,
+    redetect_every: int | None,
 ) -> None:
     from tqdm import tqdm
 
-    from meshpose_export.overlay import save_overlay
     from meshpose_export.pipeline import check_output_dir
     from meshpose_export.predict import PredictError, Predictor, list_images, load_image, parse_box
-    from meshpose_mobile.atomic import write_bytes_atomic
+    from meshpose_export.video import is_video, open_frames
 
-    images = list_images(image)
+    video = is_video(image) or (as_frames and image.is_dir())
+    if as_frames and not image.is_dir():
+        raise PredictError(f"--frames needs a folder of frames, got {image}; pass the folder, or drop --frames")
+    if video and (box is not None or whole_image):
+        raise PredictError("--box and --whole-image apply to photos; a video is tracked from the person detector")
+    if box is not None and whole_image:
+        raise PredictError("pass either --box or --whole-image, not both")
+    if not 0.0 <= min_score <= 1.0:
+        raise PredictError(f"--min-score must lie in [0, 1], got {min_score:g}")
+    if max_people < 1:
+        raise PredictError(f"--max-people must be at least 1, got {max_people}")
+    if max_frames is not None and max_frames < 1:
+        raise PredictError(f"--max-frames must be at least 1, got {max_frames}")
+    if fps is not None and not fps > 0:
+        raise PredictError(f"--fps must be a positive frame rate, got {fps:g}")
+    source = open_frames(image, fps) if video else None
+    images = [] if video else list_images(image)
     person_box = parse_box(box) if box is not None else None
     if box_scale is not None and not box_scale > 0:
         raise PredictError(f"--box-scale must be positive, got {box_scale:g}")
@@ -120,16 +175,33 @@ def _run(
             "note: no --released-constants: a released checkpoint runs without its seam averaging",
             err=True,
         )
-    if box is None:
-        click.echo(
-            "warning: no --box given: the whole image is taken as the person box; pass --box x,y,w,h "
-            "when the person does not fill the photo",
-            err=True,
+    detector = None
+    if video or (box is None and not whole_image):
+        from meshpose_export.detector import DetectorParams, PersonDetector
+
+        detector = PersonDetector(
+            detector_path,
+            DetectorParams(min_score=min_score, max_people=max_people),
+            aspect=predictor.contract.aspect,
         )
+    if video:
+        from meshpose_export.people_cli import echo_video_summary, run_video
+
+        assert source is not None
+        settings = _video_settings(
+            predictor, max_people, min_score, no_smoothing, min_cutoff, beta, d_cutoff, redetect_every
+        )
+        stem = image.name if image.is_dir() else image.stem
+        summary = run_video(source, predictor, detector, settings, out_dir, stem, not no_overlay, max_frames)
+        echo_video_summary(summary)
+        return
+    from meshpose_export.people_cli import photo_outputs
+
     title_model = f"{info.kind} {info.variant} {info.precision}".strip()
     if info.weights:
         title_model += f"\n{info.weights}"
     failures: list[tuple[Path, MeshPoseError]] = []
+    nobody: list[Path] = []
     bar = tqdm(
         list(zip(images, _output_stems(images), strict=True)),
         disable=len(images) == 1,
@@ -140,31 +212,76 @@ def _run(
     for path, stem in bar:
         try:
             photo = load_image(path)
-            pred = predictor.predict(photo, person_box)
-            doc = pred.to_dict(info, image=str(path))
-            json_path = write_bytes_atomic(out_dir / f"{stem}.json", (json.dumps(doc) + "\n").encode())
-            written = [json_path]
-            if not no_overlay:
-                title = f"{path.name}: {title_model}"
-                written.append(
-                    save_overlay(
-                        out_dir / f"{stem}_overlay.png", photo, pred, predictor.faces, title=title, compact=compact_png
-                    )
-                )
+            title = f"{path.name}: {title_model}"
+            written, count = photo_outputs(
+                predictor, detector, photo, path, stem, out_dir, person_box, not no_overlay, title, compact_png
+            )
         except MeshPoseError as err:
             if len(images) == 1:
                 raise
             failures.append((path, err))
             bar.write(f"warning: skipped {path.name}: {err}", file=sys.stderr)
             continue
+        if count == 0:
+            nobody.append(path)
+            bar.write(
+                f"warning: no person found in {path.name} (detector score below {min_score:g}); its JSON has an "
+                "empty people list; pass --box x,y,w,h or a lower --min-score",
+                file=sys.stderr,
+            )
         if len(images) == 1:
             for p in written:
                 click.echo(f"wrote {p}")
     if len(images) > 1:
-        click.echo(f"wrote {len(images) - len(failures)} prediction(s) to {out_dir}")
+        click.echo(f"wrote {len(images) - len(failures)} prediction(s) to {out_dir} ({len(nobody)} with nobody found)")
     if failures:
         _, err = failures[0]
         raise PredictError(f"{len(failures)} of {len(images)} images failed; the first: {err}")
+
+
+def _video_settings(
+    predictor: Any,
+    max_people: int,
+    min_score: float,
+    no_smoothing: bool,
+    min_cutoff: float | None,
+    beta: float | None,
+    d_cutoff: float | None,
+    redetect_every: int | None,
+) -> Any:
+    """CLI flags over the artifact sidecar's `tracking` section over the built-in defaults."""
+    from dataclasses import replace
+
+    from meshpose_export.detector import DetectorParams
+    from meshpose_export.people import VideoSettings
+    from meshpose_export.predict import PredictError
+    from meshpose_export.sidecar import Sidecar
+    from meshpose_export.targets.base import find_target
+    from meshpose_export.tracking import OneEuroParams, TrackerParams
+
+    one_euro, tracker = OneEuroParams(), TrackerParams()
+    target = find_target(Path(predictor.info.path)) if predictor.info.kind != "pytorch" else None
+    if target is not None:
+        saved = Sidecar.beside(predictor.info.path, target.suffix).tracking
+        try:
+            if saved.get("one_euro"):
+                known = {k: float(v) for k, v in saved["one_euro"].items() if k in ("min_cutoff", "beta", "d_cutoff")}
+                one_euro = replace(one_euro, **known)
+            if saved.get("tracker"):
+                fields = TrackerParams.__dataclass_fields__
+                tracker = replace(tracker, **{k: v for k, v in saved["tracker"].items() if k in fields})
+        except (TypeError, ValueError) as err:
+            raise PredictError(f"the sidecar's tracking section is invalid ({err}); re-export the artifact") from None
+    try:
+        changes = {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff}
+        one_euro = replace(one_euro, **{k: v for k, v in changes.items() if v is not None})
+        tracker = replace(tracker, max_people=max_people)
+        if redetect_every is not None:
+            tracker = replace(tracker, redetect_every=redetect_every)
+    except ValueError as err:
+        raise PredictError(f"{err}; check --min-cutoff, --beta, --d-cutoff and --redetect-every") from None
+    detector = DetectorParams(min_score=min_score, max_people=max_people)
+    return VideoSettings(tracker=tracker, detector=detector, one_euro=one_euro, smoothing=not no_smoothing)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,9 @@ class Sidecar:
     parity: dict[str, Any] | None = None  # status, passed, vertices_max_px; None until checked
     model_config: dict[str, Any] = field(default_factory=dict)
     toolkit_version: str = __version__
+    # Video defaults the apps start from (person detector, tracker rules, One-Euro parameters);
+    # meshpose-predict reads them back. Empty in sidecars written before it existed.
+    tracking: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -151,6 +154,7 @@ class Sidecar:
                 "parts": topo.parts.tolist() if topo.parts is not None else None,
             },
             model_config=cfg.to_dict(),
+            tracking=tracking_section(),
         )
 
     def with_parity(self, report: ParityReport) -> Sidecar:
@@ -194,6 +198,7 @@ class Sidecar:
             "mesh": self.mesh,
             "parity": self.parity,
             "model_config": self.model_config,
+            "tracking": self.tracking,
         }
 
     @classmethod
@@ -236,6 +241,7 @@ class Sidecar:
                 parity=data.get("parity"),
                 model_config=dict(data.get("model_config") or {}),
                 toolkit_version=str(data.get("toolkit_version", "")),
+                tracking=dict(data.get("tracking") or {}),
             )
         except (ValueError, KeyError, TypeError, AttributeError, IndexError):
             raise SidecarError(f"sidecar {source} is not a meshpose-export sidecar; re-export the artifact") from None
@@ -270,3 +276,15 @@ class Sidecar:
                 "meshpose-export wrote next to the artifact"
             )
         return cls.read(path)
+
+
+def tracking_section() -> dict[str, Any]:
+    """Video defaults of meshpose_export.tracking / .detector, as the sidecar carries them."""
+    from meshpose_export.detector import DETECTOR_FILE, DETECTOR_SOURCE
+    from meshpose_export.people import VideoSettings
+
+    return {
+        **VideoSettings().to_dict(),
+        "detector_model": {"file": DETECTOR_FILE, "source": DETECTOR_SOURCE, "input": [224, 224]},
+        "rules": "meshpose_export/tracking.py module docstring",
+    }

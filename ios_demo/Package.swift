@@ -1,12 +1,24 @@
 // swift-tools-version:5.9
-// MeshPoseBench: times a MeshPose .mlpackage with CoreML's compute units and writes the
-// meshpose-bench results schema (benchmarks/README.md). Build and run on macOS (see README.md).
+// MeshPoseKit: the platform-free core of the iOS app (sidecar, crop contract, frame geometry,
+// output decoding, tracking, smoothing, benchmark statistics), Foundation only, tested with
+// `swift test` against the golden vectors in ../golden. MeshPoseBench: the macOS command-line
+// benchmark, a thin Core ML layer over MeshPoseKit. The iOS app is MeshPoseApp.xcodeproj.
 import PackageDescription
 
 let package = Package(
-    name: "MeshPoseBench",
+    name: "MeshPoseKit",
     platforms: [.macOS(.v13), .iOS(.v16)],
+    products: [
+        .library(name: "MeshPoseKit", targets: ["MeshPoseKit"]),
+        .executable(name: "MeshPoseBench", targets: ["MeshPoseBench"]),
+    ],
     targets: [
-        .executableTarget(name: "MeshPoseBench", path: "Sources/MeshPoseBench")
+        .target(name: "MeshPoseKit", path: "Sources/MeshPoseKit"),
+        // Core ML glue shared with the app; empty where Core ML does not exist (Linux).
+        .target(name: "MeshPoseCoreML", dependencies: ["MeshPoseKit"], path: "Sources/MeshPoseCoreML"),
+        .executableTarget(
+            name: "MeshPoseBench", dependencies: ["MeshPoseKit", "MeshPoseCoreML"], path: "Sources/MeshPoseBench"
+        ),
+        .testTarget(name: "MeshPoseKitTests", dependencies: ["MeshPoseKit"], path: "Tests/MeshPoseKitTests"),
     ]
 )

@@ -109,6 +109,28 @@ def test_schema_rejects_unmeasured_rows() -> None:
         validate({"schema": "other"})
 
 
+def test_schema_v2_scope_and_stages() -> None:
+    machine = this_machine({}, name="m")
+    row = Row("m", "litert", "fp32", 1, latency_median_ms=5.0, scope="pipeline", stages_ms={"inference": 3.0})
+    doc = results_dict(machine, [row])
+    assert doc["schema_version"] == 2 and validate(doc)[0].stages_ms == {"inference": 3.0}
+    # Version 1 files still read: their rows are model rows.
+    v1 = {
+        **doc,
+        "schema_version": 1,
+        "rows": [{k: v for k, v in doc["rows"][0].items() if k not in ("scope", "stages_ms")}],
+    }
+    assert validate(v1)[0].scope == "model"
+    for bad, match in [
+        ({"scope": "frame"}, "unknown scope"),
+        ({"stages_ms": {"paint": 1.0}}, "stages_ms"),
+        ({"stages_ms": {"render": -1.0}}, "stages_ms"),
+        ({"stages_ms": [1.0]}, "stages_ms"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            validate({**doc, "rows": [{**doc["rows"][0], **bad}]})
+
+
 @pytest.mark.export
 def test_tiny_end_to_end(tmp_path: Path) -> None:
     from meshpose_export.bench.run import BenchConfig, run_bench
@@ -129,9 +151,18 @@ def test_tiny_end_to_end(tmp_path: Path) -> None:
     rows = validate(json.loads((tmp_path / "test-machine" / "results.json").read_text()))
     assert doc["machine"]["name"] == "test-machine"
     assert {(r.runtime, r.status) for r in rows} == {("pytorch", "measured"), ("onnxruntime", "measured")}
-    for r in rows:
+    model_rows = [r for r in rows if r.scope == "model"]
+    for r in model_rows:
         assert r.latency_median_ms > 0 and r.latency_p90_ms >= r.latency_min_ms > 0 and r.runs == 2
         assert r.macs > 0 and r.params > 0 and r.artifact_bytes > 0 and r.peak_rss_mb > 0 and r.efficiency > 0
+    # Schema v2: the artifact inside the whole prediction path, with stage medians, as the apps report it.
+    (pipe,) = [r for r in rows if r.scope == "pipeline"]
+    assert pipe.runtime == "onnxruntime" and pipe.runs == 2 and pipe.latency_median_ms > 0
+    stages = pipe.stages_ms
+    assert stages["detect"] is None and stages["render"] is None
+    assert all(stages[k] > 0 for k in ("preprocess", "inference", "postprocess"))
+    assert sum(stages[k] for k in ("preprocess", "inference", "postprocess")) <= pipe.latency_median_ms * 1.5
     assert any("run make peers" in line for line in lines)
-    assert (tmp_path / "test-machine" / "results.md").read_text().count("| meshpose_tiny |") == 2
+    md = (tmp_path / "test-machine" / "results.md").read_text()
+    assert md.count("| meshpose_tiny |") == 3 and "Whole-pipeline stage medians" in md
     assert (tmp_path / "test-machine" / "latency_vs_macs.png").stat().st_size > 0

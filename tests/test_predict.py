@@ -105,12 +105,57 @@ def test_overlay_faces_and_points(tiny_ckpt: Path, tiny_model) -> None:
 
 def test_cli_single_image(tmp_path: Path, tiny_ckpt: Path, photo_path: Path) -> None:
     result = _ok(predict_main, [str(photo_path), "--model", str(tiny_ckpt), "--out", str(tmp_path)])
-    assert "warning: no --box given" in result.stderr
     doc = json.loads((tmp_path / "astronaut.json").read_text())
-    assert doc["box_source"].startswith("whole image") and doc["model"]["kind"] == "pytorch"
-    assert len(doc["xyz_lp"]) == 615 and len(doc["vertex_vis_lp"]) == 615 and doc["xyz_hp"] is None
+    assert doc["format"] == "meshpose-prediction" and doc["format_version"] == 2 and doc["model"]["kind"] == "pytorch"
+    assert doc["num_people"] == 1 and doc["detector"]["min_score"] == 0.5
+    (person,) = doc["people"]
+    # The detector's box (test_detector.py checks it against the hand-drawn one) is the crop box.
+    assert person["box_source"] == "detector" and person["score"] > 0.7
+    assert person["box"] == pytest.approx(person["detection"]["box"], abs=1e-3)
+    assert len(person["xyz_lp"]) == 615 and len(person["vertex_vis_lp"]) == 615 and person["xyz_hp"] is None
     assert (tmp_path / "astronaut_overlay.png").stat().st_size > 10_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["astronaut.json", "astronaut_overlay.png"]
+    assert "wrote" in result.output
+
+
+def test_cli_whole_image_and_given_box(tmp_path: Path, tiny_ckpt: Path, photo_path: Path) -> None:
+    args = [str(photo_path), "--model", str(tiny_ckpt), "--no-overlay"]
+    _ok(predict_main, [*args, "--whole-image", "--out", str(tmp_path / "w")])
+    (person,) = json.loads((tmp_path / "w" / "astronaut.json").read_text())["people"]
+    assert person["box_source"].startswith("whole image") and person["box"] == [-0.5, -0.5, 512.0, 512.0]
+    _ok(predict_main, [*args, "--box", BOX, "--out", str(tmp_path / "b")])
+    doc = json.loads((tmp_path / "b" / "astronaut.json").read_text())
+    assert doc["detector"] is None and doc["people"][0]["box_source"] == "given"
+    assert "either --box or --whole-image" in _error(predict_main, [*args, "--box", BOX, "--whole-image"])
+
+
+def test_cli_photo_with_nobody(tmp_path: Path, tiny_ckpt: Path) -> None:
+    """Nobody in the photo is not an error: exit 0, an empty people list, a warning, no overlay."""
+    empty = tmp_path / "wall.png"
+    Image.fromarray(np.full((240, 320, 3), 128, np.uint8)).save(empty)
+    result = _ok(predict_main, [str(empty), "--model", str(tiny_ckpt), "--out", str(tmp_path / "o")])
+    assert "warning: no person found in wall.png" in result.stderr
+    doc = json.loads((tmp_path / "o" / "wall.json").read_text())
+    assert doc["num_people"] == 0 and doc["people"] == []
+    assert not (tmp_path / "o" / "wall_overlay.png").exists()
+
+
+def test_cli_several_people(tmp_path: Path, tiny_ckpt: Path) -> None:
+    """Two people side by side: one mesh each, best score first, one overlay with both."""
+    photo = ASTRONAUT.load()
+    two = np.concatenate([photo, photo[:, ::-1]], axis=1)
+    Image.fromarray(two).save(tmp_path / "two.png")
+    args = [str(tmp_path / "two.png"), "--model", str(tiny_ckpt), "--out", str(tmp_path / "o")]
+    _ok(predict_main, args)
+    doc = json.loads((tmp_path / "o" / "two.json").read_text())
+    assert doc["num_people"] == 2
+    scores = [p["score"] for p in doc["people"]]
+    assert scores == sorted(scores, reverse=True)
+    centres = sorted(p["box"][0] + p["box"][2] / 2 for p in doc["people"])
+    assert centres[0] < 512 < centres[1]
+    assert (tmp_path / "o" / "two_overlay.png").stat().st_size > 10_000
+    _ok(predict_main, [*args, "--max-people", "1", "--no-overlay"])
+    assert json.loads((tmp_path / "o" / "two.json").read_text())["num_people"] == 1
 
 
 def test_cli_folder(tmp_path: Path, tiny_ckpt: Path) -> None:
@@ -233,7 +278,8 @@ def _export_and_predict(
         dest = tmp_path / f"pred-{kind}"
         args = [str(photo), "--model", str(model), "--box", BOX, "--out", str(dest)]
         _ok(predict_main, [*args, "--upsampler", str(upsampler), "--released-constants", str(constants)])
-        predictions[kind] = json.loads((dest / f"{photo.stem}.json").read_text())
+        doc = json.loads((dest / f"{photo.stem}.json").read_text())
+        predictions[kind] = {**doc["people"][0], "model": doc["model"]}
         assert (dest / f"{photo.stem}_overlay.png").exists()
     coreml = out / f"{stem}_fp16.mlpackage"
     report = json.loads((out / f"{stem}_fp16.mlpackage.parity.json").read_text())

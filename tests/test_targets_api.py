@@ -101,8 +101,13 @@ def test_fourth_target_through_export_parity_predict_bench(tmp_path: Path, toy_t
     )  # fmt: skip
     run_bench(cfg, log=lambda _m: None)
     rows = validate(json.loads((tmp_path / "bench" / "m" / "results.json").read_text()))
-    assert [(r.runtime, r.status) for r in rows] == [("torchscript", "measured")]
-    assert rows[0].latency_median_ms > 0 and rows[0].parity_max_px is not None
+    model_rows = [r for r in rows if r.scope == "model"]
+    assert [(r.runtime, r.status) for r in model_rows] == [("torchscript", "measured")]
+    assert model_rows[0].latency_median_ms > 0 and model_rows[0].parity_max_px is not None
+    # ... and inside the whole prediction path (bench schema v2), through the same Target.open.
+    pipeline = [r for r in rows if r.scope == "pipeline"]
+    assert [(r.runtime, r.status) for r in pipeline] == [("torchscript", "measured")]
+    assert pipeline[0].stages_ms["inference"] > 0
 
 
 def test_coreml_off_macos_runs_the_program_or_says_why(tmp_path: Path, tiny_graph) -> None:

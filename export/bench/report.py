@@ -28,18 +28,26 @@ def markdown(machine: Machine, rows: list[Row], peak: dict[str, dict[str, float]
         size = _f(r.artifact_bytes / 1e6 if r.artifact_bytes else None, ".1f")
         mem = f"{r.peak_rss_mb:.0f} / {r.peak_model_mb:.0f}" if r.peak_rss_mb is not None else ""
         lat = _f(r.latency_median_ms, ".1f") if r.status == "measured" else r.status
+        runtime = f"{r.runtime} (whole pipeline)" if r.scope == "pipeline" else r.runtime
         lines.append(
-            f"| {r.model} | {r.runtime} | {r.precision} | {r.threads or ''} | {lat} | {_f(r.latency_p90_ms, '.1f')} "
+            f"| {r.model} | {runtime} | {r.precision} | {r.threads or ''} | {lat} | {_f(r.latency_p90_ms, '.1f')} "
             f"| {_f(r.fps, '.1f')} | {mem} | {size} | {_f(r.params / 1e6 if r.params else None, '.2f')} "
             f"| {_f(r.macs / 1e9 if r.macs else None, '.2f')} | {_f(r.efficiency, '.0%')} "
             f"| {_f(r.export_seconds, '.1f')} | {_f(r.parity_max_px, '.4f')} |"
         )
+    staged = [r for r in rows if r.scope == "pipeline" and r.status == "measured" and r.stages_ms]
+    if staged:
+        lines += ["", "Whole-pipeline stage medians (ms; a stage not in the run is left out):", ""]
+        for r in staged:
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in (r.stages_ms or {}).items() if v is not None)
+            lines.append(f"- {r.model} {r.runtime} {r.precision}, {r.threads or ''} thread(s): {parts}")
     return "\n".join(lines)
 
 
 def ratio_lines(rows: list[Row], peer: str, model: str) -> list[str]:
     """`model`'s latency as a multiple of the peer's, same runtime and threads, same run."""
     out = []
+    rows = [r for r in rows if r.scope == "model"]
     peers = {(r.runtime, r.threads): r for r in rows if r.model == peer and r.status == "measured"}
     for r in rows:
         p = peers.get((r.runtime, r.threads))
@@ -58,7 +66,7 @@ def plot(rows: list[Row], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measured = [r for r in rows if r.status == "measured" and r.macs]
+    measured = [r for r in rows if r.status == "measured" and r.macs and r.scope == "model"]
     threads = sorted({r.threads or 0 for r in measured}) or [1]
     fig, axes = plt.subplots(1, len(threads), figsize=(6 * len(threads), 4.5), squeeze=False)
     # One marker per runtime, in the order the rows name them (pytorch, then each target's runtime).

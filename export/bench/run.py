@@ -105,9 +105,15 @@ class _DeployAs:
 
 
 def _measure(
-    kind: str, path: Path, threads: int, shape: tuple[int, ...], cfg: BenchConfig, extra: str = "{}"
+    kind: str,
+    path: Path,
+    threads: int,
+    shape: tuple[int, ...],
+    cfg: BenchConfig,
+    extra: str = "{}",
+    mode: str = "model",
 ) -> dict[str, Any]:
-    args = {"kind": kind, "path": str(path), "threads": threads, "shape": list(shape), "extra": extra}
+    args = {"kind": kind, "path": str(path), "threads": threads, "shape": list(shape), "extra": extra, "mode": mode}
     args |= {"warmup": cfg.warmup, "runs": cfg.runs}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run(
@@ -226,7 +232,34 @@ def bench_variant(
             rows += [replace(base, threads=t, status="parity-failed", note=report.verdict()) for t in cfg.threads]
             continue
         rows += [_timed_row(base, str(target.name), r.path, t, cfg, peaks, log) for t in cfg.threads]
+        rows.append(_pipeline_row(base, str(target.name), r.path, max(cfg.threads), cfg, log))
     return rows
+
+
+def _pipeline_row(base: Row, kind: str, path: Path, threads: int, cfg: BenchConfig, log: Log) -> Row:
+    """The artifact inside the whole prediction path (crop -> model -> image pixels) on the bundled
+    photos, with stage medians: the desktop's counterpart of the apps' pipeline rows."""
+    base = replace(base, threads=threads, scope="pipeline", macs=None, params=None)
+    try:
+        m = _measure(kind, path, threads, base.input_shape, cfg, mode="pipeline")
+    except RuntimeError as err:
+        log(f"  {base.model} {base.runtime}/{base.precision} pipeline x{threads}: timing failed: {err}")
+        return replace(base, status="failed", note=str(err))
+    return replace(
+        base,
+        latency_median_ms=m["median_ms"],
+        latency_p90_ms=m["p90_ms"],
+        latency_min_ms=m["min_ms"],
+        fps=1000.0 / m["median_ms"],
+        runs=m["runs"],
+        warmup=m["warmup"],
+        peak_rss_mb=m["peak_rss_mb"],
+        peak_model_mb=m["peak_model_mb"],
+        load_seconds=m["load_seconds"],
+        stages_ms=m["stages_ms"],
+        note="whole pipeline per photo: crop (sidecar contract) -> model -> mesh in image pixels; boxes given "
+        "(no detector), no drawing",
+    )
 
 
 def bench_peer(cfg: BenchConfig, peaks: dict[int, float], log: Log) -> list[Row]:
@@ -296,7 +329,9 @@ def run_bench(
 
 def _before_after(rows: list[Row], cfg: BenchConfig) -> list[str]:
     out = []
-    index = {(r.model, r.runtime, r.precision, r.threads): r for r in rows if r.status == "measured"}
+    index = {
+        (r.model, r.runtime, r.precision, r.threads): r for r in rows if r.status == "measured" and r.scope == "model"
+    }
     for (model, runtime, precision, threads), after in index.items():
         if "+" not in model:
             continue

@@ -1,9 +1,15 @@
-"""The one results schema every machine writes: this CLI, the iOS harness and the Android script.
+"""The one results schema every machine writes: this CLI, the iOS app and harness, the Android app
+and script.
 
-A file is `{"schema": "meshpose-bench", "schema_version": 1, "machine": {...}, "peak": {...},
-"rows": [...]}`. A row is one (model, runtime, precision, compute, threads) measurement. Every
-number in a row is measured on the machine named in the file or null (not measured); nothing is
-estimated. `status` says why a row has no latency ("parity-failed", "not-runnable", ...).
+A file is `{"schema": "meshpose-bench", "schema_version": 2, "machine": {...}, "peak": {...},
+"rows": [...]}`. A row is one (model, runtime, precision, compute, threads, scope) measurement.
+Every number in a row is measured on the machine named in the file or null (not measured); nothing
+is estimated. `status` says why a row has no latency ("parity-failed", "not-runnable", ...).
+
+Version 2 added `scope` and `stages_ms`: a "model" row times the model call alone; a "pipeline"
+row times a whole frame (image in, mesh in image pixels out) and `stages_ms` holds the median of
+each stage (`STAGES`; null where a stage was not part of the run). Version 1 files still read:
+their rows are model rows.
 """
 
 from __future__ import annotations
@@ -21,8 +27,13 @@ from meshpose_mobile.errors import ConfigError
 __all__ = ["Machine", "Row", "results_dict", "this_machine", "validate", "write_json_atomic", "write_text_atomic"]
 
 SCHEMA = "meshpose-bench"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 STATUSES = ("measured", "parity-failed", "not-runnable", "failed")
+SCOPES = ("model", "pipeline")
+# Pipeline stages, in frame order: finding the person (detector), the crop into the model's input,
+# the model, decoding to image pixels (and smoothing), drawing the overlay.
+STAGES = ("detect", "preprocess", "inference", "postprocess", "render")
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,8 @@ class Row:
     parity_max_px: float | None = None
     parity_p99_px: float | None = None
     note: str = ""
+    scope: str = "model"  # "model": the model call alone; "pipeline": a whole frame (see the module docstring)
+    stages_ms: dict[str, float | None] | None = None  # pipeline rows: stage -> median ms (STAGES)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -123,8 +136,11 @@ def results_dict(machine: Machine, rows: list[Row], peak: dict[str, Any] | None 
 
 def validate(doc: dict[str, Any]) -> list[Row]:
     """Rows of a results file, or a one-line error saying what is wrong with it."""
-    if doc.get("schema") != SCHEMA or doc.get("schema_version") != SCHEMA_VERSION:
-        raise ConfigError(f"not a {SCHEMA} v{SCHEMA_VERSION} results file (schema={doc.get('schema')!r})")
+    if doc.get("schema") != SCHEMA or doc.get("schema_version") not in READABLE_VERSIONS:
+        raise ConfigError(
+            f"not a {SCHEMA} results file of version {' or '.join(map(str, READABLE_VERSIONS))} "
+            f"(schema={doc.get('schema')!r}, schema_version={doc.get('schema_version')!r})"
+        )
     if not isinstance(doc.get("machine"), dict) or not doc["machine"].get("name"):
         raise ConfigError("results file names no machine (machine.name)")
     rows = [Row.from_dict(r) for r in doc.get("rows", [])]
@@ -133,7 +149,21 @@ def validate(doc: dict[str, Any]) -> list[Row]:
             raise ConfigError(f"row {r.model}/{r.runtime}/{r.precision}: unknown status {r.status!r}")
         if r.status == "measured" and not (r.latency_median_ms and r.latency_median_ms > 0):
             raise ConfigError(f"row {r.model}/{r.runtime}/{r.precision}: status measured but no latency")
+        if r.scope not in SCOPES:
+            raise ConfigError(f"row {r.model}/{r.runtime}/{r.precision}: unknown scope {r.scope!r}")
+        if r.stages_ms is not None:
+            items = r.stages_ms.items() if isinstance(r.stages_ms, dict) else [("stages_ms", "not an object")]
+            bad = [str(k) for k, v in items if k not in STAGES or not (v is None or _ms(v))]
+            if bad:
+                raise ConfigError(
+                    f"row {r.model}/{r.runtime}/{r.precision}: stages_ms {sorted(bad)} must be stages of "
+                    f"{', '.join(STAGES)} with milliseconds >= 0 or null"
+                )
     return rows
+
+
+def _ms(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 and v != float("inf")
 
 
 def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from meshpose_export.bench.timing import peak_rss_mb, reset_peak, rss_mb, time_callable
+from meshpose_export.bench.timing import p90, peak_rss_mb, reset_peak, rss_mb, time_callable
 from meshpose_export.targets.base import get_target, list_targets
 
 
@@ -46,7 +47,56 @@ def _make(kind: str, path: str, threads: int, shape: list[int], extra: str = "{}
     return get_target(kind).timed_call(Path(path), threads, rng, float(spec.get("scale", 255.0)))
 
 
+def measure_pipeline(args: dict[str, Any]) -> dict[str, Any]:
+    """The whole prediction path per photo, as the apps run it per frame: crop (the artifact's own
+    crop contract) -> the artifact -> vertices in image pixels. Stage medians in `stages_ms`; there
+    is no detector (the photos' boxes are given) and no drawing here, so those stages are null."""
+    from meshpose_mobile.samples import SAMPLE_PHOTOS
+
+    reset_peak()
+    before = rss_mb()
+    t0 = time.perf_counter()
+    artifact = get_target(args["kind"]).open(Path(args["path"]), int(args["threads"]))
+    contract = artifact.sidecar.crop
+    k = artifact.sidecar.num_vertices
+    photos = [(p.load(), p.box) for p in SAMPLE_PHOTOS]
+
+    def frame(image: np.ndarray, box: tuple[float, float, float, float]) -> tuple[float, float, float]:
+        a = time.perf_counter()
+        crop, affine = contract.crop(image, box)
+        chw = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32)
+        b = time.perf_counter()
+        outs = artifact(chw)
+        c = time.perf_counter()
+        contract.to_image(np.asarray(outs["vertices"], dtype=np.float64).reshape(k, 3), affine)
+        np.asarray(outs["visibility"], dtype=np.float64).reshape(k)
+        d = time.perf_counter()
+        return (b - a) * 1e3, (c - b) * 1e3, (d - c) * 1e3
+
+    frame(*photos[0])
+    load_seconds = time.perf_counter() - t0
+    for i in range(int(args["warmup"])):
+        frame(*photos[i % len(photos)])
+    stages = [frame(*photos[i % len(photos)]) for i in range(int(args["runs"]))]
+    totals = [sum(s) for s in stages]
+    pre, inf, post = (statistics.median(s[i] for s in stages) for i in range(3))
+    peak = peak_rss_mb()
+    return {
+        "runs": len(totals),
+        "median_ms": statistics.median(totals),
+        "p90_ms": p90(totals),
+        "min_ms": min(totals),
+        "warmup": int(args["warmup"]),
+        "load_seconds": load_seconds,
+        "peak_rss_mb": peak,
+        "peak_model_mb": peak - before,
+        "stages_ms": {"detect": None, "preprocess": pre, "inference": inf, "postprocess": post, "render": None},
+    }
+
+
 def measure(args: dict[str, Any]) -> dict[str, Any]:
+    if args.get("mode") == "pipeline":
+        return measure_pipeline(args)
     reset_peak()
     before = rss_mb()
     t0 = time.perf_counter()

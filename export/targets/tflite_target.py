@@ -156,6 +156,14 @@ def op_details(path: Path | str) -> list[dict[str, Any]]:
     return list(Interpreter(model_path=str(path))._get_ops_details())
 
 
+def litert_interpreter(path: Path | str, threads: int | None = None) -> Any:
+    """A LiteRT interpreter for a .tflite that is not a MeshPose artifact (the person detector of
+    meshpose_export.detector): LiteRT stays imported only here."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=str(path), num_threads=threads)
+
+
 def tensor_shapes(path: Path | str) -> dict[int, list[int]]:
     """Tensor index -> shape, for every tensor of a .tflite."""
     from ai_edge_litert.interpreter import Interpreter

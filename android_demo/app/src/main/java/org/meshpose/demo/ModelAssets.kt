@@ -1,0 +1,54 @@
+package org.meshpose.demo
+
+import android.content.Context
+import org.meshpose.core.CoreException
+import org.meshpose.core.Sidecar
+import org.meshpose.core.SidecarReader
+import java.io.FileInputStream
+import java.nio.MappedByteBuffer
+import java.nio.channels.FileChannel
+
+/**
+ * The exported model and its sidecar, as the user adds them to app/src/main/assets/ (the files
+ * meshpose-export wrote: `meshpose_xs_fp16.tflite` and `meshpose_xs_fp16.tflite.json`). Nothing
+ * about the model is hard-coded: input size, crop contract, output names and faces come from the
+ * sidecar.
+ */
+class ModelAssets private constructor(
+    val modelName: String,
+    val model: MappedByteBuffer,
+    val sidecar: Sidecar,
+    val modelBytes: Long,
+) {
+    companion object {
+        /** The first `*.tflite` in the assets that has its sidecar beside it (or the one named). */
+        fun load(context: Context, preferred: String? = null): ModelAssets {
+            val assets = context.assets
+            val names = assets.list("")?.toList() ?: emptyList()
+            val candidates = names.filter { it.endsWith(".tflite") && it != DETECTOR_ASSET }.sorted()
+            val name = preferred ?: candidates.firstOrNull { (it + ".json") in names }
+                ?: throw CoreException(
+                    "missing_field",
+                    "no model in the app's assets: copy meshpose_xs_fp16.tflite and meshpose_xs_fp16.tflite.json " +
+                        "(written by meshpose-export) into android_demo/app/src/main/assets/",
+                )
+            if ((name + ".json") !in names) {
+                throw CoreException("missing_field", "$name has no sidecar $name.json beside it in the assets; copy both")
+            }
+            val sidecar = assets.open("$name.json").reader(Charsets.UTF_8).use { SidecarReader.read(it) }
+            if (sidecar.target != "tflite") {
+                throw CoreException(
+                    "invalid_value",
+                    "$name.json describes a ${sidecar.target} export; bundle the .tflite export and its own sidecar",
+                )
+            }
+            val fd = assets.openFd(name)
+            val model = FileInputStream(fd.fileDescriptor).channel.use {
+                it.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
+            }
+            return ModelAssets(name, model, sidecar, fd.declaredLength)
+        }
+
+        const val DETECTOR_ASSET = "efficientdet_lite0.tflite"
+    }
+}

@@ -1,0 +1,118 @@
+package org.meshpose.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+class FrameGeometryTest {
+    private static final JsonObject DOC = Golden.load("geometry.json");
+
+    static FrameGeometry.Mode mode(JsonObject c) {
+        return c.get("mode").getAsString().equals("fill") ? FrameGeometry.Mode.FILL : FrameGeometry.Mode.FIT;
+    }
+
+    @TestFactory
+    Stream<DynamicTest> rotations() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonElement el : DOC.getAsJsonArray("rotations")) {
+            JsonObject c = el.getAsJsonObject();
+            int[] size = Golden.ints(c.get("buffer_size"));
+            int rot = c.get("rotation").getAsInt();
+            tests.add(DynamicTest.dynamicTest("rotation " + rot + " of " + size[0] + "x" + size[1], () -> {
+                assertArrayEquals(Golden.ints(c.get("upright_size")), FrameGeometry.uprightSize(size[0], size[1], rot));
+                Affine m = FrameGeometry.bufferToUprightMatrix(size[0], size[1], rot);
+                Golden.close(Golden.affine(c.get("buffer_to_upright")), m, 1e-6, "matrix");
+                double[] up = m.applyPoints(Golden.doubles(c.get("buffer_points")));
+                Golden.close(Golden.doubles(c.get("upright_points")), up, 1e-6, "upright points");
+                Golden.close(Golden.doubles(c.get("buffer_points")), m.inverse().applyPoints(up), 1e-6, "back");
+                Box b = FrameGeometry.boxBufferToUpright(Golden.box(c.get("buffer_box")), size[0], size[1], rot);
+                Golden.close(Golden.doubles(c.get("upright_box")), Golden.flat(b), 1e-6, "upright box");
+            }));
+        }
+        return tests.stream();
+    }
+
+    @TestFactory
+    Stream<DynamicTest> views() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonElement el : DOC.getAsJsonArray("views")) {
+            JsonObject c = el.getAsJsonObject();
+            double[] img = Golden.doubles(c.get("image_size"));
+            double[] view = Golden.doubles(c.get("view_size"));
+            boolean mirrored = c.get("mirrored").getAsBoolean();
+            String name = String.format("image %.0fx%.0f in view %.0fx%.0f %s%s", img[0], img[1], view[0], view[1],
+                    c.get("mode").getAsString(), mirrored ? " mirrored" : "");
+            tests.add(DynamicTest.dynamicTest(name, () -> {
+                Affine m = FrameGeometry.imageToViewMatrix(img[0], img[1], view[0], view[1], mode(c), mirrored);
+                Golden.close(Golden.affine(c.get("image_to_view")), m, 1e-6, "matrix");
+                double[] v = m.applyPoints(Golden.doubles(c.get("image_points")));
+                Golden.close(Golden.doubles(c.get("view_points")), v, 1e-6, "view points");
+                Golden.close(Golden.doubles(c.get("image_points")), m.inverse().applyPoints(v), 1e-6, "back");
+            }));
+        }
+        for (JsonElement el : DOC.getAsJsonArray("buffer_to_view")) {
+            JsonObject c = el.getAsJsonObject();
+            int[] buf = Golden.ints(c.get("buffer_size"));
+            double[] view = Golden.doubles(c.get("view_size"));
+            int rot = c.get("rotation").getAsInt();
+            boolean mirrored = c.get("mirrored").getAsBoolean();
+            tests.add(DynamicTest.dynamicTest("buffer to view, rotation " + rot + (mirrored ? " mirrored" : ""), () -> {
+                Affine m = FrameGeometry.bufferToViewMatrix(buf[0], buf[1], rot, view[0], view[1], mode(c), mirrored);
+                Golden.close(Golden.affine(c.get("buffer_to_view")), m, 1e-6, "matrix");
+                Golden.close(Golden.doubles(c.get("view_points")), m.applyPoints(Golden.doubles(c.get("buffer_points"))),
+                        1e-6, "view points");
+            }));
+        }
+        return tests.stream();
+    }
+
+    @TestFactory
+    Stream<DynamicTest> boxesAndErrors() {
+        List<DynamicTest> tests = new ArrayList<>();
+        int i = 0;
+        for (JsonElement el : DOC.getAsJsonArray("boxes")) {
+            JsonObject c = el.getAsJsonObject();
+            String kind = c.get("kind").getAsString();
+            tests.add(DynamicTest.dynamicTest(kind + " box " + (i++), () -> {
+                Box got;
+                if (kind.equals("edge_rect")) {
+                    double[] r = Golden.doubles(c.get("rect"));
+                    got = FrameGeometry.edgeRectToBox(r[0], r[1], r[2], r[3]);
+                } else {
+                    double[] b = Golden.doubles(c.get("box"));
+                    double[] s = Golden.doubles(c.get("image_size"));
+                    got = kind.equals("vision_bottom_left")
+                            ? FrameGeometry.visionBoxToPixels(b[0], b[1], b[2], b[3], s[0], s[1])
+                            : FrameGeometry.normalizedBoxToPixels(b[0], b[1], b[2], b[3], s[0], s[1]);
+                }
+                Golden.close(Golden.doubles(c.get("pixel_box")), Golden.flat(got), 1e-6, kind);
+            }));
+        }
+        for (JsonElement el : DOC.getAsJsonArray("errors")) {
+            JsonObject c = el.getAsJsonObject();
+            String call = c.get("call").getAsString();
+            tests.add(DynamicTest.dynamicTest("error " + call + " " + c, () -> {
+                CoreException e = assertThrows(CoreException.class, () -> {
+                    if (call.equals("buffer_to_upright")) {
+                        int[] s = Golden.ints(c.get("buffer_size"));
+                        FrameGeometry.bufferToUprightMatrix(s[0], s[1], c.get("rotation").getAsInt());
+                    } else {
+                        double[] s = Golden.doubles(c.get("image_size"));
+                        double[] v = Golden.doubles(c.get("view_size"));
+                        FrameGeometry.imageToViewMatrix(s[0], s[1], v[0], v[1], FrameGeometry.Mode.FILL, false);
+                    }
+                });
+                assertEquals(c.get("error").getAsString(), e.kind());
+            }));
+        }
+        return tests.stream();
+    }
+}
