@@ -62,7 +62,12 @@ def build_metadata(
         "input_size": f"{cfg.input_height}x{cfg.input_width}",
         "input_layout": target.input_layout,
         "normalization": json.dumps(_normalisation(graph)),
-        "outputs": json.dumps({o.name: {"shape": list(o.shape), "units": o.units} for o in graph.output_specs}),
+        "outputs": json.dumps(
+            {
+                o.name: {"shape": list(o.shape), "units": o.units, "dtype": target.output_dtype(precision)}
+                for o in graph.output_specs
+            }
+        ),
         "crop_contract": json.dumps(contract.to_dict()),
         "weights": weights_note or "trained checkpoint",
         "model_config": json.dumps(cfg.to_dict()),
@@ -85,6 +90,8 @@ class SidecarOutput:
     name: str
     shape: tuple[int, ...]
     units: str
+    # Element type the artifact hands the app (an FP16 CoreML program outputs float16).
+    dtype: str = "float32"
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,7 +142,10 @@ class Sidecar:
                 normalization=_normalisation(graph),
             ),
             crop=contract,
-            outputs=tuple(SidecarOutput(o.name, tuple(o.shape), o.units) for o in graph.output_specs),
+            outputs=tuple(
+                SidecarOutput(o.name, tuple(o.shape), o.units, target.output_dtype(precision))
+                for o in graph.output_specs
+            ),
             mesh={
                 "topology": topo.name,
                 "topology_hash": topo.hash,
@@ -182,7 +192,9 @@ class Sidecar:
                 "normalization": inp.normalization,
             },
             "crop": self.crop.to_dict(),
-            "outputs": [{"name": o.name, "shape": list(o.shape), "units": o.units} for o in self.outputs],
+            "outputs": [
+                {"name": o.name, "shape": list(o.shape), "units": o.units, "dtype": o.dtype} for o in self.outputs
+            ],
             "mesh": self.mesh,
             "parity": self.parity,
             "model_config": self.model_config,
@@ -217,7 +229,12 @@ class Sidecar:
                     border_value=crop.get("border_value", 0.0),
                 ),
                 outputs=tuple(
-                    SidecarOutput(str(o["name"]), tuple(int(d) for d in o["shape"]), str(o.get("units", "")))
+                    SidecarOutput(
+                        str(o["name"]),
+                        tuple(int(d) for d in o["shape"]),
+                        str(o.get("units", "")),
+                        str(o.get("dtype", "float32")),
+                    )
                     for o in data["outputs"]
                 ),
                 mesh=dict(data.get("mesh") or {}),

@@ -68,7 +68,10 @@ def test_tiny_parity(tiny_exports, target: str, precision: str) -> None:
     assert r.report.passed, r.report.table()
     assert r.path.exists() and r.size_bytes > 0
     sidecar = json.loads((out / (r.path.name + ".json")).read_text())
-    assert sidecar["outputs"][0] == {"name": "vertices", "shape": [1, 615, 3], "units": sidecar["outputs"][0]["units"]}
+    dtype = "float16" if (target, precision) in {("coreml", p) for p in ("fp16", "w8", "pal8", "pal6")} else "float32"
+    assert sidecar["outputs"][0] == {
+        "name": "vertices", "shape": [1, 615, 3], "units": sidecar["outputs"][0]["units"], "dtype": dtype
+    }  # fmt: skip
     assert sidecar["mesh"]["num_vertices"] == 615 and len(sidecar["mesh"]["faces"]) == 1226
     assert sidecar["crop"]["input_height"] == 64 and sidecar["input"]["color_order"] == "RGB"
     report = json.loads((out / (r.path.name + ".parity.json")).read_text())

@@ -342,11 +342,11 @@ def test_released_layout_end_to_end(tmp_path: Path, photo_path: Path) -> None:
     coreml_px = coreml["stats"]["vertices"]["max"] if coreml["stats"] else None
     print(
         f"released layout end to end: {time.perf_counter() - t0:.0f} s; {stats}; tflite lp max {tflite_lp:.4f} px "
-        f"(image); coreml fp16 simulated max {coreml_px} px (crop)"
+        f"(image); coreml fp16 (MIL interpreter) max {coreml_px} px (crop)"
     )
     # PyTorch, ONNX and TFLite must agree. CoreML cannot predict on Linux; its export must finish
-    # and report: its simulated FP16 figure is a measurement of HRNet-W32 in float16 (printed above),
-    # judged by its own parity report, not by this test.
+    # and report: its FP16 figure (the program run by the MIL interpreter) measures HRNet-W32 in
+    # float16 (printed above) and is judged by its own parity report, not by this test.
     assert codes["tflite"] == 0, f"TFLite fp32 parity failed: {tflite_lp:.4f} px"
     assert codes["coreml"] in (0, EXIT_PARITY_FAILED) and coreml["stats"]
     stats["tflite"] = _agreement(preds["pytorch"], preds["tflite"], "tflite", "fp32", gain)
