@@ -46,6 +46,16 @@ class ModelInfo:
     precision: str
     num_vertices: int
     weights: str
+    # Set when something other than the format's own runtime executed the artifact (CoreML on
+    # Linux: the MIL interpreter), so no JSON passes an interpreter's mesh off as Core ML's.
+    executed_by: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"kind": self.kind, "path": self.path, "variant": self.variant, "precision": self.precision}
+        out["weights"] = self.weights
+        if self.executed_by:
+            out["executed_by"] = self.executed_by
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,13 +79,7 @@ class Prediction:
             "format_version": JSON_VERSION,
             "image": image,
             "image_size": list(self.image_size),
-            "model": {
-                "kind": model.kind,
-                "path": model.path,
-                "variant": model.variant,
-                "precision": model.precision,
-                "weights": model.weights,
-            },
+            "model": model.to_dict(),
             "box": [round(float(v), decimals) for v in self.box],
             "box_source": "whole image (no --box given)" if self.whole_image else "given",
             "crop_affine": r(self.affine),
@@ -279,7 +283,15 @@ def _from_artifact(path: Path, box_scale: float | None) -> tuple[Runner, CropCon
         )
     )
     faces = np.asarray(side.mesh["faces"], dtype=np.int64) if side.mesh.get("faces") else None
-    info = ModelInfo(artifact.target, str(path), side.variant, side.precision, side.num_vertices, side.weights)
+    info = ModelInfo(
+        artifact.target,
+        str(path),
+        side.variant,
+        side.precision,
+        side.num_vertices,
+        side.weights,
+        executed_by=artifact.executor.note if artifact.executor is not None else "",
+    )
     _dry_run(artifact, side.num_vertices)
     return artifact, contract, info, faces
 

@@ -27,7 +27,7 @@ def _model_help() -> str:
     return (
         "A checkpoint (ours or the authors' released file) or an artifact meshpose-export wrote, with its "
         "sidecar .json beside it ("
-        + ", ".join(f"{t.suffix}{'' if t.runs_here() else ' (cannot run here)'}" for t in targets())
+        + ", ".join(f"{t.suffix}{'' if t.runs_here() else ' (not by its own runtime here)'}" for t in targets())
         + ")."
     )
 

@@ -306,6 +306,16 @@ def test_tiny_export_and_predict_agree(tmp_path: Path, photo_path: Path) -> None
     for kind, precision in (("onnx", "fp32"), ("tflite", "fp32")):
         _agreement(preds["pytorch"], preds[kind], kind, precision, gain)
     assert len(preds["onnx"]["xyz_hp"]) == 300 and preds["onnx"]["model"]["kind"] == "onnx"
+    assert "executed_by" not in preds["onnx"]["model"]  # its own runtime ran it
+    # The CoreML artifact predicts here too, through the MIL interpreter, and the JSON says so.
+    dest = tmp_path / "pred-coreml"
+    model = tmp_path / "artifacts" / "meshpose_tiny_fp16.mlpackage"
+    args = [str(photo_path), "--model", str(model), "--box", BOX, "--out", str(dest)]
+    _ok(predict_main, [*args, "--upsampler", str(up_path), "--released-constants", str(constants)])
+    doc = json.loads((dest / f"{photo_path.stem}.json").read_text())
+    coreml = {**doc["people"][0], "model": doc["model"]}
+    assert coreml["model"]["kind"] == "coreml" and "interpreter" in coreml["model"]["executed_by"]
+    _agreement(preds["pytorch"], coreml, "coreml", "fp16", gain)
 
 
 @pytest.mark.slow
