@@ -173,15 +173,7 @@ def _timed_row(
     row = replace(
         base,
         threads=threads,
-        latency_median_ms=m["median_ms"],
-        latency_p90_ms=m["p90_ms"],
-        latency_min_ms=m["min_ms"],
-        fps=1000.0 / m["median_ms"],
-        runs=m["runs"],
-        warmup=m["warmup"],
-        peak_rss_mb=m["peak_rss_mb"],
-        peak_model_mb=m["peak_model_mb"],
-        load_seconds=m["load_seconds"],
+        **_timing_fields(m),
         macs_per_s=rate,
         efficiency=rate / peaks[threads] if rate and threads in peaks else None,
     )
@@ -272,15 +264,7 @@ def _pipeline_row(base: Row, kind: str, path: Path, threads: int, cfg: BenchConf
         return replace(base, status="failed", note=str(err))
     return replace(
         base,
-        latency_median_ms=m["median_ms"],
-        latency_p90_ms=m["p90_ms"],
-        latency_min_ms=m["min_ms"],
-        fps=1000.0 / m["median_ms"],
-        runs=m["runs"],
-        warmup=m["warmup"],
-        peak_rss_mb=m["peak_rss_mb"],
-        peak_model_mb=m["peak_model_mb"],
-        load_seconds=m["load_seconds"],
+        **_timing_fields(m),
         stages_ms=m["stages_ms"],
         note="whole pipeline per photo: crop (sidecar contract) -> model -> mesh in image pixels; boxes given "
         "(no detector), no drawing",
@@ -375,3 +359,18 @@ def _before_after(rows: list[Row], cfg: BenchConfig) -> list[str]:
 
 def _px(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4f}"
+
+
+def _timing_fields(m: dict[str, Any]) -> dict[str, Any]:
+    """The row fields every timing subprocess measures, model-only and whole-pipeline alike."""
+    return {
+        "latency_median_ms": m["median_ms"],
+        "latency_p90_ms": m["p90_ms"],
+        "latency_min_ms": m["min_ms"],
+        "fps": 1000.0 / m["median_ms"],
+        "runs": m["runs"],
+        "warmup": m["warmup"],
+        "peak_rss_mb": m["peak_rss_mb"],
+        "peak_model_mb": m["peak_model_mb"],
+        "load_seconds": m["load_seconds"],
+    }
