@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.errors import ConfigError, MeshPoseError
+from meshpose_mobile.paths import out_dir_or_nothing, user_path
+from meshpose_mobile.signals import install_handlers, interrupt_exit_code, interrupt_name, raise_if_interrupted
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,11 +31,9 @@ from meshpose_mobile.errors import MeshPoseError
 @click.option("--threads", "threads", multiple=True, type=int, help="Repeatable (default: 1 and 2).")
 @click.option("--runs", default=30, show_default=True, help="Timed runs per measurement, after the warm-up.")
 @click.option("--warmup", default=5, show_default=True)
-@click.option(
-    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("benchmarks/results"), show_default=True
-)
+@click.option("--out", "out_dir", type=click.Path(), default="benchmarks/results", show_default=True)
 @click.option("--machine", default=None, help="Results folder name (default: from the CPU model and core count).")
-@click.option("--peer-dir", type=click.Path(path_type=Path), default=Path("benchmarks/peers"), show_default=True)
+@click.option("--peer-dir", type=click.Path(), default="benchmarks/peers", show_default=True)
 @click.option(
     "--compare-expectation",
     multiple=True,
@@ -53,46 +53,50 @@ def main(
     threads: tuple[int, ...],
     runs: int,
     warmup: int,
-    out_dir: Path,
+    out_dir: str,
     machine: str | None,
-    peer_dir: Path,
+    peer_dir: str,
     compare_expectation: tuple[str, ...],
     ckpt: Path | None,
     shipped: bool,
 ) -> None:
     """Measure every exported artifact on this machine; JSON, markdown table and PNG plot."""
+    install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from meshpose_export.bench.run import BenchConfig, run_bench
-
-    defaults = BenchConfig()
-    by_target: dict[str, list[str]] = {}
-    for spec in precisions:
-        name, sep, precision = spec.partition(":")
-        if not sep or not precision:
-            click.echo(f"error: --precision {spec!r} must be TARGET:PRECISION, e.g. tflite:fp16", err=True)
-            sys.exit(2)
-        by_target.setdefault(name, []).append(precision)
-    cfg = BenchConfig(
-        variants=variants or defaults.variants,
-        runtimes=runtimes,
-        precisions={k: tuple(v) for k, v in by_target.items()},
-        threads=threads or defaults.threads,
-        runs=runs,
-        warmup=warmup,
-        out_dir=out_dir,
-        machine=machine,
-        peer_dir=peer_dir,
-        compare_expectation=compare_expectation,
-    )
     try:
+        from meshpose_export.bench.run import BenchConfig, run_bench
+
+        raise_if_interrupted()
+        defaults = BenchConfig()
+        by_target: dict[str, list[str]] = {}
+        for spec in precisions:
+            name, sep, precision = spec.partition(":")
+            if not sep or not precision:
+                raise ConfigError(f"--precision {spec!r} must be TARGET:PRECISION, e.g. tflite:fp16")
+            by_target.setdefault(name, []).append(precision)
+        out = user_path(out_dir, "--out")
+        cfg = BenchConfig(
+            variants=variants or defaults.variants,
+            runtimes=runtimes,
+            precisions={k: tuple(v) for k, v in by_target.items()},
+            threads=threads or defaults.threads,
+            runs=runs,
+            warmup=warmup,
+            out_dir=out,
+            machine=machine,
+            peer_dir=user_path(peer_dir, "--peer-dir"),
+            compare_expectation=compare_expectation,
+        )
+        cfg.check()
         factory, note = _weights(ckpt, shipped, cfg.variants)
-        run_bench(cfg, log=lambda m: click.echo(m, err=True), model_factory=factory, weights_note=note)
+        with out_dir_or_nothing(out):
+            run_bench(cfg, log=lambda m: click.echo(m, err=True), model_factory=factory, weights_note=note)
     except MeshPoseError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted; results already written stay, nothing half-written", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as err:
+        click.echo(f"error: {interrupt_name(err)}; results already written stay, nothing half-written", err=True)
+        sys.exit(interrupt_exit_code(err))
 
 
 def _weights(ckpt: Path | None, shipped: bool, variants: tuple[str, ...]):

@@ -10,28 +10,30 @@ from typing import Any
 
 import click
 
-from meshpose_mobile.crop import DEFAULT_BOX_SCALE
+from meshpose_export._cli import LazyHelp, check_box_scale, check_count, fail, interrupted, targets
 from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.paths import out_dir_or_nothing, user_path
+from meshpose_mobile.signals import install_handlers, raise_if_interrupted
 
 EXIT_PARITY_FAILED = 3
 
 
-def _targets() -> list:
-    """The registered targets, for the help text (the registry is the one list of names and precisions)."""
-    from meshpose_export.targets.base import get_target, list_targets
-
-    return [get_target(n) for n in list_targets()]
+def _target_help() -> str:
+    return "Repeatable: " + ", ".join(t.name for t in targets()) + " or all."
 
 
-def _fail(err: MeshPoseError) -> None:
-    click.echo(f"error: {err}", err=True)
-    sys.exit(err.exit_code)
+def _precision_help() -> str:
+    return (
+        "Repeatable. "
+        + "; ".join(f"{t.name}: {', '.join(t.precisions)}" for t in targets())
+        + "; 'all' for every one. Default: each target's recommended set."
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--ckpt",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
     help="Checkpoint: ours (meshpose-train, save_checkpoint) or the authors' released file. "
     "Without it, the variant's shipped trained weights (meshpose_xs), or seeded untrained weights "
@@ -50,56 +52,101 @@ def _fail(err: MeshPoseError) -> None:
 @click.option(
     "--released-constants",
     "released_constants",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
     help="JSON with the released model's seam pairs and centre weights, for the authors' checkpoint "
     "(docs/released-model.md).",
 )
 @click.option("--topology", "topology_path", default=None, help="Topology .npz (default: the packaged anny-615 mesh).")
-@click.option("--target", default="all", show_default=True, help=", ".join(t.name for t in _targets()) + " or all.")
-@click.option(
-    "--precision",
-    "precisions",
-    multiple=True,
-    help="Repeatable. "
-    + "; ".join(f"{t.name}: {', '.join(t.precisions)}" for t in _targets())
-    + "; 'all' for every one. Default: each target's recommended set.",
-)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("artifacts"), show_default=True)
+@click.option("--target", "targets_", multiple=True, cls=LazyHelp, help_fn=_target_help, show_default="all")
+@click.option("--precision", "precisions", multiple=True, cls=LazyHelp, help_fn=_precision_help)
+@click.option("--out", "out_dir", type=click.Path(), default="artifacts", show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Seed of the seeded weights (--seeded).")
 @click.option(
-    "--box-scale", default=DEFAULT_BOX_SCALE, show_default=True, help="Person-box scale factor of the crop contract."
+    "--box-scale",
+    type=float,
+    default=None,
+    show_default="1.1",
+    help="Person-box scale factor of the crop contract.",
 )
 @click.option("--license", "license_text", default="", help="Licence text embedded in the artifacts.")
 @click.option("--random-inputs", default=4, show_default=True, help="Random images added to the parity inputs.")
 def main(**options: Any) -> None:
     """Export MeshPose to phone formats and prove, in pixels, that each artifact matches PyTorch."""
     # coremltools imports TensorFlow; keep its start-up chatter out of the progress output.
+    install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
         _run(**options)
     except MeshPoseError as err:
-        _fail(err)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted; no partial artifact was left in the output folder", err=True)
-        sys.exit(130)
+        fail(err)
+    except KeyboardInterrupt as err:
+        interrupted(err, "no partial artifact was left in the output folder")
 
 
 def _run(
     *,
-    ckpt: Path | None,
+    ckpt: str | None,
     variant: str | None,
     seeded: bool,
     topology_path: str | None,
-    target: str,
+    targets_: tuple[str, ...],
+    precisions: tuple[str, ...],
+    out_dir: str,
+    seed: int,
+    box_scale: float | None,
+    license_text: str,
+    random_inputs: int,
+    released_constants: str | None = None,
+) -> None:
+    # Flags first: every value is checked before anything slow starts or any folder is made.
+    # (numpy, torch and the converters are imported inside, after the signal handlers are in place,
+    # so a Ctrl-C during those seconds of imports is answered like any other.)
+    from meshpose_mobile.crop import DEFAULT_BOX_SCALE
+
+    box_scale = DEFAULT_BOX_SCALE if box_scale is None else box_scale
+    check_box_scale(box_scale)
+    check_count(random_inputs, "--random-inputs")
+    if seeded and ckpt is not None:
+        from meshpose_mobile.errors import ConfigError
+
+        raise ConfigError("--seeded and --ckpt exclude each other; drop one (--seeded exports untrained weights)")
+    out = user_path(out_dir, "--out")
+    ckpt_path = user_path(ckpt, "--ckpt")
+    constants_path = user_path(released_constants, "--released-constants")
+    topology_file = user_path(topology_path, "--topology")
+    with out_dir_or_nothing(out):
+        _export(
+            ckpt=ckpt_path,
+            variant=variant,
+            seeded=seeded,
+            topology_path=topology_file,
+            targets_=targets_,
+            precisions=precisions,
+            out_dir=out,
+            seed=seed,
+            box_scale=box_scale,
+            license_text=license_text,
+            random_inputs=random_inputs,
+            released_constants=constants_path,
+        )
+
+
+def _export(
+    *,
+    ckpt: Path | None,
+    variant: str | None,
+    seeded: bool,
+    topology_path: Path | None,
+    targets_: tuple[str, ...],
     precisions: tuple[str, ...],
     out_dir: Path,
     seed: int,
     box_scale: float,
     license_text: str,
     random_inputs: int,
-    released_constants: Path | None = None,
+    released_constants: Path | None,
 ) -> None:
     from meshpose_export.pipeline import plan_jobs, run_export, summary_table
     from meshpose_mobile.checkpoint import load_checkpoint
@@ -109,19 +156,20 @@ def _run(
     from meshpose_mobile.topology import load_topology
     from meshpose_mobile.weights import choose_weights
 
+    raise_if_interrupted()  # a Ctrl-C some import swallowed
     t_start = time.perf_counter()
-    jobs = plan_jobs(target, precisions)  # validate flags before any slow work
+    jobs = plan_jobs(targets_ or ("all",), precisions)  # validate flags before any slow work
     if variant is not None:
         get_variant(variant)
     topology = load_topology(topology_path) if topology_path else None
     if released_constants is not None and ckpt is None:
         raise ConfigError("--released-constants applies to the authors' checkpoint; pass it with --ckpt")
-    if seeded and ckpt is not None:
-        raise ConfigError("--seeded and --ckpt exclude each other; drop one (--seeded exports untrained weights)")
     step = 1
     if ckpt is not None:
         click.echo(f"[{step}] loading checkpoint {ckpt}")
-        model = load_checkpoint(ckpt, variant=variant, topology=topology, released_constants=released_constants)
+        model = load_checkpoint(
+            ckpt, variant=variant, topology=topology, released_constants=released_constants, strict_constants=True
+        )
         note = f"checkpoint {ckpt.name}"
     else:
         chosen = choose_weights(variant or DEFAULT_VARIANT, seeded=seeded, seed=seed, topology=topology)

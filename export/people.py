@@ -41,8 +41,7 @@ def person_dict(pred: Prediction, predictor: Predictor, decimals: int = 4) -> di
 
 
 def model_dict(predictor: Predictor) -> dict[str, Any]:
-    i = predictor.info
-    return {"kind": i.kind, "path": i.path, "variant": i.variant, "precision": i.precision, "weights": i.weights}
+    return predictor.info.to_dict()
 
 
 # --------------------------------------------------------------------------- photos

@@ -28,7 +28,9 @@ from meshpose_mobile.crop import CropContract
 from meshpose_mobile.deploy import MeshPoseDeploy
 from meshpose_mobile.errors import ConfigError, ExportError, MeshPoseError
 from meshpose_mobile.model import MeshPose
+from meshpose_mobile.paths import is_user_os_error, prepare_out_dir, require_free, write_error
 from meshpose_mobile.seeded import synthetic_batch
+from meshpose_mobile.signals import raise_if_interrupted
 
 Log = Callable[[str], None]
 
@@ -49,9 +51,22 @@ class ExportResult:
     report: ParityReport
 
 
-def plan_jobs(target: str, precisions: Sequence[str]) -> list[Job]:
-    """`--target` and `--precision` values -> (target, precision) jobs, validated up front."""
-    names = list_targets() if target == "all" else [get_target(target).name]
+def plan_jobs(target: str | Sequence[str], precisions: Sequence[str]) -> list[Job]:
+    """`--target` (one, several, or 'all') and `--precision` values -> (target, precision) jobs,
+    validated up front: a precision no selected target offers is an error, never dropped."""
+    wanted = [target] if isinstance(target, str) else list(target) or ["all"]
+    if "all" in wanted:
+        names = list_targets()
+    else:
+        names = list(dict.fromkeys(get_target(t).name for t in wanted))
+    for p in precisions:
+        if p != "all" and not any(p in get_target(n).precisions for n in names):
+            if len(names) == 1:
+                get_target(names[0]).check_precision(p)
+            raise ConfigError(
+                f"--precision {p!r} is offered by no selected target; precisions per target: "
+                + "; ".join(f"{n}: {', '.join(get_target(n).precisions)}" for n in names)
+            )
     jobs = []
     for name in names:
         t = get_target(name)
@@ -60,28 +75,14 @@ def plan_jobs(target: str, precisions: Sequence[str]) -> list[Job]:
         elif "all" in precisions:
             chosen = list(t.precisions)
         else:
-            chosen = [p for p in precisions if p in t.precisions]
-            if target != "all":
-                for p in precisions:
-                    t.check_precision(p)
+            chosen = [p for p in dict.fromkeys(precisions) if p in t.precisions]
         jobs.extend(Job(t, p) for p in chosen)
-    if not jobs:
-        raise ConfigError(
-            f"no target offers precision {', '.join(precisions)}; precisions per target: "
-            + "; ".join(f"{n}: {', '.join(get_target(n).precisions)}" for n in names)
-        )
     return jobs
 
 
 def check_output_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-", delete=True)
-        probe.close()
-    except OSError as err:
-        raise ExportError(
-            f"output folder {out_dir} cannot be written ({err.strerror or err}); pass a writable --out"
-        ) from None
+    """Create `out_dir` if needed and prove it writable (one line naming --out otherwise)."""
+    prepare_out_dir(out_dir)
 
 
 # Int8 calibration: synthetic bodies from a stream no training or validation run uses (training
@@ -121,8 +122,60 @@ def _one_line_errors(what: str) -> Iterator[None]:
     except MeshPoseError:
         raise
     except Exception as err:
+        # A Ctrl-C inside a converter can come back wrapped in the converter's own exception
+        # (torch.onnx, coremltools): report the interrupt, not a failed conversion.
+        raise_if_interrupted()
+        cause = _os_cause(err)
+        if cause is not None:
+            raise write_error(cause.filename or "the output folder", cause) from None
         msg = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise ExportError(f"{what}: {msg}") from err
+
+
+def _os_cause(err: BaseException | None) -> OSError | None:
+    for _ in range(5):
+        if err is None:
+            return None
+        if is_user_os_error(err):
+            return err  # type: ignore[return-value]
+        err = err.__cause__ or err.__context__
+    return None
+
+
+STAGING_PREFIX = ".staging-"
+
+
+def sweep_stale_staging(out_dir: Path) -> list[Path]:
+    """Staging folders of earlier exports that were killed (SIGKILL, power loss) before their own
+    clean-up ran. Each is named after its process id; one whose process still runs is kept, so
+    two exports into one folder do not remove each other's work."""
+    removed = []
+    for entry in out_dir.glob(STAGING_PREFIX + "*"):
+        pid_text = entry.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and _alive(int(pid_text)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def export_bytes_estimate(graph: MeshPoseDeploy, jobs: Sequence[Job]) -> int:
+    """Disk an export needs at most: each artifact about the fp32 weights, plus the converters'
+    intermediate files in staging (ONNX, SavedModel, Keras copies: about 6x the weights for TFLite)."""
+    weights = sum(t.numel() * 4 for t in graph.state_dict().values())
+    return weights * (len(jobs) + 6) + (8 << 20)
 
 
 def _remove(path: Path) -> None:
@@ -163,15 +216,18 @@ def run_export(
     """Export every job, check its parity, write artifact + sidecar + report into `out_dir`."""
     out_dir = Path(out_dir)
     check_output_dir(out_dir)
+    for stale in sweep_stale_staging(out_dir):
+        log(f"removed {stale.name}, left by an export that was killed")
     cfg = model.config
     contract = contract or CropContract.for_config(cfg)
     reference = model.deploy()
+    require_free(out_dir, export_bytes_estimate(reference, jobs))
     ref_runner = torch_runner(reference)
     inputs = parity_inputs(reference, contract, n_random=n_random)
     calib = calibration_crops(reference, contract)
     graphs: dict[tuple[tuple[str, bool], ...], MeshPoseDeploy] = {(): reference}
     results: list[ExportResult] = []
-    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
     try:
         for job in jobs:
             target, precision = job.target, job.precision

@@ -46,6 +46,16 @@ class ModelInfo:
     precision: str
     num_vertices: int
     weights: str
+    # Set when something other than the format's own runtime executed the artifact (CoreML on
+    # Linux: the MIL interpreter), so no JSON passes an interpreter's mesh off as Core ML's.
+    executed_by: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"kind": self.kind, "path": self.path, "variant": self.variant, "precision": self.precision}
+        out["weights"] = self.weights
+        if self.executed_by:
+            out["executed_by"] = self.executed_by
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,13 +79,7 @@ class Prediction:
             "format_version": JSON_VERSION,
             "image": image,
             "image_size": list(self.image_size),
-            "model": {
-                "kind": model.kind,
-                "path": model.path,
-                "variant": model.variant,
-                "precision": model.precision,
-                "weights": model.weights,
-            },
+            "model": model.to_dict(),
             "box": [round(float(v), decimals) for v in self.box],
             "box_source": "whole image (no --box given)" if self.whole_image else "given",
             "crop_affine": r(self.affine),
@@ -191,10 +195,21 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     return values  # type: ignore[return-value]
 
 
+# Smallest person box side, in image pixels.
+MIN_BOX_PX = 1.0
+
+
 def check_box(box: tuple[float, ...], width: int, height: int) -> tuple[float, float, float, float]:
     x, y, w, h = (float(v) for v in box)
     if not (np.isfinite([x, y, w, h]).all() and w > 0 and h > 0):
-        raise PredictError(f"box {_fmt_box(box)} needs finite x, y and a positive width and height")
+        raise PredictError(f"--box {_fmt_box(box)} needs finite x, y and a positive width and height")
+    if w < MIN_BOX_PX or h < MIN_BOX_PX:
+        # The crop would magnify a fraction of a pixel to the whole input: degenerate numbers,
+        # not a person.
+        raise PredictError(
+            f"--box {_fmt_box(box)} is {w:g} x {h:g} pixels, smaller than {MIN_BOX_PX:g}; pass the person's box "
+            "x,y,w,h in this image's pixels"
+        )
     # A box that only partly covers the photo is fine (the crop pads with the border value);
     # one that misses it entirely is certainly a mistake.
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
@@ -209,21 +224,13 @@ def _fmt_box(box: tuple[float, ...]) -> str:
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """HxWx3 uint8 RGB, upright (EXIF orientation applied), or a one-line PredictError."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """HxWx3 uint8 RGB, upright, any pixel format scaled by its real range (`images.load_rgb`)."""
+    from meshpose_mobile.images import ImageError, load_rgb
 
-    path = Path(path)
-    if not path.is_file():
-        raise PredictError(f"image not found: {path}; pass an image file or a folder of images")
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB")).copy()
-    except UnidentifiedImageError:
-        raise PredictError(f"cannot read image {path} (not an image format Pillow knows); pass a JPEG or PNG") from None
-    except (OSError, ValueError, SyntaxError) as err:
-        why = " ".join(str(err).split())[:100] or type(err).__name__
-        raise PredictError(f"cannot read image {path} ({why}); pass a JPEG, PNG or other photo") from None
+        return load_rgb(path)
+    except ImageError as err:
+        raise PredictError(str(err)) from None
 
 
 def list_images(path: str | Path) -> list[Path]:
@@ -248,7 +255,7 @@ def _from_checkpoint(
     from meshpose_export.parity import torch_runner
     from meshpose_mobile.checkpoint import load_checkpoint
 
-    model = load_checkpoint(path, released_constants=constants)
+    model = load_checkpoint(path, released_constants=constants, flag="--model")
     cfg = model.config
     # The deployment graph, not the training model: the very graph every artifact is made from.
     runner = torch_runner(model.deploy())
@@ -276,5 +283,35 @@ def _from_artifact(path: Path, box_scale: float | None) -> tuple[Runner, CropCon
         )
     )
     faces = np.asarray(side.mesh["faces"], dtype=np.int64) if side.mesh.get("faces") else None
-    info = ModelInfo(artifact.target, str(path), side.variant, side.precision, side.num_vertices, side.weights)
+    info = ModelInfo(
+        artifact.target,
+        str(path),
+        side.variant,
+        side.precision,
+        side.num_vertices,
+        side.weights,
+        executed_by=artifact.executor.note if artifact.executor is not None else "",
+    )
+    _dry_run(artifact, side.num_vertices)
     return artifact, contract, info, faces
+
+
+def _dry_run(artifact: Any, num_vertices: int) -> None:
+    """One run on a blank crop: a sidecar that belongs to another export (another input size or
+    vertex count) fails here with one line, not inside the runtime on the first photo."""
+    try:
+        outs = artifact(np.zeros(artifact.input_shape, dtype=np.float32))
+        got = int(np.asarray(outs["vertices"]).reshape(-1, 3).shape[0])
+    except MeshPoseError:
+        raise
+    except Exception as err:  # the runtime's own error types
+        why = " ".join(str(err).split())[:120] or type(err).__name__
+        raise PredictError(
+            f"{artifact.name} does not run with its sidecar's {artifact.input_shape[2]}x{artifact.input_shape[3]} "
+            f"input ({why}); the .json beside it belongs to another export: re-export or restore it"
+        ) from None
+    if got != num_vertices:
+        raise PredictError(
+            f"{artifact.name} predicts {got} vertices but its sidecar says {num_vertices}; the .json beside it "
+            "belongs to another export: re-export or restore it"
+        )

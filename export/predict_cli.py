@@ -17,32 +17,24 @@ from typing import Any
 
 import click
 
+from meshpose_export._cli import LazyHelp, check_box_scale, fail, interrupted, targets
 from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.paths import out_dir_or_nothing, user_path
+from meshpose_mobile.signals import install_handlers, raise_if_interrupted
 
 
-def _targets() -> list:
-    from meshpose_export.targets.base import get_target, list_targets
-
-    return [get_target(n) for n in list_targets()]
-
-
-def _fail(err: MeshPoseError) -> None:
-    click.echo(f"error: {err}", err=True)
-    sys.exit(err.exit_code)
+def _model_help() -> str:
+    return (
+        "A checkpoint (ours or the authors' released file) or an artifact meshpose-export wrote, with its "
+        "sidecar .json beside it ("
+        + ", ".join(f"{t.suffix}{'' if t.runs_here() else ' (not by its own runtime here)'}" for t in targets())
+        + ")."
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("image", type=click.Path(path_type=Path), metavar="INPUT")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A checkpoint (ours or the authors' released file) or an artifact meshpose-export wrote, with its "
-    "sidecar .json beside it ("
-    + ", ".join(f"{t.suffix}{'' if t.runs_here() else ' (cannot run here)'}" for t in _targets())
-    + ").",
-)
+@click.argument("image", type=click.Path(), metavar="INPUT")
+@click.option("--model", "model_path", required=True, type=click.Path(), cls=LazyHelp, help_fn=_model_help)
 @click.option(
     "--box",
     default=None,
@@ -55,7 +47,7 @@ def _fail(err: MeshPoseError) -> None:
 @click.option(
     "--detector",
     "detector_path",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
     help="Person detector .tflite (MediaPipe pose_detection). Default: models/pose_detection.tflite from make setup.",
 )
@@ -76,20 +68,20 @@ def _fail(err: MeshPoseError) -> None:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("predictions"),
+    type=click.Path(),
+    default="predictions",
     show_default=True,
     help="Folder for <name>.json and <name>_overlay.png (videos: <name>.jsonl and <name>_overlay.mp4).",
 )
 @click.option(
     "--upsampler",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
     help="Upsampler file (meshpose-train-upsampler, or the authors' with --released-constants); adds xyz_hp.",
 )
 @click.option(
     "--released-constants",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
     help="JSON with the released model's seam pairs and centre weights (docs/released-model.md).",
 )
@@ -99,14 +91,14 @@ def _fail(err: MeshPoseError) -> None:
 def main(**options: Any) -> None:
     """Predict the body mesh of every person in INPUT: a photo, a folder of photos, a video, or a folder of
     frames (--frames)."""
+    install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         _run(**options)
     except MeshPoseError as err:
-        _fail(err)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted; files already written are complete, none is half-written", err=True)
-        sys.exit(130)
+        fail(err)
+    except KeyboardInterrupt as err:
+        interrupted(err, "files already written are complete, none is half-written")
 
 
 def _output_stems(images: list[Path]) -> list[str]:
@@ -115,7 +107,24 @@ def _output_stems(images: list[Path]) -> list[str]:
     return [p.stem if counts[p.stem] == 1 else p.name.replace(".", "_") for p in images]
 
 
-def _run(
+def _run(*, image: str, model_path: str, out_dir: str, box_scale: float | None, **options: Any) -> None:
+    """Paths made absolute and --out checked before the imports; a refused run leaves no folder."""
+    check_box_scale(box_scale)
+    out = user_path(out_dir, "--out")
+    for name, flag in (("upsampler", "--upsampler"), ("released_constants", "--released-constants")):
+        options[name] = user_path(options[name], flag)
+    options["detector_path"] = user_path(options["detector_path"], "--detector")
+    with out_dir_or_nothing(out):
+        _predict(
+            image=user_path(image, "INPUT"),
+            model_path=user_path(model_path, "--model"),
+            out_dir=out,
+            box_scale=box_scale,
+            **options,
+        )
+
+
+def _predict(
     *,
     image: Path,
     model_path: Path,
@@ -141,10 +150,11 @@ def _run(
 ) -> None:
     from tqdm import tqdm
 
-    from meshpose_export.pipeline import check_output_dir
     from meshpose_export.predict import PredictError, Predictor, list_images, load_image, parse_box
     from meshpose_export.video import is_video, open_frames
+    from meshpose_mobile.paths import OutputError
 
+    raise_if_interrupted()  # a Ctrl-C some import swallowed
     video = is_video(image) or (as_frames and image.is_dir())
     if as_frames and not image.is_dir():
         raise PredictError(f"--frames needs a folder of frames, got {image}; pass the folder, or drop --frames")
@@ -163,13 +173,15 @@ def _run(
     source = open_frames(image, fps) if video else None
     images = [] if video else list_images(image)
     person_box = parse_box(box) if box is not None else None
-    if box_scale is not None and not box_scale > 0:
-        raise PredictError(f"--box-scale must be positive, got {box_scale:g}")
-    check_output_dir(out_dir)
     predictor = Predictor.load(
         model_path, upsampler=upsampler, released_constants=released_constants, box_scale=box_scale
     )
     info = predictor.info
+    if released_constants is not None and info.variant != "meshpose_hrnet32" and upsampler is None:
+        raise PredictError(
+            f"--released-constants applies to the authors' released checkpoint or upsampler, but --model "
+            f"{model_path.name} is {info.variant} and no --upsampler is given; drop --released-constants"
+        )
     if released_constants is None and info.kind == "pytorch" and info.variant == "meshpose_hrnet32":
         click.echo(
             "note: no --released-constants: a released checkpoint runs without its seam averaging",
@@ -217,8 +229,8 @@ def _run(
                 predictor, detector, photo, path, stem, out_dir, person_box, not no_overlay, title, compact_png
             )
         except MeshPoseError as err:
-            if len(images) == 1:
-                raise
+            if len(images) == 1 or isinstance(err, OutputError):
+                raise  # a full or read-only disk fails every image alike
             failures.append((path, err))
             bar.write(f"warning: skipped {path.name}: {err}", file=sys.stderr)
             continue

@@ -62,7 +62,12 @@ def build_metadata(
         "input_size": f"{cfg.input_height}x{cfg.input_width}",
         "input_layout": target.input_layout,
         "normalization": json.dumps(_normalisation(graph)),
-        "outputs": json.dumps({o.name: {"shape": list(o.shape), "units": o.units} for o in graph.output_specs}),
+        "outputs": json.dumps(
+            {
+                o.name: {"shape": list(o.shape), "units": o.units, "dtype": target.output_dtype(precision)}
+                for o in graph.output_specs
+            }
+        ),
         "crop_contract": json.dumps(contract.to_dict()),
         "weights": weights_note or "trained checkpoint",
         "model_config": json.dumps(cfg.to_dict()),
@@ -85,6 +90,8 @@ class SidecarOutput:
     name: str
     shape: tuple[int, ...]
     units: str
+    # Element type the artifact hands the app (an FP16 CoreML program outputs float16).
+    dtype: str = "float32"
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,7 +142,10 @@ class Sidecar:
                 normalization=_normalisation(graph),
             ),
             crop=contract,
-            outputs=tuple(SidecarOutput(o.name, tuple(o.shape), o.units) for o in graph.output_specs),
+            outputs=tuple(
+                SidecarOutput(o.name, tuple(o.shape), o.units, target.output_dtype(precision))
+                for o in graph.output_specs
+            ),
             mesh={
                 "topology": topo.name,
                 "topology_hash": topo.hash,
@@ -182,7 +192,9 @@ class Sidecar:
                 "normalization": inp.normalization,
             },
             "crop": self.crop.to_dict(),
-            "outputs": [{"name": o.name, "shape": list(o.shape), "units": o.units} for o in self.outputs],
+            "outputs": [
+                {"name": o.name, "shape": list(o.shape), "units": o.units, "dtype": o.dtype} for o in self.outputs
+            ],
             "mesh": self.mesh,
             "parity": self.parity,
             "model_config": self.model_config,
@@ -214,10 +226,15 @@ class Sidecar:
                     int(crop["input_height"]),
                     int(crop["input_width"]),
                     box_scale=float(crop["box_scale"]),
-                    border_value=float(crop.get("border_value", 0.0)),
+                    border_value=crop.get("border_value", 0.0),
                 ),
                 outputs=tuple(
-                    SidecarOutput(str(o["name"]), tuple(int(d) for d in o["shape"]), str(o.get("units", "")))
+                    SidecarOutput(
+                        str(o["name"]),
+                        tuple(int(d) for d in o["shape"]),
+                        str(o.get("units", "")),
+                        str(o.get("dtype", "float32")),
+                    )
                     for o in data["outputs"]
                 ),
                 mesh=dict(data.get("mesh") or {}),
@@ -225,9 +242,49 @@ class Sidecar:
                 model_config=dict(data.get("model_config") or {}),
                 toolkit_version=str(data.get("toolkit_version", "")),
                 tracking=dict(data.get("tracking") or {}),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-            raise SidecarError(f"sidecar {source} is not a meshpose-export sidecar; re-export the artifact") from None
+            )._checked(source)
+        except SidecarError:
+            raise
+        except ConfigError as err:
+            raise SidecarError(f"sidecar {source}: {err}; re-export the artifact") from None
+        except KeyError as err:
+            raise SidecarError(
+                f"sidecar {source} lacks the field {err.args[0]!r}; re-export the artifact (meshpose-export writes it)"
+            ) from None
+        except (ValueError, TypeError, AttributeError, IndexError) as err:
+            why = " ".join(str(err).split())[:80] or type(err).__name__
+            raise SidecarError(
+                f"sidecar {source} is not a meshpose-export sidecar (a field has the wrong type: {why}); "
+                "re-export the artifact"
+            ) from None
+
+    def _checked(self, source: str) -> Sidecar:
+        """Fields that must agree with each other: a hand-edited or mixed-up sidecar would crop at
+        the wrong size or index outside the mesh."""
+
+        def bad(what: str) -> SidecarError:
+            return SidecarError(f"sidecar {source}: {what}; re-export the artifact or restore its .json")
+
+        inp, crop = self.input, self.crop
+        if inp.height <= 0 or inp.width <= 0:
+            raise bad(f"input size {inp.height}x{inp.width} is not positive")
+        if (inp.height, inp.width) != (crop.input_height, crop.input_width):
+            raise bad(f"input is {inp.height}x{inp.width} but the crop is {crop.input_height}x{crop.input_width}")
+        if not self.outputs or len(self.outputs[0].shape) < 2:
+            raise bad("outputs are missing or have no vertex axis")
+        k = self.outputs[0].shape[1]
+        if self.mesh.get("num_vertices") not in (None, k):
+            raise bad(f"mesh.num_vertices is {self.mesh.get('num_vertices')} but the outputs have {k} vertices")
+        faces = self.mesh.get("faces")
+        if faces is not None:
+            import numpy as np
+
+            arr = np.asarray(faces)
+            if arr.ndim != 2 or arr.shape[1] != 3 or not np.issubdtype(arr.dtype, np.integer):
+                raise bad("mesh.faces must be a list of [i, j, k] integer vertex triples")
+            if arr.size and (arr.min() < 0 or arr.max() >= k):
+                raise bad(f"mesh.faces index {int(arr.max() if arr.max() >= k else arr.min())} is out of 0..{k - 1}")
+        return self
 
     def write(self, path: str | Path) -> Path:
         return write_text_atomic(path, json.dumps(self.to_dict(), indent=2))

@@ -1,5 +1,6 @@
 """Atomic file writes: a temp file in the target's folder, then a rename, so a crash or Ctrl-C
-never leaves a half-written checkpoint, topology, report or image behind."""
+never leaves a half-written checkpoint, topology, report or image behind. A full or read-only
+disk becomes one `OutputError` line naming the file (the temp file is removed first)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from meshpose_mobile.paths import is_user_os_error, write_error
+
 
 @contextmanager
 def atomic_open(path: str | Path) -> Iterator[IO[bytes]]:
@@ -18,16 +21,40 @@ def atomic_open(path: str | Path) -> Iterator[IO[bytes]]:
     mkstemp creates files 0600; the result gets the mode of the file it replaces, else rw-r--r--.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
+    except OSError as err:
+        if is_user_os_error(err):
+            raise write_error(path, err) from None
+        raise
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        cause = _os_cause(err)
+        if cause is not None:
+            raise write_error(path, cause) from None
         raise
+
+
+def temp_prefix(path: Path) -> str:
+    """Name prefix of `atomic_open`'s temp files for `path` (for sweeping leftovers of a SIGKILL)."""
+    return f".{path.name}."
+
+
+def _os_cause(err: BaseException) -> OSError | None:
+    """The disk-side OSError behind `err`: raised directly, or wrapped by torch.save's writer."""
+    seen = 0
+    while err is not None and seen < 5:
+        if is_user_os_error(err):
+            return err  # type: ignore[return-value]
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+        seen += 1
+    return None
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

@@ -38,6 +38,7 @@ __all__ = ["load_checkpoint", "load_upsampler", "read_checkpoint", "save_checkpo
 
 FORMAT = "meshpose-mobile"
 FORMAT_VERSION = 1
+RELEASED_CROP_BORDER = (127.5, 0.0, 0.0)
 
 
 def _topology_payload(topology: Topology) -> dict[str, Any]:
@@ -80,23 +81,42 @@ def load_checkpoint(
     variant: str | None = None,
     topology: Topology | None = None,
     released_constants: ReleasedConstants | str | Path | None = None,
+    flag: str = "--ckpt",
+    strict_constants: bool = False,
 ) -> MeshPose:
     """A model from our checkpoint or from the authors' released one (`meshpose_hrnet32`).
 
     `variant` and `topology`, when given, are what the user expects; a checkpoint that holds
     something else is refused with a message saying which is which. `released_constants` (the
     user's JSON, see `meshpose_mobile.released`) adds the released seam pairs to an imported
-    released checkpoint; our checkpoints carry their seams in their topology and ignore it.
+    released checkpoint; our checkpoints carry their seams in their topology and ignore it, or,
+    with `strict_constants`, refuse it (a user who passes them expects them to be used).
     """
-    data = read_checkpoint(path)
+    data = read_checkpoint(path, flag)
     if data.get("format") == FORMAT:
+        if strict_constants and released_constants is not None:
+            raise CheckpointError(
+                f"--released-constants applies to the authors' released checkpoint, but {flag} {path} is a "
+                "MeshPose Mobile checkpoint (its seams travel in its topology); drop --released-constants"
+            )
         return _load_ours(path, data, variant, topology)
     if is_released_layout(data):
         return _load_released(path, data["model"]["root"], variant, topology, released_constants)
     if is_released_upsampler(data):
         raise CheckpointError(
-            f"checkpoint {path} is the released upsampler (ckpt['model']['{UPSAMPLER_KEY}']), not the main "
-            "model; pass it as the upsampler and the file with ckpt['model']['root'] as the checkpoint"
+            f"{flag} {path} is the released upsampler (ckpt['model']['{UPSAMPLER_KEY}']), not the main "
+            f"model; pass it as --upsampler and the file with ckpt['model']['root'] as {flag}"
+        )
+    if data.get("format") == "meshpose-train-state":
+        model_pt = Path(path).parent.parent / "model.pt"
+        raise CheckpointError(
+            f"{flag} {path} is meshpose-train's training state (for --resume), not a model checkpoint; "
+            f"pass the run's weights {model_pt} (or model-best.pt) to {flag}"
+        )
+    if data.get("format") == "meshpose-upsampler":
+        raise CheckpointError(
+            f"{flag} {path} is an upsampler (meshpose-train-upsampler), not a model checkpoint; pass it as "
+            f"--upsampler and a model checkpoint (model.pt of a meshpose-train run) to {flag}"
         )
     keys = ", ".join(sorted(map(str, data))[:5])
     raise CheckpointError(
@@ -115,6 +135,8 @@ def _load_ours(path: str | Path, data: dict[str, Any], variant: str | None, topo
         state = data["state_dict"]
     except KeyError as err:
         raise CheckpointError(f"checkpoint {path} lacks its {err.args[0]!r} entry; re-save it") from None
+    except (AttributeError, TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {path} has a damaged config or topology ({err}); re-save it") from None
     except MeshPoseError as err:
         raise CheckpointError(f"checkpoint {path}: {err}") from None
     if variant is not None and variant != config.variant:
@@ -127,7 +149,19 @@ def _load_ours(path: str | Path, data: dict[str, Any], variant: str | None, topo
             f"{topo.hash[:12]}), not {topology.name!r} ({topology.num_vertices}, {topology.hash[:12]}); "
             "drop --topology or pass the matching one"
         )
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(
+            f"checkpoint {path} has no weights (its state_dict is {type(state).__name__}, not a dict of tensors); "
+            "re-save it with save_checkpoint"
+        )
     model = MeshPose(config, topo)
+    own = model.state_dict()
+    for key, value in state.items():
+        if key in own and tuple(value.shape) != tuple(own[key].shape):
+            raise CheckpointError(
+                f"checkpoint {path}: {key} has shape {tuple(value.shape)} but {config.variant} needs "
+                f"{tuple(own[key].shape)}; the file is damaged or was edited, re-save it"
+            )
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         what = f"missing {missing[:2]}" if missing else f"unexpected {unexpected[:2]}"
@@ -156,7 +190,9 @@ def _load_released(
             f"{topology.num_vertices}; pass a {k}-vertex topology"
         )
     constants = as_constants(released_constants, k)
-    overrides: dict[str, Any] = {}
+    # The authors' demo fills the crop outside the photo with (127.5, 0, 0) RGB; the imported
+    # model carries it, so every contract made for it (export sidecars, predict) crops the same.
+    overrides: dict[str, Any] = {"crop_border": RELEASED_CROP_BORDER}
     if constants is not None and constants.seam_pairs is not None:
         topology = with_seams(topology, constants)
         overrides["seam_average"] = True
@@ -166,10 +202,15 @@ def _load_released(
 
 
 def load_upsampler(
-    path: str | Path, released_constants: ReleasedConstants | str | Path | None = None
+    path: str | Path, released_constants: ReleasedConstants | str | Path | None = None, flag: str = "--upsampler"
 ) -> HighPolyUpsampler:
     """Ours (`save_upsampler`, e.g. from meshpose-train-upsampler) or the authors' released file."""
-    data = read_checkpoint(path)
+    data = read_checkpoint(path, flag)
+    if data.get("format") in (FORMAT, "meshpose-train-state") or is_released_layout(data):
+        raise CheckpointError(
+            f"{flag} {path} is a model checkpoint or training state, not an upsampler; pass it as the model and "
+            f"the upsampler.pt of meshpose-train-upsampler (or the authors' upsampler) to {flag}"
+        )
     if data.get("format") != UPSAMPLER_FORMAT:
-        return load_released_upsampler(path, released_constants)
+        return load_released_upsampler(path, released_constants, flag=flag)
     return upsampler_from_payload(data, path)

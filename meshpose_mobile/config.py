@@ -53,6 +53,10 @@ class ModelConfig:
     # Per-channel normalisation of 0..255 RGB input: (pixel / 255 - mean) / std.
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # RGB 0..255 the crop reads outside the photo (`CropContract.border_value`): part of the input
+    # the network was trained on, like mean and std. The released model's import sets its demo's
+    # (127.5, 0, 0).
+    crop_border: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -104,10 +108,16 @@ class ModelConfig:
                 raise bad(name, "must have 3 values (R, G, B)")
         if min(self.std) <= 0:
             raise bad("std", "must be > 0 per channel")
+        from meshpose_mobile.crop import as_border
+
+        object.__setattr__(self, "crop_border", as_border(self.crop_border))
 
     # --- serialisation -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        if self.crop_border == (0.0, 0.0, 0.0):
+            # The default is left out, so checkpoints of our models stay readable by earlier versions.
+            del d["crop_border"]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod

@@ -3,7 +3,9 @@
 Same numbers as the released model (official-checkpoint.md, "Input"), for any input size H x W:
 the box centre c is grown on its smaller side to aspect W/H, both sides are scaled by
 `box_scale`, and the three-point affine maps c -> (W/2, H/2), c + (0, h/2) -> (W/2, H),
-c + (w/2, 0) -> (W, H/2); bilinear sampling, constant border. Pixel centres have integer
+c + (w/2, 0) -> (W, H/2); bilinear sampling, constant border: pixels outside the photo read a
+per-channel RGB value (0 for our models; the authors' demo fills (127.5, 0, 0), which the
+released model's import sets through `ModelConfig.crop_border`). Pixel centres have integer
 coordinates in both images. Back to the image: (x, y) through the inverse affine, z times
 sqrt(|det|) of the inverse 2x2 (= box width / W). The same fields go into every export sidecar,
 so the iOS and Android apps crop exactly like this module.
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 # How much context around the person box the crop takes (the released model's value).
 DEFAULT_BOX_SCALE = 1.1
+Border = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,31 @@ class CropContract:
     input_height: int
     input_width: int
     box_scale: float = DEFAULT_BOX_SCALE
-    border_value: float = 0.0
+    # RGB 0..255 read outside the photo; a single number means the same for all three channels.
+    border_value: Border = (0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        for name in ("input_height", "input_width"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"crop contract: {name}={value!r} must be a positive integer")
+        scale = self.box_scale
+        if isinstance(scale, bool) or not isinstance(scale, int | float | np.floating) or not 0 < scale < np.inf:
+            raise ConfigError(
+                f"box scale {scale!r} must be a finite number > 0 ({DEFAULT_BOX_SCALE} is the usual value)"
+            )
+        object.__setattr__(self, "border_value", as_border(self.border_value))
 
     @classmethod
     def for_config(cls, cfg: ModelConfig, box_scale: float | None = None) -> CropContract:
-        """The contract of a model: its input size, and `box_scale` (default `DEFAULT_BOX_SCALE`)."""
-        return cls(cfg.input_height, cfg.input_width, box_scale=DEFAULT_BOX_SCALE if box_scale is None else box_scale)
+        """The contract of a model: its input size, its border fill (`ModelConfig.crop_border`), and
+        `box_scale` (default `DEFAULT_BOX_SCALE`)."""
+        return cls(
+            cfg.input_height,
+            cfg.input_width,
+            box_scale=DEFAULT_BOX_SCALE if box_scale is None else box_scale,
+            border_value=cfg.crop_border,
+        )
 
     @property
     def aspect(self) -> float:
@@ -44,9 +66,10 @@ class CropContract:
     def to_dict(self) -> dict[str, Any]:
         return {
             **asdict(self),
+            "border_value": list(self.border_value),
             "aspect": self.aspect,
             "interpolation": "bilinear",
-            "border": "constant",
+            "border": "constant: pixels outside the image read border_value (R, G, B, 0..255)",
             "pixel_centres": "integer coordinates, top-left pixel centre at (0, 0)",
             "box_format": "x, y, w, h (COCO: top-left corner, width, height) in image pixels",
             "rule": (
@@ -110,21 +133,46 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
     return np.concatenate([lin, -lin @ m[:, 2:]], axis=1)
 
 
-def bilinear_sample(image: np.ndarray, sx: np.ndarray, sy: np.ndarray, border: float) -> np.ndarray:
-    """Sample an HxWxC image at float pixel positions; outside the image reads `border`."""
-    img = np.asarray(image, dtype=np.float32)
+def as_border(value: Any) -> Border:
+    """A border fill as (R, G, B) floats; one number means all three channels."""
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        values: list[Any] = [value] * 3
+    elif isinstance(value, list | tuple | np.ndarray) and len(value) == 3:
+        values = list(value)
+    else:
+        raise ConfigError(f"crop border_value {value!r} must be one number or three (R, G, B) in 0..255")
+    ok = all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in values)
+    if not ok or not all(0.0 <= float(v) <= 255.0 for v in values):
+        raise ConfigError(f"crop border_value {value!r} must be three finite numbers (R, G, B) in 0..255")
+    return (float(values[0]), float(values[1]), float(values[2]))
+
+
+def bilinear_sample(image: np.ndarray, sx: np.ndarray, sy: np.ndarray, border: Any) -> np.ndarray:
+    """Sample an HxWxC image at float pixel positions; outside the image reads `border` (one value,
+    or one per channel).
+
+    Reads only the four neighbours of each sample (no padded or float copy of the whole photo),
+    so a 100-megapixel photo costs the size of the crop; results are those of sampling the photo
+    surrounded by a one-pixel frame of `border`.
+    """
+    img = np.asarray(image)
     if img.ndim == 2:
         img = img[..., None]
-    h, w = img.shape[:2]
-    padded = np.full((h + 2, w + 2, img.shape[2]), border, dtype=np.float32)
-    padded[1:-1, 1:-1] = img
-    # Positions beyond one pixel outside the image only ever read the border.
+    h, w, c = img.shape
+    fill = np.broadcast_to(np.asarray(border, dtype=np.float32).reshape(-1), (c,))
+    # Coordinates in the bordered image (frame of one pixel): beyond it only the border is read.
     px = np.clip(sx + 1.0, 0.0, w + 1.0)
     py = np.clip(sy + 1.0, 0.0, h + 1.0)
     x0 = np.clip(np.floor(px).astype(np.int64), 0, w)
     y0 = np.clip(np.floor(py).astype(np.int64), 0, h)
     fx = (px - x0)[..., None].astype(np.float32)
     fy = (py - y0)[..., None].astype(np.float32)
-    top = padded[y0, x0] * (1 - fx) + padded[y0, x0 + 1] * fx
-    bottom = padded[y0 + 1, x0] * (1 - fx) + padded[y0 + 1, x0 + 1] * fx
+
+    def read(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        inside = (yy >= 1) & (yy <= h) & (xx >= 1) & (xx <= w)
+        vals = img[np.clip(yy - 1, 0, h - 1), np.clip(xx - 1, 0, w - 1)].astype(np.float32)
+        return np.where(inside[..., None], vals, fill)
+
+    top = read(y0, x0) * (1 - fx) + read(y0, x0 + 1) * fx
+    bottom = read(y0 + 1, x0) * (1 - fx) + read(y0 + 1, x0 + 1) * fx
     return top * (1 - fy) + bottom * fy

@@ -223,14 +223,18 @@ def released_upsampler_layout(upsampler: HighPolyUpsampler) -> dict[str, Any]:
     return {"model": {UPSAMPLER_KEY: {k: state[k].detach().clone() for k in _UPSAMPLER_ENTRIES}}}
 
 
-def load_released_upsampler(path: str | Path, constants: ReleasedConstants | str | Path | None) -> HighPolyUpsampler:
+def load_released_upsampler(
+    path: str | Path, constants: ReleasedConstants | str | Path | None, flag: str = "--upsampler"
+) -> HighPolyUpsampler:
     """The authors' upsampler file -> HighPolyUpsampler(518, 1723, 6890, centre weights).
 
     Sizes come from the file's shapes (checked against each other); the centre comes from the
-    user's constants, without which the released upsampler would map uncentred meshes.
+    user's constants, without which the released upsampler would map uncentred meshes. The
+    centre weights are used exactly as given, as the authors' code does: they do not sum to 1,
+    and normalising them moved every high-poly vertex by up to 0.14 crop px (issue 11).
     """
     path = Path(path)
-    data = read_checkpoint(path)
+    data = read_checkpoint(path, flag)
     if not is_released_upsampler(data):
         if is_released_layout(data):
             raise CheckpointError(
@@ -264,6 +268,6 @@ def load_released_upsampler(path: str | Path, constants: ReleasedConstants | str
             f"'centre' entry ({_DOC})"
         )
     centre = torch.from_numpy(constants.centre_vector(num_low)).float()
-    upsampler = HighPolyUpsampler(num_low, num_mid, num_high, centre)
+    upsampler = HighPolyUpsampler(num_low, num_mid, num_high, centre, normalize_centre=False)
     upsampler.load_state_dict({**{k: v.float() for k, v in state.items()}, "centre_weights": upsampler.centre_weights})
     return upsampler.eval()

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from meshpose_mobile.errors import ConfigError, DataError
+from meshpose_mobile.paths import OutputError, is_user_os_error, prepare_out_dir, sweep_stale, write_error
 from meshpose_mobile.topology import Topology, default_topology
 
 NUM_PARTS = 24
@@ -692,11 +693,19 @@ def write_dataset(
     if count <= 0:
         raise ConfigError(f"dataset size must be positive, got {count}; pass --count N with N > 0")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder; pass a new folder path")
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out} exists and is not empty; choose a new --out folder or remove it")
     gen = SyntheticBodies(config, seed, topology)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    # The dataset is built beside --out and renamed into place, so --out's parent must be writable.
+    prepare_out_dir(out.parent, "--out's parent folder")
+    prefix = f".{out.name}.staging-"
+    sweep_stale(out.parent, prefix)  # left by a run that was killed (SIGKILL) mid-write
+    try:
+        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=prefix))
+    except OSError as err:
+        raise write_error(out.parent, err) from None
     try:
         shards = []
         bar = _progress(count, "synth", progress)
@@ -723,6 +732,10 @@ def write_dataset(
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
+    except OSError as err:
+        if is_user_os_error(err):
+            raise write_error(out, err) from None
+        raise
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
@@ -766,9 +779,21 @@ class SynthDiskDataset:
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         file, row = self._index[index]
         if self._cache is None or self._cache[0] != file:
-            with np.load(self.path / file) as data:
-                self._cache = (file, {k: data[k] for k in data.files})
-        return {k: v[row] for k, v in self._cache[1].items()}
+            try:
+                with np.load(self.path / file) as data:
+                    self._cache = (file, {k: data[k] for k in data.files})
+            except Exception as err:  # zipfile, zlib, pickle and OS errors alike on a damaged shard
+                why = " ".join(str(err).split())[:100] or type(err).__name__
+                raise DataError(
+                    f"dataset shard {self.path / file} is truncated or damaged ({why}); regenerate the dataset with "
+                    "meshpose-synth (a training run can then continue with --resume)"
+                ) from None
+        try:
+            return {k: v[row] for k, v in self._cache[1].items()}
+        except IndexError:
+            raise DataError(
+                f"dataset shard {self.path / file} holds fewer samples than its meta.json says; regenerate the dataset"
+            ) from None
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:

@@ -2,6 +2,8 @@
 
 Two linear maps along the vertex axis, K -> K_mid -> N, shared by x, y and z (no nonlinearity),
 optionally around a weighted centre of the low-poly mesh so the maps see root-relative shapes.
+Our upsamplers normalise the centre weights to sum 1 (a weighted mean); the authors' released
+upsampler uses its 16 weights exactly as given (they do not sum to 1), so its import keeps them.
 Layer names follow the released upsampler (`upsampling`, `upsampling2`) so its weights import
 without renaming.
 """
@@ -19,7 +21,15 @@ from meshpose_mobile.errors import CheckpointError, ConfigError
 
 
 class HighPolyUpsampler(nn.Module):
-    def __init__(self, num_low: int, num_mid: int, num_high: int, centre_weights: Tensor | None = None) -> None:
+    def __init__(
+        self,
+        num_low: int,
+        num_mid: int,
+        num_high: int,
+        centre_weights: Tensor | None = None,
+        *,
+        normalize_centre: bool = True,
+    ) -> None:
         super().__init__()
         self.upsampling = nn.Linear(num_low, num_mid)
         self.upsampling2 = nn.Linear(num_mid, num_high)
@@ -33,7 +43,8 @@ class HighPolyUpsampler(nn.Module):
             total = float(centre_weights.sum())
             if abs(total) < 1e-8:
                 raise ConfigError("upsampler centre weights sum to 0; give positive weights to the centre vertices")
-            centre_weights = centre_weights / total
+            if normalize_centre:
+                centre_weights = centre_weights / total
         self.register_buffer("centre_weights", centre_weights)
 
     @property
@@ -85,7 +96,7 @@ def upsampler_from_payload(data: dict[str, Any], path: str | Path) -> HighPolyUp
         centre = state.get("centre_weights")
         up = HighPolyUpsampler(int(data["num_low"]), int(data["num_mid"]), int(data["num_high"]), centre)
         up.load_state_dict(state)
-    except (KeyError, RuntimeError, TypeError) as err:
+    except (KeyError, RuntimeError, TypeError, AttributeError, ValueError) as err:
         raise CheckpointError(
             f"upsampler {path} is damaged ({str(err).splitlines()[0]}); retrain or re-save it"
         ) from None

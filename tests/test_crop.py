@@ -62,6 +62,48 @@ def test_border_is_constant() -> None:
     assert crop[32, 24].tolist() == [200, 200, 200]
 
 
+def test_border_is_per_channel() -> None:
+    img = np.full((10, 10, 3), 200, dtype=np.uint8)
+    c = CropContract(64, 48, border_value=(127.5, 0.0, 10.0))
+    crop, _ = c.crop(img, (0.0, 0.0, 10.0, 10.0))
+    assert crop[0, 0].tolist() == [127.5, 0.0, 10.0]
+    assert crop[32, 24].tolist() == [200, 200, 200]
+    # Half-way between the photo's edge and the frame: an even blend, per channel.
+    edge = c.crop(img, (-0.5, -0.5, 10.0, 10.0))[0]
+    assert edge.min() >= 0 and edge.max() <= 200.001
+    assert c.to_dict()["border_value"] == [127.5, 0.0, 10.0]
+    assert CropContract(64, 48, border_value=3).border_value == (3.0, 3.0, 3.0)  # one number: every channel
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"border_value": (1.0, 2.0)}, "border_value"),
+        ({"border_value": (1.0, 2.0, float("nan"))}, "border_value"),
+        ({"border_value": (0.0, 0.0, 300.0)}, "border_value"),
+        ({"box_scale": 0.0}, "box scale"),
+        ({"box_scale": -1.1}, "box scale"),
+        ({"box_scale": float("inf")}, "box scale"),
+        ({"box_scale": float("nan")}, "box scale"),
+    ],
+)
+def test_bad_contract_values(kwargs, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        CropContract(64, 48, **kwargs)
+
+
+def test_large_photo_is_sampled_without_copies() -> None:
+    """The crop reads only the neighbours of its samples: a big photo costs the crop's memory."""
+    import tracemalloc
+
+    img = np.zeros((4000, 3000, 3), dtype=np.uint8)  # 36 MB; a float32 copy would be 144 MB
+    tracemalloc.start()
+    CropContract(256, 192).crop(img, (100.0, 100.0, 2800.0, 3700.0))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 30e6, peak
+
+
 @pytest.mark.parametrize("box", [(0, 0, 0, 10), (0, 0, 10, -1), (float("nan"), 0, 10, 10)])
 def test_bad_box(box) -> None:
     with pytest.raises(ConfigError, match="box"):

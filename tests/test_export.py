@@ -39,11 +39,24 @@ def onnxsim_on_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_exports(tmp_path_factory, tiny_model, onnxsim_on_path):
-    """One export run of every target and precision of the tiny model."""
-    out = tmp_path_factory.mktemp("tiny")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PATH", f"{onnxsim_on_path.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-        results = run_export(tiny_model, plan_jobs("all", ("all",)), out, log=lambda s: None)
+    """One export run of every target and precision of the tiny model, into a *relative* output
+    folder from another working directory (the README's `make export` form: issue 11 found the
+    TFLite worker lost relative paths when it changed its working directory), with a stand-in
+    `onnxsim` first on PATH (an activated venv)."""
+    base = tmp_path_factory.mktemp("tiny")
+    (base / "cwd").mkdir()
+    here = os.getcwd()
+    os.chdir(base / "cwd")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PATH", f"{onnxsim_on_path.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+            results = run_export(tiny_model, plan_jobs("all", ("all",)), Path("../arts"), log=lambda s: None)
+    finally:
+        os.chdir(here)
+    out = base / "arts"
+    for r in results:
+        assert not r.path.is_absolute()
+        r.path = out / r.path.name
     return out, {(r.target, r.precision): r for r in results}
 
 
@@ -55,7 +68,10 @@ def test_tiny_parity(tiny_exports, target: str, precision: str) -> None:
     assert r.report.passed, r.report.table()
     assert r.path.exists() and r.size_bytes > 0
     sidecar = json.loads((out / (r.path.name + ".json")).read_text())
-    assert sidecar["outputs"][0] == {"name": "vertices", "shape": [1, 615, 3], "units": sidecar["outputs"][0]["units"]}
+    dtype = "float16" if (target, precision) in {("coreml", p) for p in ("fp16", "w8", "pal8", "pal6")} else "float32"
+    assert sidecar["outputs"][0] == {
+        "name": "vertices", "shape": [1, 615, 3], "units": sidecar["outputs"][0]["units"], "dtype": dtype
+    }  # fmt: skip
     assert sidecar["mesh"]["num_vertices"] == 615 and len(sidecar["mesh"]["faces"]) == 1226
     assert sidecar["crop"]["input_height"] == 64 and sidecar["input"]["color_order"] == "RGB"
     report = json.loads((out / (r.path.name + ".parity.json")).read_text())
@@ -181,7 +197,8 @@ def test_checkpoint_of_another_topology(tmp_path: Path, tiny_model) -> None:
     [
         (["--target", "caffe"], "unknown target"),
         (["--target", "onnx", "--precision", "fp16"], "no precision 'fp16'"),
-        (["--target", "all", "--precision", "int3"], "no target offers precision int3"),
+        (["--target", "all", "--precision", "int3"], "'int3' is offered by no selected target"),
+        (["--target", "all", "--precision", "fp16", "--precision", "int3"], "'int3' is offered by no selected target"),
         (["--variant", "meshpose_xxl"], "unknown variant"),
     ],
 )

@@ -162,6 +162,8 @@ def test_import_with_constants(tmp_path: Path, released_file: Path, released_mod
     assert all(torch.equal(v, ref[k]) for k, v in model.state_dict().items())
     plain = load_checkpoint(released_file)
     assert not plain.config.seam_average and plain.topology.seam_pairs is None
+    # The authors' demo fills the crop outside the photo with (127.5, 0, 0) RGB; the import carries it.
+    assert model.config.crop_border == plain.config.crop_border == (127.5, 0.0, 0.0)
     x = torch.rand(1, 3, 384, 288, generator=torch.Generator().manual_seed(0)) * 255
     with torch.no_grad():
         v, v_plain = model(x)["vertices"][0], plain(x)["vertices"][0]
@@ -170,6 +172,25 @@ def test_import_with_constants(tmp_path: Path, released_file: Path, released_mod
     others = torch.ones(518, dtype=torch.bool)
     others[a] = others[b] = False
     assert torch.allclose(v[others], v_plain[others])
+
+
+def test_released_crop_border_reproduces_the_demo(tmp_path: Path, released_file: Path) -> None:
+    """A box at the photo's edge: the released model's crop reads (127.5, 0, 0) outside the photo,
+    ours read 0, in the contract, in a re-saved checkpoint and in the sidecar fields."""
+    from meshpose_mobile.checkpoint import save_checkpoint
+    from meshpose_mobile.crop import CropContract
+    from meshpose_mobile.seeded import seeded_model
+
+    photo = np.full((200, 150, 3), 90, dtype=np.uint8)
+    box = (-60.0, -40.0, 120.0, 200.0)  # the left part of the crop lies outside the photo
+    released = load_checkpoint(released_file)
+    crop, _ = CropContract.for_config(released.config).crop(photo, box)
+    assert crop[0, 0].tolist() == [127.5, 0.0, 0.0] and crop[300, 280].tolist() == [90.0, 90.0, 90.0]
+    ours = CropContract.for_config(seeded_model("meshpose_tiny").config)
+    assert ours.crop(photo, box)[0][0, 0].tolist() == [0.0, 0.0, 0.0]
+    saved = save_checkpoint(tmp_path / "released-as-ours.pt", released)
+    assert load_checkpoint(saved).config.crop_border == (127.5, 0.0, 0.0)
+    assert CropContract.for_config(released.config).to_dict()["border_value"] == [127.5, 0.0, 0.0]
 
 
 def test_truncated_or_misplaced_released_files(tmp_path: Path, released_file: Path) -> None:
@@ -211,7 +232,7 @@ def test_released_upsampler_full_size(tmp_path: Path) -> None:
     torch.manual_seed(0)
     centre = torch.zeros(518)
     centre[data["centre"]["vertices"]] = torch.tensor(data["centre"]["weights"])
-    original = HighPolyUpsampler(518, 1723, 6890, centre).eval()
+    original = HighPolyUpsampler(518, 1723, 6890, centre, normalize_centre=False).eval()
     path = tmp_path / "upsampler.pth"
     torch.save(released_upsampler_layout(original), path)
     layout = torch.load(path, weights_only=True)["model"]["VERTEX_UPSAMPLE"]
@@ -226,9 +247,6 @@ def test_released_upsampler_full_size(tmp_path: Path) -> None:
     low = torch.randn(2, 518, 3) * 100
     with torch.no_grad():
         assert torch.allclose(loaded(low), original(low), atol=1e-3)
-        # Centring makes the map follow a translation of the whole mesh exactly.
-        shift = torch.tensor([5.0, -3.0, 2.0])
-        assert torch.allclose(loaded(low + shift), loaded(low) + shift, atol=1e-2)
     with pytest.raises(ConfigError) as err:
         load_released_upsampler(path, None)
     assert "centre weights" in _one_line(err)
@@ -247,6 +265,38 @@ def test_released_upsampler_bad_files(tmp_path: Path) -> None:
     path.write_bytes(b"\x80\x02garbage")
     with pytest.raises(CheckpointError, match="truncated"):
         load_released_upsampler(path, made_up_constants_obj())
+
+
+def test_released_upsampler_centre_weights_used_as_given(tmp_path: Path) -> None:
+    """The authors' 16 centre weights do not sum to 1 and their code uses them as they are; the
+    import must too (normalising moved high-poly vertices by up to 0.14 crop px). Checked against
+    the formula computed here in float64 from the file's own tensors."""
+    data = made_up_constants(seed=3)
+    data["centre"]["weights"] = [0.3 + 0.1 * i for i in range(NUM_CENTRE_VERTICES)]  # sum 16.8
+    assert abs(sum(data["centre"]["weights"]) - 1.0) > 1.0
+    torch.manual_seed(1)
+    path = tmp_path / "upsampler.pth"
+    torch.save(released_upsampler_layout(HighPolyUpsampler(518, 40, 90)), path)
+    loaded = load_released_upsampler(path, write_constants(tmp_path / "c.json", data))
+    state = {k: v.double().numpy() for k, v in torch.load(path, weights_only=True)["model"]["VERTEX_UPSAMPLE"].items()}
+    low = np.random.default_rng(0).normal(150.0, 60.0, size=(518, 3))
+    weights = np.zeros(518)
+    weights[data["centre"]["vertices"]] = data["centre"]["weights"]
+    centre = (weights[:, None] * low).sum(0)  # raw weights: no division by their sum
+    # Both maps act on the vertex axis, the same for x, y and z.
+    mid = state["upsampling.weight"] @ (low - centre) + state["upsampling.bias"][:, None]
+    high = state["upsampling2.weight"] @ mid + state["upsampling2.bias"][:, None] + centre
+    with torch.no_grad():
+        ours = loaded(torch.from_numpy(low).float()[None])[0].double().numpy()
+    assert np.abs(ours - high).max() < 1e-2  # float32 rounding at coordinates of a few thousand
+    # Normalising would be far off: the centre moves by (1 - 1/16.8) of itself.
+    normalised = HighPolyUpsampler(518, 40, 90, torch.from_numpy(weights).float())
+    normalised.load_state_dict({**loaded.state_dict(), "centre_weights": normalised.centre_weights})
+    with torch.no_grad():
+        other = normalised(torch.from_numpy(low).float()[None])[0].double().numpy()
+    assert np.abs(other - high).max() > 1.0
+    # Our own upsamplers still centre on a weighted mean (weights normalised to sum 1).
+    assert float(normalised.centre_weights.sum()) == pytest.approx(1.0)
 
 
 def made_up_constants_obj():

@@ -27,6 +27,7 @@ from meshpose_export.targets.base import Precision, Target, TargetName, get_targ
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.model import MeshPose
+from meshpose_mobile.paths import prepare_out_dir
 from meshpose_mobile.registry import get_variant
 from meshpose_mobile.seeded import seeded_model
 
@@ -91,6 +92,30 @@ class BenchConfig:
             raise ConfigError("--threads takes positive thread counts, e.g. --threads 1 2")
         if self.runs < 1 or self.warmup < 0:
             raise ConfigError("--runs must be >= 1 and --warmup >= 0")
+        from meshpose_mobile.deploy import EXPECTATIONS
+
+        for e in self.compare_expectation:
+            if e not in EXPECTATIONS:
+                raise ConfigError(
+                    f"--compare-expectation {e!r} is not an expectation layout; choose from {', '.join(EXPECTATIONS)}"
+                )
+        if self.machine is not None:
+            check_machine_name(self.machine)
+
+
+def check_machine_name(name: str) -> None:
+    """--machine names one folder inside --out: no path separators, no '..', nothing hidden."""
+    if (
+        not name.strip()
+        or name in (".", "..")
+        or name.startswith(".")
+        or any(c in name for c in "/\\\0")
+        or len(name) > 100
+    ):
+        raise ConfigError(
+            f"--machine {name!r} must be a plain folder name (letters, digits, '-', '_'; no '/', '..' or leading "
+            "'.'): results go to --out/<machine>"
+        )
 
 
 class _DeployAs:
@@ -148,15 +173,7 @@ def _timed_row(
     row = replace(
         base,
         threads=threads,
-        latency_median_ms=m["median_ms"],
-        latency_p90_ms=m["p90_ms"],
-        latency_min_ms=m["min_ms"],
-        fps=1000.0 / m["median_ms"],
-        runs=m["runs"],
-        warmup=m["warmup"],
-        peak_rss_mb=m["peak_rss_mb"],
-        peak_model_mb=m["peak_model_mb"],
-        load_seconds=m["load_seconds"],
+        **_timing_fields(m),
         macs_per_s=rate,
         efficiency=rate / peaks[threads] if rate and threads in peaks else None,
     )
@@ -247,15 +264,7 @@ def _pipeline_row(base: Row, kind: str, path: Path, threads: int, cfg: BenchConf
         return replace(base, status="failed", note=str(err))
     return replace(
         base,
-        latency_median_ms=m["median_ms"],
-        latency_p90_ms=m["p90_ms"],
-        latency_min_ms=m["min_ms"],
-        fps=1000.0 / m["median_ms"],
-        runs=m["runs"],
-        warmup=m["warmup"],
-        peak_rss_mb=m["peak_rss_mb"],
-        peak_model_mb=m["peak_model_mb"],
-        load_seconds=m["load_seconds"],
+        **_timing_fields(m),
         stages_ms=m["stages_ms"],
         note="whole pipeline per photo: crop (sidecar contract) -> model -> mesh in image pixels; boxes given "
         "(no detector), no drawing",
@@ -294,6 +303,9 @@ def run_bench(
 ) -> dict[str, Any]:
     cfg.check()
     machine = this_machine(runtime_versions(), cfg.machine, note=f"{weights_note}; shared CI-class machine")
+    # The results folder is made and proven writable before minutes of measuring, not after.
+    out = cfg.out_dir / machine.name
+    prepare_out_dir(out)
     log(f"machine {machine.name}: measuring the fp32 matmul peak")
     peak_objs = {t: matmul_peak(t) for t in cfg.threads}
     peaks = {t: p.macs_per_s for t, p in peak_objs.items()}
@@ -316,7 +328,6 @@ def run_bench(
                     rows.append(Row(label, "export", "", None, status="failed", note=str(err)))
     rows += bench_peer(cfg, peaks, log)
     doc = results_dict(machine, rows, peak_doc)
-    out = cfg.out_dir / machine.name
     write_json_atomic(out / "results.json", doc)
     table = markdown(machine, rows, {str(t): v for t, v in peak_doc.items()})
     ratios = [ln for v in cfg.variants for ln in ratio_lines(rows, peer_mod.PEER_NAME, v)]
@@ -351,3 +362,18 @@ def _before_after(rows: list[Row], cfg: BenchConfig) -> list[str]:
 
 def _px(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.4f}"
+
+
+def _timing_fields(m: dict[str, Any]) -> dict[str, Any]:
+    """The row fields every timing subprocess measures, model-only and whole-pipeline alike."""
+    return {
+        "latency_median_ms": m["median_ms"],
+        "latency_p90_ms": m["p90_ms"],
+        "latency_min_ms": m["min_ms"],
+        "fps": 1000.0 / m["median_ms"],
+        "runs": m["runs"],
+        "warmup": m["warmup"],
+        "peak_rss_mb": m["peak_rss_mb"],
+        "peak_model_mb": m["peak_model_mb"],
+        "load_seconds": m["load_seconds"],
+    }

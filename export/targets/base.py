@@ -139,6 +139,10 @@ class Target(abc.ABC):
                 f"target {self.name} has no precision {precision!r}; choose one of {', '.join(self.precisions)}"
             )
 
+    def output_dtype(self, precision: str) -> str:
+        """The element type of the artifact's outputs, as the sidecar states it."""
+        return "float32"
+
     def deploy_kwargs(self) -> dict[str, bool]:
         """Which deployment form of the model this target converts (see `MeshPose.deploy`)."""
         return {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from meshpose_export.targets.base import (
 from meshpose_export.targets.onnx_target import export_onnx
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
+from meshpose_mobile.signals import raise_if_interrupted
 
 _SAMPLE_NPY = "calibration_image_sample_data_20x128x128x3_float32.npy"
 # Conversions run side by side, one per core (each is single-threaded and ~1 GB for meshpose_xs).
@@ -64,6 +66,8 @@ class TfliteTarget(Target):
 
     def _convert(self, graph: MeshPoseDeploy, run_dir: Path, precisions: list[str], ctx: ExportContext) -> None:
         """ONNX -> SavedModel (onnx2tf) once, then one converter process per precision."""
+        # Absolute: the onnx2tf worker changes its working directory before opening any path.
+        run_dir = run_dir.absolute()
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
         onnx_path = export_onnx(graph, run_dir / "model.onnx", dict(ctx.metadata))
@@ -193,20 +197,48 @@ def _run_worker(mode: str, args: dict, log: Path) -> None:
     _run_workers([(mode, args, log)])
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGKILL to the worker when its parent dies, even by SIGKILL, so no
+    converter keeps writing into a staging folder nobody will clean up."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _run_workers(jobs: list[tuple[str, dict, Path]]) -> None:
     procs = []
-    for mode, args, log in jobs:
-        fh = open(log, "w")
-        procs.append(
-            (subprocess.Popen(_worker_cmd(mode, args), stdout=fh, stderr=subprocess.STDOUT, env=_env()), fh, log)
-        )
-    failed = []
-    for proc, fh, log in procs:
-        proc.wait()
-        fh.close()
-        if proc.returncode != 0:
-            failed.append((proc.returncode, log))
+    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    try:
+        for mode, args, log in jobs:
+            fh = open(log, "w")
+            proc = subprocess.Popen(
+                _worker_cmd(mode, args), stdout=fh, stderr=subprocess.STDOUT, env=_env(), preexec_fn=preexec
+            )
+            procs.append((proc, fh, log))
+        failed = []
+        for proc, fh, log in procs:
+            proc.wait()
+            fh.close()
+            if proc.returncode != 0:
+                failed.append((proc.returncode, log))
+    except BaseException:
+        # Ctrl-C, SIGTERM or an error in this process: the workers go with it.
+        for proc, _fh, _log in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc, fh, _log in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            fh.close()
+        raise
     if failed:
+        raise_if_interrupted()  # a worker that died of the same Ctrl-C is not a conversion failure
         code, log = failed[0]
         lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
         tail = lines[-1][:200] if lines else "(no output)"

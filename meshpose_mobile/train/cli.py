@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -12,6 +13,8 @@ from typing import Any
 import click
 
 from meshpose_mobile.errors import ConfigError, MeshPoseError
+from meshpose_mobile.paths import OutputError, out_dir_or_nothing, user_path
+from meshpose_mobile.signals import install_handlers, interrupt_exit_code, interrupt_name, raise_if_interrupted
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -19,6 +22,24 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 def _fail(err: MeshPoseError) -> None:
     click.echo(f"error: {err}", err=True)
     sys.exit(err.exit_code)
+
+
+def _interrupted(err: KeyboardInterrupt, what: str) -> None:
+    click.echo(f"error: {interrupt_name(err)}; {what}", err=True)
+    sys.exit(interrupt_exit_code(err))
+
+
+# Flags holding paths; 'synthetic' is a source name, not a path.
+_PATH_FLAGS = ("train_data", "val_data", "init")
+
+
+def _absolute_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    out = dict(flags)
+    for name in _PATH_FLAGS:
+        value = out.get(name)
+        if value is not None and value != "synthetic":
+            out[name] = str(user_path(value, "--" + name.replace("_", "-")))
+    return out
 
 
 # Flags that map onto one config key each; --set reaches every other key.
@@ -50,8 +71,8 @@ def build_config(config_file: Path | None, flags: dict[str, Any], assignments: t
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML or JSON config file.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder (checkpoints, metrics).")
+@click.option("--config", "config_file", type=click.Path(), help="TOML or JSON config file.")
+@click.option("--out", type=click.Path(), required=True, help="Run folder (checkpoints, metrics).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--variant", default=None, help="Model variant (meshpose_tiny, meshpose_xs, ...).")
 @click.option("--steps", type=int, default=None, help="Total optimizer steps.")
@@ -76,22 +97,25 @@ def train_main(
     **flags: Any,
 ) -> None:
     """Train MeshPose (CPU by default; several GPUs with torchrun --nproc_per_node N meshpose-train ...)."""
-    from meshpose_mobile.train.loop import TrainInterrupted, train
-
+    install_handlers()
     try:
-        config = build_config(config_file, flags, assignments)
-        if print_config:
-            click.echo(json.dumps(config.to_dict(), indent=1))
-            return
-        show = sys.stderr.isatty() if progress is None else progress
-        start = time.perf_counter()
-        result = train(config, out, resume=resume, progress=show, echo=lambda m: click.echo(m, err=True))
-    except TrainInterrupted as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted before the first step; nothing to resume", err=True)
-        sys.exit(130)
+        # --out first, before seconds of imports: a wrong folder is answered at once.
+        out = user_path(out, "--out")
+        if resume and not out.is_dir():
+            raise ConfigError(f"nothing to resume: --out {out} is not a run folder; drop --resume to start a new run")
+        with contextlib.nullcontext() if print_config else out_dir_or_nothing(out):
+            from meshpose_mobile.train.loop import train
+
+            raise_if_interrupted()  # a Ctrl-C some import swallowed
+            config = build_config(user_path(config_file, "--config"), _absolute_flags(flags), assignments)
+            if print_config:
+                click.echo(json.dumps(config.to_dict(), indent=1))
+                return
+            show = sys.stderr.isatty() if progress is None else progress
+            start = time.perf_counter()
+            result = train(config, out, resume=resume, progress=show, echo=lambda m: click.echo(m, err=True))
+    except KeyboardInterrupt as err:
+        _interrupted(err, "stopped before the first step; nothing to resume")
     except MeshPoseError as err:
         _fail(err)
         return
@@ -103,7 +127,7 @@ def train_main(
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Upsampler run folder.")
+@click.option("--out", type=click.Path(), required=True, help="Upsampler run folder.")
 @click.option("--steps", type=int, default=3000, show_default=True)
 @click.option("--batch-size", "batch_size", type=int, default=32, show_default=True)
 @click.option("--lr", type=float, default=1e-4, show_default=True)
@@ -119,13 +143,18 @@ def train_main(
 @click.option("--progress/--no-progress", default=None)
 def train_upsampler_main(progress: bool | None, **options: Any) -> None:
     """Train the low- to high-poly upsampler on synthetic posed bodies, with input noise augmentation."""
-    from meshpose_mobile.train.upsampler import UpsamplerTrainConfig, train_upsampler
-
+    install_handlers()
     try:
-        out = options.pop("out")
-        config = UpsamplerTrainConfig(**options)
-        show = sys.stderr.isatty() if progress is None else progress
-        result = train_upsampler(config, out, progress=show, echo=lambda m: click.echo(m, err=True))
+        out = user_path(options.pop("out"), "--out")
+        with out_dir_or_nothing(out):
+            from meshpose_mobile.train.upsampler import UpsamplerTrainConfig, train_upsampler
+
+            raise_if_interrupted()
+            config = UpsamplerTrainConfig(**options)
+            show = sys.stderr.isatty() if progress is None else progress
+            result = train_upsampler(config, out, progress=show, echo=lambda m: click.echo(m, err=True))
+    except KeyboardInterrupt as err:
+        _interrupted(err, "nothing was written (the upsampler is saved only when training ends)")
     except MeshPoseError as err:
         _fail(err)
         return
@@ -137,7 +166,7 @@ def train_upsampler_main(progress: bool | None, **options: Any) -> None:
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Dataset folder to write.")
+@click.option("--out", type=click.Path(), default=None, help="Dataset folder to write.")
 @click.option("--count", type=int, default=1000, show_default=True, help="Number of samples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--height", type=int, default=384, show_default=True)
@@ -158,10 +187,21 @@ def synth_main(
     progress: bool | None,
 ) -> None:
     """Write a synthetic dataset (images + DensePose-style, mesh and joint labels) or time the generator."""
-    from meshpose_mobile.synth import SynthConfig, SyntheticBodies, write_dataset
-    from meshpose_mobile.train.config import apply_override
-
+    install_handlers()
     try:
+        if count <= 0:
+            raise ConfigError(f"--count {count} must be a positive number of samples")
+        out = user_path(out, "--out")
+        if out is not None and out.exists() and not out.is_dir():
+            raise OutputError(f"--out {out} is a file, not a folder; pass a new folder path")
+        if out is not None and not bench:
+            # The dataset is staged beside --out: its parent must be writable (checked before the imports).
+            with out_dir_or_nothing(out.parent, "--out's parent folder"):
+                pass
+        from meshpose_mobile.synth import SynthConfig, SyntheticBodies, write_dataset
+        from meshpose_mobile.train.config import apply_override
+
+        raise_if_interrupted()
         fields: dict[str, Any] = {"height": height, "width": width, "with_hires": with_hires}
         for a in assignments:
             fields = apply_override(fields, a)
@@ -178,6 +218,8 @@ def synth_main(
         show = sys.stderr.isatty() if progress is None else progress
         start = time.perf_counter()
         write_dataset(out, count, config, seed, progress=show)
+    except KeyboardInterrupt as err:
+        _interrupted(err, f"nothing was written to {out}")
     except MeshPoseError as err:
         _fail(err)
         return

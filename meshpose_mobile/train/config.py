@@ -118,8 +118,14 @@ class OptimConfig:
         _num(w, "min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
         _num(w, "gamma", self.gamma, 0.0, 1.0)
         _num(w, "grad_clip", self.grad_clip)
-        for m in self.milestones:
-            _num(w, "milestones", m, 0.0, 1.0)
+        ms = self.milestones
+        ok = isinstance(ms, tuple | list) and all(
+            isinstance(m, int | float) and not isinstance(m, bool) and math.isfinite(m) and 0.0 <= m <= 1.0 for m in ms
+        )
+        if not ok or list(ms) != sorted(ms):
+            raise _bad(
+                w, "milestones", ms, "must be a list of increasing fractions of steps in [0, 1], e.g. [0.6, 0.85]"
+            )
 
 
 @dataclass(frozen=True)
@@ -225,17 +231,45 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}; pass an existing .toml or .json file to --config")
+    if path.suffix not in (".toml", ".json"):
+        raise ConfigError(f"config file {path} must end in .toml or .json")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (a binary file?); pass a .toml or .json config"
+        ) from None
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read ({err.strerror or err}); check the path") from None
+    if "\x00" in text:
+        raise ConfigError(f"config file {path} holds NUL bytes (a binary file?); pass a .toml or .json config")
     try:
         if path.suffix == ".toml":
-            return tomllib.loads(path.read_text())
-        if path.suffix == ".json":
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict):
-                raise ConfigError(f"config file {path} must hold a JSON object at the top level")
-            return data
+            data: Any = tomllib.loads(text)
+        else:
+            data = json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
         raise ConfigError(f"config file {path} does not parse: {str(err).splitlines()[0]}; fix its syntax") from None
-    raise ConfigError(f"config file {path} must end in .toml or .json")
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object at the top level")
+    _check_plain(data, path, "")
+    return data
+
+
+def _check_plain(node: Any, path: Path, where: str) -> None:
+    """TOML dates and times have no place in a train config and would not survive JSON (the run's
+    config.json, checkpoints): name the key instead of failing later."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_plain(value, path, f"{where}{key}.")
+    elif isinstance(node, list):
+        for value in node:
+            _check_plain(value, path, where)
+    elif not isinstance(node, str | int | float | bool) and node is not None:
+        raise ConfigError(
+            f"config file {path}: {where.rstrip('.')} is a TOML {type(node).__name__} ({node}); "
+            "settings are numbers, strings, booleans, lists or tables"
+        )
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> dict[str, Any]:

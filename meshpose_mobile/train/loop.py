@@ -27,13 +27,15 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from meshpose_mobile.atomic import torch_save_atomic, write_text_atomic
+from meshpose_mobile.atomic import temp_prefix, torch_save_atomic, write_text_atomic
 from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 from meshpose_mobile.config import ModelConfig
-from meshpose_mobile.errors import ConfigError, MeshPoseError
+from meshpose_mobile.errors import CheckpointError, ConfigError, MeshPoseError
 from meshpose_mobile.losses import total_loss
 from meshpose_mobile.model import MeshPose
+from meshpose_mobile.paths import require_free, sweep_stale
 from meshpose_mobile.registry import make_config
+from meshpose_mobile.signals import interrupt_exit_code, interrupt_name
 from meshpose_mobile.topology import default_topology
 from meshpose_mobile.train.config import TrainConfig
 from meshpose_mobile.train.data import VAL_SEED_OFFSET, Collate, StepBatches, open_source, to_device
@@ -46,7 +48,11 @@ _RESUMABLE_CHANGES = {"steps", "eval_every", "ckpt_every", "log_every", "device"
 
 
 class TrainInterrupted(MeshPoseError):
-    """Ctrl-C: the state was saved and the run can be resumed."""
+    """Ctrl-C or SIGTERM: the state was saved and the run can be resumed (exit 130 or 143)."""
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,7 @@ def _device(spec: str, local_rank: int) -> torch.device:
 
 def _build_model(config: TrainConfig) -> MeshPose:
     if config.init:
-        model = load_checkpoint(config.init)
+        model = load_checkpoint(config.init, flag="--init")
         if model.config.variant != config.variant:
             raise ConfigError(
                 f"--init checkpoint {config.init} holds {model.config.variant}, not {config.variant}; "
@@ -148,10 +154,15 @@ def _check_resume_config(saved: dict[str, Any], current: dict[str, Any], where: 
 class _Log:
     """metrics.jsonl writer (rank 0 only); on resume, drops lines past the checkpoint's step."""
 
-    def __init__(self, path: Path, enabled: bool, resume_step: int | None) -> None:
+    def __init__(
+        self, path: Path, enabled: bool, resume_step: int | None, say: Callable[[str], None] = lambda _m: None
+    ) -> None:
         self.path, self.enabled = path, enabled
         if enabled and resume_step is not None and path.exists():
-            keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= resume_step]
+            rows, bad = _parse_metrics(path)
+            if bad:
+                say(f"note: dropped {bad} unreadable line(s) of {path} (a crash during a write); the rest is kept")
+            keep = [json.dumps(r) for r in rows if r["step"] <= resume_step]
             write_text_atomic(path, "".join(ln + "\n" for ln in keep))
         elif enabled and resume_step is None and path.exists():
             path.unlink()
@@ -162,12 +173,82 @@ class _Log:
                 f.write(json.dumps(record) + "\n")
 
 
+def _parse_metrics(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Rows of metrics.jsonl and the number of lines skipped: appending is not atomic, so a crash
+    or a full disk can leave a truncated last line, which must not stop a resume."""
+    rows, bad = [], 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and isinstance(row.get("kind"), str):
+            rows.append(row)
+        else:
+            bad += 1
+    return rows, bad
+
+
 def read_metrics(path: str | Path, kind: str | None = None) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = RunPaths(path).metrics
-    rows = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    if not path.is_file():
+        return []
+    rows, _ = _parse_metrics(path)
     return [r for r in rows if kind is None or r["kind"] == kind]
+
+
+def _last_line(message: str) -> str:
+    """The error's own line when a DataLoader worker wrapped it in a traceback."""
+    if "Traceback" not in message:
+        return message
+    last = [ln for ln in message.splitlines() if ln.strip()][-1].strip()
+    head, sep, rest = last.partition(": ")
+    return rest if sep and "Error" in head.split(".")[-1] else last
+
+
+# Names of the files a run writes; their atomic-write temp files are swept at the start.
+_RUN_FILES = ("config.json", "metrics.jsonl", "model.pt", "model-best.pt")
+
+
+def _sweep_temp_files(paths: RunPaths) -> None:
+    """Temp files of a run killed mid-write (SIGKILL, power loss): no later write reuses them."""
+    for name in _RUN_FILES:
+        sweep_stale(paths.root, temp_prefix(paths.root / name), suffix=".tmp")
+    sweep_stale(paths.last.parent, temp_prefix(paths.last), suffix=".tmp")
+
+
+def _load_state(paths: RunPaths, device: torch.device) -> dict[str, Any]:
+    fix = (
+        f"start a new run with another --out, or fine-tune from the weights it saved with --init {paths.model}"
+        if paths.model.is_file()
+        else "start a new run with another --out"
+    )
+    try:
+        state = torch.load(paths.last, map_location=device, weights_only=True)
+    except Exception as err:  # the unpickler raises anything on damaged bytes
+        why = " ".join(str(err).split())[:100] or type(err).__name__
+        raise CheckpointError(f"{paths.last} is truncated or damaged ({why}); cannot resume: {fix}") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise CheckpointError(f"{paths.last} is not a meshpose-train state file; cannot resume: {fix}")
+    missing = [k for k in _STATE_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"{paths.last} lacks its {missing[0]!r} entry; cannot resume: {fix}")
+    return state
+
+
+_STATE_KEYS = ("step", "config", "model", "optimizer", "scheduler", "rng_cpu", "best")
+
+
+def _state_bytes(model: MeshPose) -> int:
+    """Disk a run needs at most, with room: last.pt (weights + two Adam moments), model.pt and
+    model-best.pt (weights + topology, about 1 MB), each written beside its previous version."""
+    weights = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return 10 * weights + (4 << 20)
 
 
 @torch.no_grad()
@@ -282,22 +363,30 @@ def train(
     start_step = 0
     best = math.inf
     if resume:
-        state = torch.load(paths.last, map_location=device, weights_only=True)
-        if state.get("format") != STATE_FORMAT:
-            raise ConfigError(f"{paths.last} is not a meshpose-train state file; start a new run with another --out")
+        state = _load_state(paths, device)
+        if not isinstance(state["config"], dict):
+            raise CheckpointError(f"{paths.last} has no readable config; cannot resume: start a new run")
         _check_resume_config(state["config"], config.to_dict(), paths.root)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng_cpu"])
-        start_step = int(state["step"])
-        best = float(state["best"])
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng_cpu"])
+            start_step = int(state["step"])
+            best = float(state["best"])
+        except (RuntimeError, ValueError, TypeError, KeyError, AttributeError) as err:
+            why = " ".join(str(err).split())[:100] or type(err).__name__
+            raise CheckpointError(
+                f"{paths.last} does not fit this run ({why}); start a new run with another --out"
+            ) from None
         say(f"resuming {paths.root} at step {start_step}")
     elif lead:
         paths.root.mkdir(parents=True, exist_ok=True)
     if lead:
+        _sweep_temp_files(paths)
+        require_free(paths.root, _state_bytes(model))
         write_text_atomic(paths.config, json.dumps(config.to_dict(), indent=1) + "\n")
-    log = _Log(paths.metrics, lead, start_step if resume else None)
+    log = _Log(paths.metrics, lead, start_step if resume else None, say)
 
     net: nn.Module = model
     if world > 1:
@@ -403,12 +492,17 @@ def train(
                 save_state(step)
             if _fault_after is not None and step == _fault_after[0]:
                 raise _fault_after[1](f"injected fault after step {step}")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         save_state(step)
         bar.close()
         raise TrainInterrupted(
-            f"interrupted after step {step}; state saved, continue with --resume --out {paths.root}"
+            f"{interrupt_name(err)} after step {step}; state saved, continue with --resume --out {paths.root}",
+            interrupt_exit_code(err),
         ) from None
+    except MeshPoseError as err:
+        bar.close()
+        # A DataLoader worker re-raises our error with its traceback in the message; keep one line.
+        raise type(err)(_last_line(str(err))) from None
     bar.close()
     if world > 1:
         dist.barrier()

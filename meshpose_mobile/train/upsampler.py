@@ -25,6 +25,7 @@ import torch
 
 from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.errors import ConfigError, DataError
+from meshpose_mobile.paths import require_free
 from meshpose_mobile.synth import SynthConfig, SyntheticBodies
 from meshpose_mobile.topology import Topology, default_topology
 from meshpose_mobile.upsampler import HighPolyUpsampler, save_upsampler
@@ -144,6 +145,12 @@ def train_upsampler(
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device={config.device} but this torch has no CUDA device; use --device cpu")
+    out.mkdir(parents=True, exist_ok=True)
+    if topo.hires_face_index is not None:
+        # upsampler.pt: two float32 maps (K x mid, mid x N), written beside any previous one.
+        k, n = topo.num_vertices, len(topo.hires_face_index)
+        mid = config.mid or 2 * k
+        require_free(out, 2 * 4 * (k * mid + mid * n) + (1 << 20))
     synth = SynthConfig(height=_RENDER[0], width=_RENDER[1], num_points=1, with_hires=True, occluder_prob=0.0)
     say(f"generating {config.train_size} + {config.val_size} posed pairs")
     train_low, train_high, train_ppm = _pairs(SyntheticBodies(synth, config.seed, topo), config.train_size)
