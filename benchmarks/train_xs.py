@@ -21,8 +21,25 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "docs" / "results" / "training-xs-cpu.json"
-CURVE = ROOT / "docs" / "images" / "learning_curve_xs.png"
+# Figures per kind of run: the shipped GPU run, and the earlier 2-core CPU run (not shipped).
+RESULTS = {
+    "gpu": ROOT / "docs" / "results" / "training-xs-gpu.json",
+    "cpu": ROOT / "docs" / "results" / "training-xs-cpu.json",
+}
+CURVE = {
+    "gpu": ROOT / "docs" / "images" / "learning_curve_xs_gpu.png",
+    "cpu": ROOT / "docs" / "images" / "learning_curve_xs.png",
+}
+TITLE = {
+    "gpu": "one NVIDIA H200 (configs/xs_gpu.toml, benchmarks/train_gpu.py)",
+    "cpu": "2-core shared CPU (configs/xs_cpu.toml)",
+}
+
+
+def _kind(config) -> str:
+    return "gpu" if str(config.device).startswith("cuda") else "cpu"
+
+
 OVERLAY = ROOT / "docs" / "images" / "trained_overlay.png"
 KEYS = ("v2d_px", "v2d_all_px", "pck", "part_acc", "uv_err", "mpjpe_mm", "pa_mpjpe_mm")
 
@@ -65,13 +82,14 @@ def _default_init(fresh, config, height: int) -> dict[str, float]:
     (minutes of CPU for meshpose_xs)."""
     key = {"variant": config.variant, "seed": config.seed, "val": config.data.val, "data_seed": config.data.seed}
     key["val_size"] = config.data.val_size
-    if RESULTS.exists():
-        old = json.loads(RESULTS.read_text())
+    results = RESULTS[_kind(config)]
+    if results.exists():
+        old = json.loads(results.read_text())
         if old.get("default_init_key") == key and "default_init" in old:
             return old["default_init"]
     out = _pick(_evaluate(fresh, config), height)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"default_init_key": key, "default_init": out}, indent=1) + "\n")
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"default_init_key": key, "default_init": out}, indent=1) + "\n")
     return out
 
 
@@ -103,15 +121,16 @@ def report(run: Path, shipped: Path | None) -> dict[str, Any]:
     }
     if shipped is not None:
         results["shipped_fp16"] = _pick(_evaluate(load_checkpoint(shipped), config), height)
-    results["default_init_key"] = json.loads(RESULTS.read_text())["default_init_key"]
+    kind = _kind(config)
+    results["default_init_key"] = json.loads(RESULTS[kind].read_text())["default_init_key"]
     results["report_seconds"] = round(time.perf_counter() - t0, 1)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    _plot(results, height)
+    RESULTS[kind].parent.mkdir(parents=True, exist_ok=True)
+    RESULTS[kind].write_text(json.dumps(results, indent=1) + "\n")
+    _plot(results, height, kind)
     return results
 
 
-def _plot(results: dict[str, Any], height: int) -> None:
+def _plot(results: dict[str, Any], height: int, kind: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -134,10 +153,10 @@ def _plot(results: dict[str, Any], height: int) -> None:
     for ax in axes:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    fig.suptitle("meshpose_xs (256x192) on synthetic bodies, 2-core shared CPU (configs/xs_cpu.toml)")
+    fig.suptitle(f"meshpose_xs (256x192) on synthetic bodies, {TITLE[kind]}")
     fig.tight_layout()
-    CURVE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(CURVE, dpi=100)
+    CURVE[kind].parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(CURVE[kind], dpi=100)
 
 
 def ship(run: Path, out: Path, command: str, wall: str) -> Path:
@@ -211,7 +230,8 @@ def overlay(ckpt: Path, index: int, out: Path) -> Path:
     mesh(axes[0], sample["image"], gv, f"synthetic validation sample {index}: ground truth")
     mesh(axes[1], sample["image"], pv, f"prediction (mean 2-D vertex error {err:.1f} px)")
     mesh(axes[2], photo.load(), p.xyz_lp, "astronaut (a real photo, outside the training data)")
-    step = read_checkpoint(ckpt).get("extra", {}).get("train", {}).get("step")
+    extra = read_checkpoint(ckpt).get("extra", {})
+    step = extra.get("train", extra.get("shipped", {})).get("step")
     after = f"after {step} training steps " if step is not None else ""
     fig.suptitle(
         f"{cfg.variant} {after}on synthetic bodies only ({ckpt.name}); real photos need real training data",
@@ -236,6 +256,8 @@ def main() -> None:
     s.add_argument("--out", type=Path, default=ROOT / "meshpose_mobile" / "data" / "weights" / "meshpose_xs_synth.pt")
     s.add_argument("--command", default="meshpose-train --config configs/xs_cpu.toml --out runs/xs_cpu")
     s.add_argument("--wall", default="")
+    pl = sub.add_parser("plot", help="redraw the learning curve from the run's results JSON")
+    pl.add_argument("run", type=Path)
     o = sub.add_parser("overlay")
     o.add_argument("--ckpt", type=Path, required=True)
     o.add_argument("--index", type=int, default=3)
@@ -253,6 +275,12 @@ def main() -> None:
         torch.manual_seed(config.seed)
         fresh = create_model(config.variant)
         print(json.dumps(_default_init(fresh, config, fresh.config.input_height), indent=1))
+    elif args.what == "plot":
+        kind = _kind(_config(args.run))
+        res = json.loads(RESULTS[kind].read_text())
+        from meshpose_mobile.checkpoint import load_checkpoint
+
+        _plot(res, load_checkpoint(args.run / "model.pt").config.input_height, kind)
     elif args.what == "ship":
         path = ship(args.run, args.out, args.command, args.wall)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

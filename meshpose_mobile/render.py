@@ -63,7 +63,7 @@ def crop_mask_to_grid(mask: Tensor, config: ModelConfig, pad: int = 0) -> Tensor
             f"mask has size {tuple(mask.shape[-2:])}, expected the crop size "
             f"({config.input_height}, {config.input_width}); crop the mask like the image first"
         )
-    grid = render_grid(config, pad)
+    grid = render_grid(config, pad).to(mask.device)
     col = torch.floor(grid[..., 0] + 0.5).long()
     row = torch.floor(grid[..., 1] + 0.5).long()
     inside = (col >= 0) & (col < config.input_width) & (row >= 0) & (row < config.input_height)

@@ -200,14 +200,17 @@ class CoreMLTarget(Target):
 
     def tolerance(self, precision: str) -> Tolerance:
         # Measured on Linux by the reference MIL interpreter running the artifact's program (fp16
-        # mode), meshpose_xs seeded, worst of vertices / vertices_2d, max / p99 px: fp32 0.0002 /
-        # 0.0001, fp16 0.396 / 0.234, w8 3.58 / 1.73, pal8 4.43 / 2.18, pal6 17.4 / 8.5 (fails:
-        # use pal8); meshpose_hrnet32 fp16 1.92 / 1.13 fails (docs/design.md, "CoreML without a
-        # Mac"). fp32 at 0.005 px: above it is a bug, not rounding. Budgets as for the TFLite
-        # precision of the same weight width; re-measure on macOS.
+        # mode), worst of vertices / vertices_2d, max / p99 px, 8 parity inputs (docs/design.md,
+        # "Tolerances on trained weights"). Shipped trained meshpose_xs: fp32 0.0012 / 0.0005,
+        # fp16 3.49 / 1.21, w8 35.1 / 9.8, pal8 34.4 / 13.5, pal6 143.6 / 47.4 (the compressed
+        # ones fail). Seeded xs: fp32 0.0002 / 0.0001, fp16 0.396 / 0.234, w8 3.58 / 1.73, pal8
+        # 4.43 / 2.18, pal6 17.4 / 8.5. fp16 as TFLite's (5 / 2 px: the trained figure with
+        # headroom, under the network's own one-grey-level noise response and the smallest
+        # injected fault, 14.2 px); fp32 at 0.005 px: above it is a bug, not rounding. Compressed
+        # budgets stay as for the TFLite precision of the same weight width; re-measure on macOS.
         return {
             "fp32": Tolerance(max_px=0.005, p99_px=0.002, visibility=1e-4),
-            "fp16": Tolerance(max_px=0.5, p99_px=0.25, visibility=5e-3),
+            "fp16": Tolerance(max_px=5.0, p99_px=2.0, visibility=5e-3),
             "w8": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
             "pal8": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
             "pal6": Tolerance(max_px=10.0, p99_px=6.0, visibility=0.05),

@@ -45,7 +45,8 @@ MAX_PARALLEL = max(1, min(2, os.cpu_count() or 1))
 class TfliteTarget(Target):
     name = TargetName.TFLITE
     precisions = (Precision.FP32, Precision.FP16, Precision.INT8_DYNAMIC, Precision.INT8_FULL)
-    recommended = (Precision.FP32, Precision.FP16, Precision.INT8_DYNAMIC)
+    # int8 is opt-in: the shipped trained meshpose_xs loses 42 px with int8 weights (docs/design.md).
+    recommended = (Precision.FP32, Precision.FP16)
     input_layout = "NHWC float32"
     suffix = ".tflite"
     runtime = "litert"
@@ -134,14 +135,18 @@ class TfliteTarget(Target):
         return interp.invoke
 
     def tolerance(self, precision: str) -> Tolerance:
-        # Measured max / p99 error (px) on seeded weights, worst of `vertices` and `vertices_2d`
-        # (docs/design.md, "Tolerances"): fp32 xs 0.0003 / 0.0002; fp16 (weights) xs 0.26 / 0.16;
-        # int8_dynamic xs 6.15 / 2.65; int8_full (float decode) xs 6.96 / 4.12. Int8 weight
-        # rounding alone, simulated in PyTorch, moves xs 2.6 px (3.8 px in 2-D), so the int8
-        # budgets are the measured figures with headroom, not the 2 px aim.
+        # Measured max / p99 px, worst of `vertices` and `vertices_2d`, 8 parity inputs
+        # (docs/design.md, "Tolerances on trained weights"). Shipped trained meshpose_xs: fp32
+        # 0.0018 / 0.0011; fp16 (weights) 3.07 / 1.07; int8_dynamic 53.4 / 19.5 and int8_full
+        # 129.8 / 37.5 (both fail). Seeded xs: fp32 0.0003 / 0.0002, fp16 0.26 / 0.16,
+        # int8_dynamic 6.15 / 2.65, int8_full 6.96 / 4.12. fp16 = the trained figure with ~1.6x
+        # headroom: the trained network's own output moves 110 / 13 px when the camera's pixels
+        # change by one grey level, so its float16 error is rounding, and 5 px stays under the
+        # smallest injected converter fault (14.2 px). The int8 budgets stay where seeded weights
+        # put them: the trained weights' 42-130 px are past any fault, a failure, not a budget.
         return {
             "fp32": Tolerance(max_px=0.01, p99_px=0.005, visibility=1e-4),
-            "fp16": Tolerance(max_px=0.5, p99_px=0.25, visibility=5e-3),
+            "fp16": Tolerance(max_px=5.0, p99_px=2.0, visibility=5e-3),
             "int8_dynamic": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
             "int8_full": Tolerance(max_px=10.0, p99_px=6.0, visibility=0.05),
         }[precision]
