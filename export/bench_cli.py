@@ -45,6 +45,12 @@ from meshpose_mobile.signals import install_handlers, interrupt_exit_code, inter
     default=None,
     help="Checkpoint to measure (one --variant: the checkpoint's). Default: seeded weights.",
 )
+@click.option(
+    "--time-failed",
+    "time_failed",
+    is_flag=True,
+    help="Also time artifacts that fail parity (their rows say so); by default they are not timed.",
+)
 @click.option("--shipped", is_flag=True, help="Measure each variant's shipped trained weights (where it has them).")
 def main(
     variants: tuple[str, ...],
@@ -58,6 +64,7 @@ def main(
     peer_dir: str,
     compare_expectation: tuple[str, ...],
     ckpt: Path | None,
+    time_failed: bool,
     shipped: bool,
 ) -> None:
     """Measure every exported artifact on this machine; JSON, markdown table and PNG plot."""
@@ -86,6 +93,7 @@ def main(
             machine=machine,
             peer_dir=user_path(peer_dir, "--peer-dir"),
             compare_expectation=compare_expectation,
+            time_failed=time_failed,
         )
         cfg.check()
         factory, note = _weights(ckpt, shipped, cfg.variants)

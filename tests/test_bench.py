@@ -166,3 +166,36 @@ def test_tiny_end_to_end(tmp_path: Path) -> None:
     md = (tmp_path / "test-machine" / "results.md").read_text()
     assert md.count("| meshpose_tiny |") == 3 and "Whole-pipeline stage medians" in md
     assert (tmp_path / "test-machine" / "latency_vs_macs.png").stat().st_size > 0
+
+
+def test_time_failed_times_a_failing_artifact_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    """Default: an artifact that fails parity is not timed. --time-failed times it, and its rows keep
+    the failing parity in a note (the speed of a precision is the graph's, whatever the weights)."""
+    from meshpose_export.bench.run import BenchConfig, run_bench
+    from meshpose_export.targets.base import Tolerance, get_target
+
+    onnx = type(get_target("onnx"))
+    monkeypatch.setattr(onnx, "tolerance", lambda self, precision: Tolerance(max_px=0.0, p99_px=0.0, visibility=0.0))
+    for time_failed in (False, True):
+        out = tmp_path / str(time_failed)
+        cfg = BenchConfig(
+            variants=("meshpose_tiny",),
+            runtimes=("onnxruntime",),
+            threads=(1,),
+            warmup=1,
+            runs=2,
+            out_dir=out,
+            machine="m",
+            peer_dir=tmp_path / "no-peer",
+            n_random=1,
+            time_failed=time_failed,
+        )
+        run_bench(cfg, log=lambda _m: None)
+        rows = validate(json.loads((out / "m" / "results.json").read_text()))
+        model_rows = [r for r in rows if r.scope == "model"]
+        if not time_failed:
+            assert [r.status for r in model_rows] == ["parity-failed"]
+        else:
+            (row,) = model_rows
+            assert row.status == "measured" and row.latency_median_ms > 0
+            assert row.note.startswith("parity FAILED, timed on request") and row.parity_max_px > 0
