@@ -25,6 +25,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The probe's child processes import the package: a checkout that was never pip-installed (a GPU
+# machine given a copy of the tree) has it only on this path.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 ARMS = {"barycentric": [], "nearest": ["--set", "loss.bary_target=nearest"]}
 PART_BYTES = 15 * 1024 * 1024
 
@@ -48,7 +52,16 @@ def probe(procs: int, seconds: float) -> float:
     workers = [mp.Process(target=_probe_worker, args=(seconds, queue)) for _ in range(procs)]
     for w in workers:
         w.start()
-    rates = [queue.get() for _ in workers]
+    import queue as queue_mod
+
+    try:
+        # A worker that died (an import error, say) never answers: fail in seconds, not at the
+        # device call's time limit (what happened to this driver's first GPU call).
+        rates = [queue.get(timeout=seconds + 120) for _ in workers]
+    except queue_mod.Empty:
+        for w in workers:
+            w.kill()
+        raise SystemExit("error: the generator probe got no answer; run one probe worker by hand to see why") from None
     for w in workers:
         w.join()
     return float(sum(rates))
