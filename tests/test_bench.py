@@ -199,3 +199,4 @@ def test_time_failed_times_a_failing_artifact_and_says_so(tmp_path: Path, monkey
             (row,) = model_rows
             assert row.status == "measured" and row.latency_median_ms > 0
             assert row.note.startswith("parity FAILED, timed on request") and row.parity_max_px > 0
+            assert "**FAIL**" in (out / "m" / "results.md").read_text()

@@ -184,6 +184,9 @@ def test_injected_fault_fails_parity(small_xs, tmp_path: Path, fault: str) -> No
     print(f"{fault}: parity {report.status}, worst vertex error {worst:.2f} px; static: {failed}")
     assert not report.passed
     # Caught twice: by the numbers (the program executed) and by the contract (the program read).
-    assert worst > 10 * report.tolerance.max_px, (fault, worst)
+    # The weakest fault (upsample mode, 14.2 px) is 2.8x the fp16 budget since that became 5 px on
+    # the trained meshpose_xs (docs/design.md, "Tolerances on trained weights"); the static check
+    # below names every fault whatever the margin.
+    assert worst > 2 * report.tolerance.max_px, (fault, worst)
     assert np.isfinite(worst)
     assert [c.name for c in failed if c.name.startswith(check)], report.table()

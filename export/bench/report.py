@@ -13,12 +13,18 @@ def _f(v: float | None, fmt: str) -> str:
     return "" if v is None else format(v, fmt)
 
 
+def _failed(r: Row) -> str:
+    """Marks a row timed with `--time-failed`: its artifact failed parity, the table must say so."""
+    return " **FAIL**" if (r.note or "").startswith("parity FAILED") else ""
+
+
 def markdown(machine: Machine, rows: list[Row], peak: dict[str, dict[str, float]]) -> str:
     peaks = ", ".join(f"{t} thread(s) {p['macs_per_s'] / 1e9:.1f} GMAC/s" for t, p in sorted(peak.items()))
     runtimes = ", ".join(f"{k} {v}" for k, v in machine.runtimes.items())
     lines = [
         f"Machine: **{machine.name}** ({machine.cpu}, {machine.cores} cores, {machine.os}); {runtimes}.",
         f"fp32 matmul peak (the efficiency denominator): {peaks}.",
+        *([f"Weights and conditions: {machine.note}."] if machine.note else []),
         "",
         "| model | runtime | precision | thr | median ms | p90 ms | FPS | peak RSS / model MB | size MB "
         "| params M | GMACs | eff. | export s | parity max px |",
@@ -33,7 +39,7 @@ def markdown(machine: Machine, rows: list[Row], peak: dict[str, dict[str, float]
             f"| {r.model} | {runtime} | {r.precision} | {r.threads or ''} | {lat} | {_f(r.latency_p90_ms, '.1f')} "
             f"| {_f(r.fps, '.1f')} | {mem} | {size} | {_f(r.params / 1e6 if r.params else None, '.2f')} "
             f"| {_f(r.macs / 1e9 if r.macs else None, '.2f')} | {_f(r.efficiency, '.0%')} "
-            f"| {_f(r.export_seconds, '.1f')} | {_f(r.parity_max_px, '.4f')} |"
+            f"| {_f(r.export_seconds, '.1f')} | {_f(r.parity_max_px, '.4f')}{_failed(r)} |"
         )
     staged = [r for r in rows if r.scope == "pipeline" and r.status == "measured" and r.stages_ms]
     if staged:
