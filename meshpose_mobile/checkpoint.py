@@ -60,8 +60,14 @@ def _topology_from_payload(payload: dict[str, Any]) -> Topology:
     return Topology.from_arrays(arrays)
 
 
-def save_checkpoint(path: str | Path, model: MeshPose, extra: dict[str, Any] | None = None) -> Path:
-    """Write atomically (temp file + rename) so an interrupted save never leaves a broken file."""
+def save_checkpoint(
+    path: str | Path,
+    model: MeshPose,
+    extra: dict[str, Any] | None = None,
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """Write atomically (temp file + rename) so an interrupted save never leaves a broken file.
+    `state_dict` replaces the model's own (the shipped float16 copy, `weights.save_shipped`)."""
     path = Path(path)
     payload = {
         "format": FORMAT,
@@ -69,7 +75,7 @@ def save_checkpoint(path: str | Path, model: MeshPose, extra: dict[str, Any] | N
         "config": model.config.to_dict(),
         "topology": _topology_payload(model.topology),
         "topology_hash": model.topology.hash,
-        "state_dict": model.state_dict(),
+        "state_dict": model.state_dict() if state_dict is None else state_dict,
         "extra": extra or {},
     }
     return torch_save_atomic(payload, path)

@@ -16,8 +16,7 @@ from typing import Any
 
 import torch
 
-from meshpose_mobile.atomic import torch_save_atomic
-from meshpose_mobile.checkpoint import load_checkpoint
+from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 from meshpose_mobile.checkpoint_io import read_checkpoint
 from meshpose_mobile.errors import CheckpointError
 from meshpose_mobile.model import MeshPose
@@ -95,19 +94,8 @@ def save_shipped(model: MeshPose, path: str | Path, info: dict[str, Any]) -> Pat
     The float16 rounding moves the weights, so evaluate the written file (`load_checkpoint`), not
     the float32 model it came from.
     """
-    from meshpose_mobile.checkpoint import FORMAT, FORMAT_VERSION, _topology_payload
-
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "config": model.config.to_dict(),
-        "topology": _topology_payload(model.topology),
-        "topology_hash": model.topology.hash,
-        "state_dict": state,
-        "extra": {"shipped": info},
-    }
-    return torch_save_atomic(payload, path)
+    return save_checkpoint(path, model, extra={"shipped": info}, state_dict=state)
 
 
 def fp16_range_ok(model: MeshPose) -> bool:

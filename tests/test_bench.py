@@ -132,21 +132,21 @@ def test_schema_v2_scope_and_stages() -> None:
 
 
 @pytest.mark.export
+def _tiny_bench(out: Path, tmp_path: Path, machine: str, **kw):
+    """meshpose_tiny, one thread, two timed runs: a whole bench in seconds."""
+    from meshpose_export.bench.run import BenchConfig
+
+    return BenchConfig(
+        variants=("meshpose_tiny",), threads=(1,), warmup=1, runs=2, out_dir=out, machine=machine,
+        peer_dir=tmp_path / "no-peer", n_random=1, **kw,
+    )  # fmt: skip
+
+
 def test_tiny_end_to_end(tmp_path: Path) -> None:
-    from meshpose_export.bench.run import BenchConfig, run_bench
+    from meshpose_export.bench.run import run_bench
 
     lines: list[str] = []
-    cfg = BenchConfig(
-        variants=("meshpose_tiny",),
-        runtimes=("pytorch", "onnxruntime"),
-        threads=(1,),
-        warmup=1,
-        runs=2,
-        out_dir=tmp_path,
-        machine="test-machine",
-        peer_dir=tmp_path / "no-peer",
-        n_random=1,
-    )
+    cfg = _tiny_bench(tmp_path, tmp_path, "test-machine", runtimes=("pytorch", "onnxruntime"))
     doc = run_bench(cfg, log=lines.append)
     rows = validate(json.loads((tmp_path / "test-machine" / "results.json").read_text()))
     assert doc["machine"]["name"] == "test-machine"
@@ -171,25 +171,14 @@ def test_tiny_end_to_end(tmp_path: Path) -> None:
 def test_time_failed_times_a_failing_artifact_and_says_so(tmp_path: Path, monkeypatch) -> None:
     """Default: an artifact that fails parity is not timed. --time-failed times it, and its rows keep
     the failing parity in a note (the speed of a precision is the graph's, whatever the weights)."""
-    from meshpose_export.bench.run import BenchConfig, run_bench
+    from meshpose_export.bench.run import run_bench
     from meshpose_export.targets.base import Tolerance, get_target
 
     onnx = type(get_target("onnx"))
     monkeypatch.setattr(onnx, "tolerance", lambda self, precision: Tolerance(max_px=0.0, p99_px=0.0, visibility=0.0))
     for time_failed in (False, True):
         out = tmp_path / str(time_failed)
-        cfg = BenchConfig(
-            variants=("meshpose_tiny",),
-            runtimes=("onnxruntime",),
-            threads=(1,),
-            warmup=1,
-            runs=2,
-            out_dir=out,
-            machine="m",
-            peer_dir=tmp_path / "no-peer",
-            n_random=1,
-            time_failed=time_failed,
-        )
+        cfg = _tiny_bench(out, tmp_path, "m", runtimes=("onnxruntime",), time_failed=time_failed)
         run_bench(cfg, log=lambda _m: None)
         rows = validate(json.loads((out / "m" / "results.json").read_text()))
         model_rows = [r for r in rows if r.scope == "model"]
