@@ -72,15 +72,8 @@ def pack(run: Path, dest: Path, name: str) -> list[str]:
     import torch
 
     data = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
-
-    def half(obj):
-        if isinstance(obj, torch.Tensor) and obj.is_floating_point():
-            return obj.half()
-        if isinstance(obj, dict):
-            return {k: half(v) for k, v in obj.items()}
-        return obj
-
-    data["state_dict"] = half(data["state_dict"])
+    # As `weights.save_shipped` stores it; the run's own record (extra.train) stays for `ship`.
+    data["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in data["state_dict"].items()}
     blob = dest / f"{name}.pt"
     torch.save(data, blob)
     raw = blob.read_bytes()

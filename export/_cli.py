@@ -1,18 +1,16 @@
 """What the export-side commands share at their boundary: lazy registry help (so `import` stays
-light and a Ctrl-C in the first seconds reaches `main`), one-line failures and interrupts, and
-checks of values that are otherwise accepted silently."""
+light and a Ctrl-C in the first seconds reaches `main`) and checks of values that are otherwise
+accepted silently. One-line failures and interrupts: `meshpose_mobile.cli`, shared with training."""
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from meshpose_mobile.errors import ConfigError, MeshPoseError
-from meshpose_mobile.signals import interrupt_exit_code, interrupt_name
+from meshpose_mobile.errors import ConfigError
 
 
 class LazyHelp(click.Option):
@@ -32,16 +30,6 @@ def targets() -> list:
     from meshpose_export.targets.base import get_target, list_targets
 
     return [get_target(n) for n in list_targets()]
-
-
-def fail(err: MeshPoseError) -> None:
-    click.echo(f"error: {err}", err=True)
-    sys.exit(err.exit_code)
-
-
-def interrupted(err: KeyboardInterrupt, what: str) -> None:
-    click.echo(f"error: {interrupt_name(err)}; {what}", err=True)
-    sys.exit(interrupt_exit_code(err))
 
 
 def check_box_scale(value: float | None, flag: str = "--box-scale") -> None:

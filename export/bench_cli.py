@@ -4,14 +4,14 @@ on this machine, next to MediaPipe's BlazePose full on the same interpreter (see
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
+from meshpose_mobile.cli import fail, interrupted
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
-from meshpose_mobile.signals import install_handlers, interrupt_exit_code, interrupt_name, raise_if_interrupted
+from meshpose_mobile.signals import install_handlers, raise_if_interrupted
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,11 +100,9 @@ def main(
         with out_dir_or_nothing(out):
             run_bench(cfg, log=lambda m: click.echo(m, err=True), model_factory=factory, weights_note=note)
     except MeshPoseError as err:
-        click.echo(f"error: {err}", err=True)
-        sys.exit(err.exit_code)
+        fail(err)
     except KeyboardInterrupt as err:
-        click.echo(f"error: {interrupt_name(err)}; results already written stay, nothing half-written", err=True)
-        sys.exit(interrupt_exit_code(err))
+        interrupted(err, "results already written stay, nothing half-written")
 
 
 def _weights(ckpt: Path | None, shipped: bool, variants: tuple[str, ...]):

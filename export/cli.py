@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from meshpose_export._cli import LazyHelp, check_box_scale, check_count, fail, interrupted, targets
+from meshpose_export._cli import LazyHelp, check_box_scale, check_count, targets
+from meshpose_mobile.cli import fail, interrupted
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
 from meshpose_mobile.signals import install_handlers, raise_if_interrupted

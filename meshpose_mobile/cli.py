@@ -1,10 +1,25 @@
-"""Small model-side commands: `meshpose-params` prints the parameter table of every variant."""
+"""Small model-side commands (`meshpose-params` prints the parameter table of every variant), and
+how every command of both packages ends on a user error or an interrupt: one line, its exit code."""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
 from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.signals import interrupt_exit_code, interrupt_name
+
+
+def fail(err: MeshPoseError) -> None:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(err.exit_code)
+
+
+def interrupted(err: KeyboardInterrupt, what: str) -> None:
+    """`what`: what the interrupted command left behind (or did not), for the one line."""
+    click.echo(f"error: {interrupt_name(err)}; {what}", err=True)
+    sys.exit(interrupt_exit_code(err))
 
 
 def parameter_rows() -> list[dict[str, object]]:

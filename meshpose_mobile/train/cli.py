@@ -12,21 +12,12 @@ from typing import Any
 
 import click
 
+from meshpose_mobile.cli import fail, interrupted
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.paths import OutputError, out_dir_or_nothing, user_path
-from meshpose_mobile.signals import install_handlers, interrupt_exit_code, interrupt_name, raise_if_interrupted
+from meshpose_mobile.signals import install_handlers, raise_if_interrupted
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
-
-
-def _fail(err: MeshPoseError) -> None:
-    click.echo(f"error: {err}", err=True)
-    sys.exit(err.exit_code)
-
-
-def _interrupted(err: KeyboardInterrupt, what: str) -> None:
-    click.echo(f"error: {interrupt_name(err)}; {what}", err=True)
-    sys.exit(interrupt_exit_code(err))
 
 
 # Flags holding paths; 'synthetic' is a source name, not a path.
@@ -115,9 +106,9 @@ def train_main(
             start = time.perf_counter()
             result = train(config, out, resume=resume, progress=show, echo=lambda m: click.echo(m, err=True))
     except KeyboardInterrupt as err:
-        _interrupted(err, "stopped before the first step; nothing to resume")
+        interrupted(err, "stopped before the first step; nothing to resume")
     except MeshPoseError as err:
-        _fail(err)
+        fail(err)
         return
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(
@@ -154,9 +145,9 @@ def train_upsampler_main(progress: bool | None, **options: Any) -> None:
             show = sys.stderr.isatty() if progress is None else progress
             result = train_upsampler(config, out, progress=show, echo=lambda m: click.echo(m, err=True))
     except KeyboardInterrupt as err:
-        _interrupted(err, "nothing was written (the upsampler is saved only when training ends)")
+        interrupted(err, "nothing was written (the upsampler is saved only when training ends)")
     except MeshPoseError as err:
-        _fail(err)
+        fail(err)
         return
     click.echo(
         f"done: val error {result['val_mm']:.1f} mm (barycentric baseline {result['baseline_mm']:.1f} mm), "
@@ -219,8 +210,8 @@ def synth_main(
         start = time.perf_counter()
         write_dataset(out, count, config, seed, progress=show)
     except KeyboardInterrupt as err:
-        _interrupted(err, f"nothing was written to {out}")
+        interrupted(err, f"nothing was written to {out}")
     except MeshPoseError as err:
-        _fail(err)
+        fail(err)
         return
     click.echo(f"wrote {count} samples to {out} in {time.perf_counter() - start:.1f} s")
