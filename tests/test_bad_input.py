@@ -824,3 +824,36 @@ def test_interrupt_swallowed_by_a_converter_still_stops_the_export(tmp_path: Pat
     with pytest.raises(KeyboardInterrupt):
         run_export(seeded_model("meshpose_tiny"), plan_jobs("onnx", ()), out, n_random=0, log=lambda s: None)
     assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
+
+
+_DEFERRED_SCRIPT = """
+import os, signal, sys, time
+from meshpose_mobile.signals import deferred, install_handlers
+install_handlers()
+try:
+    with deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100):  # Python code runs the handler; inside, it must not raise
+            time.sleep(0.001)
+        print("block finished", flush=True)
+    print("not reached", flush=True)
+except KeyboardInterrupt:
+    print("raised after the block", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_during_a_native_import_is_raised_after_it() -> None:
+    """A KeyboardInterrupt raised inside nanobind's module init (onnx, onnxsim) aborts the process
+    with a C++ traceback (a clean-clone CI run: exit -6 after Ctrl-C during `import onnx`).
+    `deferred`, which `import_native` uses, holds the signal until the block ends."""
+    proc = subprocess.run([sys.executable, "-c", _DEFERRED_SCRIPT], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stdout.splitlines() == ["block finished", "raised after the block"]
+
+
+def test_deferred_keeps_the_blocks_own_error() -> None:
+    from meshpose_mobile.signals import deferred
+
+    with pytest.raises(ValueError, match="own"), deferred():
+        raise ValueError("own")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshpose_mobile.errors import ConfigError
+from meshpose_mobile.signals import import_native
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class MacCount:
 
 
 def onnx_macs(path: Path | str) -> MacCount:
-    import onnx
+    onnx = import_native("onnx")
 
     try:
         model = onnx.shape_inference.infer_shapes(onnx.load(str(path)), strict_mode=False)

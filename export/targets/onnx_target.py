@@ -22,14 +22,15 @@ from meshpose_export.targets.base import (
 )
 from meshpose_mobile.deploy import INPUT_NAME, OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
+from meshpose_mobile.signals import import_native
 
 OPSET = 18
 
 
 def export_onnx(graph: MeshPoseDeploy, out_path: Path, metadata: dict[str, str] | None = None) -> Path:
     """Deployment graph -> simplified single-file ONNX at `out_path` (also used by TFLite)."""
-    import onnx
-    import onnxsim
+    onnx = import_native("onnx")
+    onnxsim = import_native("onnxsim")
 
     # The exporter warns about every torchvision op it cannot register; we use none of them.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
@@ -91,7 +92,7 @@ STANDARD_OPS = frozenset(
 
 def graph_checks(path: Path) -> list[Check]:
     """Standard ops only, and every tensor fixed-shape with rank <= 4 (no 5-D tensors)."""
-    import onnx
+    onnx = import_native("onnx")
 
     model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
     ops = [n.op_type for n in model.graph.node]
