@@ -35,7 +35,6 @@ from meshpose_export.targets.base import (
 )
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
-from meshpose_mobile.signals import import_native
 
 # Standard MIL ops a MeshPose program may contain; anything else means a converter surprise.
 STANDARD_OPS = frozenset(
@@ -104,7 +103,8 @@ def _silence_native_stderr():
 
 def _ct():
     with _quiet(), _silence_native_stderr():
-        return import_native("coremltools")  # it imports TensorFlow, whose stablehlo is nanobind
+        import coremltools as ct
+    return ct
 
 
 class CoreMLTarget(Target):
