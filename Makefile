@@ -9,6 +9,8 @@ OUT ?= artifacts
 VARIANT ?= meshpose_xs
 # The person detector of meshpose-predict, unzipped from the mediapipe wheel (see the end of this file).
 DETECTOR := models/pose_detection.tflite
+# The peer of meshpose-bench, from the same wheel: unzipping it costs nothing once the wheel is here.
+PEER := benchmarks/peers/pose_landmark_full.tflite
 # The pip config of the machine may point at a local torch CPU wheel; also look there explicitly.
 PIP_FLAGS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 # This machine's pip config names index folders that may not exist; pip warns once per package.
@@ -16,7 +18,7 @@ PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory
 
 .PHONY: setup export test test-fast test-android-core lint params bench-cpu train-cpu clean
 
-setup: $(STAMP) $(DETECTOR)
+setup: $(STAMP) $(DETECTOR) $(PEER)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +69,7 @@ clean:
 # Models unzipped from the mediapipe 0.10.21 wheel (Apache-2.0), never imported (mediapipe needs
 # numpy<2); the wheel is fetched once with pip, nothing is downloaded at run time.
 # - models/pose_detection.tflite: the person detector of meshpose-predict (export/detector.py), part of setup.
-# - benchmarks/peers/pose_landmark_full.tflite: BlazePose GHUM full, the peer of meshpose-bench (make peers).
+# - benchmarks/peers/pose_landmark_full.tflite: BlazePose GHUM full, the peer of meshpose-bench, part of setup (make peers).
 PEERS := benchmarks/peers
 MEDIAPIPE_WHEEL_DIR := $(PEERS)/wheels
 MEDIAPIPE_WHEEL_STAMP := $(MEDIAPIPE_WHEEL_DIR)/.downloaded
@@ -75,7 +77,7 @@ UNZIP_FROM_WHEEL = $(PYTHON) -c "import sys, zipfile, pathlib; w = sorted(pathli
 		t = pathlib.Path(sys.argv[3]); t.parent.mkdir(parents=True, exist_ok=True); tmp = t.with_suffix('.tmp'); \
 		tmp.write_bytes(zipfile.ZipFile(w).read(sys.argv[2])); tmp.replace(t)"
 .PHONY: peers detector
-peers: $(PEERS)/pose_landmark_full.tflite
+peers: $(PEER)
 detector: $(DETECTOR)
 
 $(MEDIAPIPE_WHEEL_STAMP):
@@ -85,7 +87,7 @@ $(MEDIAPIPE_WHEEL_STAMP):
 		-d $(MEDIAPIPE_WHEEL_DIR) $(PIP_FILTER)
 	touch $@
 
-$(PEERS)/pose_landmark_full.tflite: $(MEDIAPIPE_WHEEL_STAMP)
+$(PEER): $(MEDIAPIPE_WHEEL_STAMP)
 	$(UNZIP_FROM_WHEEL) $(MEDIAPIPE_WHEEL_DIR) mediapipe/modules/pose_landmark/pose_landmark_full.tflite $@
 
 $(DETECTOR): $(MEDIAPIPE_WHEEL_STAMP)

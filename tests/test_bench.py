@@ -67,10 +67,9 @@ def test_onnx_macs_bad_file(tmp_path: Path) -> None:
         onnx_macs(bad)
 
 
-def test_peer_macs_when_present() -> None:
+def test_peer_macs() -> None:
     path = find_peer(Path(__file__).parents[1] / "benchmarks" / "peers")
-    if path is None:
-        pytest.skip("BlazePose not unzipped (make peers)")
+    assert path is not None, "BlazePose is not unzipped: run make setup (or make peers)"
     count = tflite_macs(path)
     assert count.total > 1e8 and set(count.by_op) >= {"CONV_2D", "DEPTHWISE_CONV_2D"}
 

@@ -1,6 +1,6 @@
 """The peer: MediaPipe's BlazePose GHUM full landmark model, on the same LiteRT interpreter.
 
-`make peers` unzips `pose_landmark_full.tflite` from the mediapipe 0.10.21 wheel into
+`make setup` (or `make peers`) unzips `pose_landmark_full.tflite` from the mediapipe 0.10.21 wheel into
 `benchmarks/peers/`; nothing is downloaded at run time and mediapipe is never imported.
 """
 
