@@ -128,6 +128,12 @@ def test_schema_v2_scope_and_stages() -> None:
     ]:
         with pytest.raises(ConfigError, match=match):
             validate({**doc, "rows": [{**doc["rows"][0], **bad}]})
+    # A row without a required field, or not an object, is a one-line error (it was a TypeError).
+    no_threads = {k: v for k, v in doc["rows"][0].items() if k != "threads"}
+    with pytest.raises(ConfigError, match=r"lacks field\(s\) \['threads'\]"):
+        validate({**doc, "rows": [no_threads]})
+    with pytest.raises(ConfigError, match="not an object"):
+        validate({**doc, "rows": [3]})
 
 
 @pytest.mark.export

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,17 @@ class Row:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Row:
+        if not isinstance(d, dict):
+            raise ConfigError(f"results row is not an object: {str(d)[:60]!r}; schema {SCHEMA} v{SCHEMA_VERSION}")
         names = {f.name for f in fields(cls)}
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [n for n in required if n not in d]
+        if missing:
+            # threads is required but may be null (CoreML): a row without it is an old or hand-edited file.
+            raise ConfigError(
+                f"results row {d.get('model', '?')}/{d.get('runtime', '?')} lacks field(s) {missing} "
+                f"(null is allowed for threads); schema {SCHEMA} v{SCHEMA_VERSION}"
+            )
         unknown = set(d) - names
         if unknown:
             raise ConfigError(f"results row has unknown field(s) {sorted(unknown)}; schema {SCHEMA} v{SCHEMA_VERSION}")
