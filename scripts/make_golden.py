@@ -785,6 +785,10 @@ def bench_cases() -> dict[str, Any]:
         "unknown_scope": {**doc, "rows": [{**doc["rows"][0], "scope": "frame"}]},
         "unknown_stage": {**doc, "rows": [{**doc["rows"][2], "stages_ms": {"paint": 1.0}}]},
         "negative_stage": {**doc, "rows": [{**doc["rows"][2], "stages_ms": {"render": -1.0}}]},
+        "null_status": {**doc, "rows": [{**doc["rows"][0], "status": None}]},
+        "null_scope": {**doc, "rows": [{**doc["rows"][0], "scope": None}]},
+        "row_without_model": {**doc, "rows": [{k: v for k, v in doc["rows"][0].items() if k != "model"}]},
+        "row_not_an_object": {**doc, "rows": [3]},
     }
     for name, bad in bad_docs.items():
         try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -78,18 +78,13 @@ class Row:
         if not isinstance(d, dict):
             raise ConfigError(f"results row is not an object: {str(d)[:60]!r}; schema {SCHEMA} v{SCHEMA_VERSION}")
         names = {f.name for f in fields(cls)}
-        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
-        missing = [n for n in required if n not in d]
+        missing = [n for n in ("model", "runtime", "precision") if not isinstance(d.get(n), str)]
         if missing:
-            # threads is required but may be null (CoreML): a row without it is an old or hand-edited file.
-            raise ConfigError(
-                f"results row {d.get('model', '?')}/{d.get('runtime', '?')} lacks field(s) {missing} "
-                f"(null is allowed for threads); schema {SCHEMA} v{SCHEMA_VERSION}"
-            )
+            raise ConfigError(f"results row lacks field(s) {missing} (strings); schema {SCHEMA} v{SCHEMA_VERSION}")
         unknown = set(d) - names
         if unknown:
             raise ConfigError(f"results row has unknown field(s) {sorted(unknown)}; schema {SCHEMA} v{SCHEMA_VERSION}")
-        kw = dict(d)
+        kw = {"threads": None, **d}  # a row without threads reads as null, as MeshPoseKit and the Java core do
         kw["input_shape"] = tuple(kw.get("input_shape") or ())
         return cls(**kw)
 

@@ -234,7 +234,13 @@ public final class BenchResults {
         if (rows == null || rows.isJsonNull()) {
             return;
         }
+        if (!rows.isJsonArray()) {
+            throw new CoreException("invalid_results", "results rows must be a list");
+        }
         for (JsonElement r : rows.getAsJsonArray()) {
+            if (!r.isJsonObject()) {
+                throw new CoreException("invalid_results", "results rows must be JSON objects");
+            }
             JsonObject row = r.getAsJsonObject();
             for (String key : row.keySet()) {
                 if (!ROW_FIELDS.contains(key)) {
@@ -245,6 +251,19 @@ public final class BenchResults {
                 JsonElement v = row.get(key);
                 if (v != null && !v.isJsonNull() && !(v.isJsonPrimitive() && v.getAsJsonPrimitive().isString())) {
                     throw new CoreException("invalid_results", "results row field " + key + " must be a string");
+                }
+            }
+            for (String key : List.of("model", "runtime", "precision")) {
+                JsonElement v = row.get(key);
+                if (v == null || v.isJsonNull()) {
+                    throw new CoreException("invalid_results", "results row lacks field " + key);
+                }
+            }
+            // schema.py defaults a missing status / scope but refuses null, which is not one of the names.
+            for (String key : List.of("status", "scope")) {
+                JsonElement v = row.get(key);
+                if (v != null && v.isJsonNull()) {
+                    throw new CoreException("invalid_results", "row " + key + " is null");
                 }
             }
             JsonElement status = row.get("status");
