@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshpose_mobile.errors import ConfigError
-from meshpose_mobile.signals import import_native
 
 
 @dataclass(frozen=True)
@@ -24,7 +23,9 @@ class MacCount:
 
 
 def onnx_macs(path: Path | str) -> MacCount:
-    onnx = import_native("onnx")
+    from meshpose_export.targets.onnx_target import onnx_lib
+
+    onnx = onnx_lib()
 
     try:
         model = onnx.shape_inference.infer_shapes(onnx.load(str(path)), strict_mode=False)

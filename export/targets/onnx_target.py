@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -27,9 +28,15 @@ from meshpose_mobile.signals import import_native
 OPSET = 18
 
 
+def onnx_lib() -> ModuleType:
+    """The onnx package, imported with Ctrl-C deferred to the import's end: its nanobind init
+    aborts the process if the interrupt is raised inside it (meshpose_mobile.signals)."""
+    return import_native("onnx")
+
+
 def export_onnx(graph: MeshPoseDeploy, out_path: Path, metadata: dict[str, str] | None = None) -> Path:
     """Deployment graph -> simplified single-file ONNX at `out_path` (also used by TFLite)."""
-    onnx = import_native("onnx")
+    onnx = onnx_lib()
     onnxsim = import_native("onnxsim")
 
     # The exporter warns about every torchvision op it cannot register; we use none of them.
@@ -92,7 +99,7 @@ STANDARD_OPS = frozenset(
 
 def graph_checks(path: Path) -> list[Check]:
     """Standard ops only, and every tensor fixed-shape with rank <= 4 (no 5-D tensors)."""
-    onnx = import_native("onnx")
+    onnx = onnx_lib()
 
     model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
     ops = [n.op_type for n in model.graph.node]
