@@ -116,7 +116,8 @@ def calibration_crops(
 
 @contextlib.contextmanager
 def _one_line_errors(what: str) -> Iterator[None]:
-    """Converters raise anything; the user gets one line naming the step (the cause is chained)."""
+    """Converters raise anything; the user gets one line naming the step (the cause is chained).
+    A Ctrl-C the step received is answered here whichever way the step ended."""
     try:
         yield
     except MeshPoseError:
@@ -130,6 +131,11 @@ def _one_line_errors(what: str) -> Iterator[None]:
             raise write_error(cause.filename or "the output folder", cause) from None
         msg = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise ExportError(f"{what}: {msg}") from err
+    # A converter can also swallow a Ctrl-C and succeed: a clean-clone CI run exited 0 after a
+    # Ctrl-C during the ONNX export (torch.onnx tries its capture strategies one after another
+    # when one raises; the likely path, not proven). The handler recorded the signal; answer it
+    # before anything is placed.
+    raise_if_interrupted()
 
 
 def _os_cause(err: BaseException | None) -> OSError | None:
@@ -245,18 +251,12 @@ def run_export(
             t0 = time.perf_counter()
             with _one_line_errors(f"{target.name}/{precision} conversion failed"):
                 tmp_artifact = target.export(graph, staging / name, precision, ctx)
-            # A converter can swallow a Ctrl-C and still succeed: a clean-clone CI run exited 0 after
-            # a Ctrl-C during the ONNX export (torch.onnx tries its capture strategies one after
-            # another when one raises; the likely path, not proven). The handler recorded the
-            # signal; answer it before anything is placed.
-            raise_if_interrupted()
             seconds = time.perf_counter() - t0
             log(f"[{target.name}/{precision}] checking parity on {len(inputs)} inputs")
             sidecar = Sidecar.build(graph, target, precision, contract, name, weights_note)
             with _one_line_errors(f"{target.name}/{precision} artifact could not be loaded back"):
                 artifact = target.open(tmp_artifact, sidecar=sidecar)
                 report = check(target, artifact, graph, ref_runner, inputs)
-            raise_if_interrupted()
             log(report.table())
             # Sidecar and report are named after the whole artifact name (targets share stems:
             # meshpose_xs_fp16.tflite and meshpose_xs_fp16.mlpackage), so apps find the sidecar
