@@ -71,9 +71,11 @@ def pack(run: Path, dest: Path, name: str) -> list[str]:
     """Float16 copy of the run's final checkpoint, split into parts that fit the transfer limit."""
     import torch
 
+    from meshpose_mobile.weights import half_state
+
     data = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
     # As `weights.save_shipped` stores it; the run's own record (extra.train) stays for `ship`.
-    data["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in data["state_dict"].items()}
+    data["state_dict"] = half_state(data["state_dict"])
     blob = dest / f"{name}.pt"
     torch.save(data, blob)
     raw = blob.read_bytes()

@@ -94,8 +94,12 @@ def save_shipped(model: MeshPose, path: str | Path, info: dict[str, Any]) -> Pat
     The float16 rounding moves the weights, so evaluate the written file (`load_checkpoint`), not
     the float32 model it came from.
     """
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    return save_checkpoint(path, model, extra={"shipped": info}, state_dict=state)
+    return save_checkpoint(path, model, extra={"shipped": info}, state_dict=half_state(model.state_dict()))
+
+
+def half_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Float tensors as float16, the rest as they are: how shipped weights are stored."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def fp16_range_ok(model: MeshPose) -> bool:
