@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshpose_export.bench.schema import Machine, Row
+from meshpose_export.bench.schema import TIMED_DESPITE_FAILURE, Machine, Row
 from meshpose_mobile.atomic import atomic_open
 
 
@@ -15,7 +15,7 @@ def _f(v: float | None, fmt: str) -> str:
 
 def _failed(r: Row) -> str:
     """Marks a row timed with `--time-failed`: its artifact failed parity, the table must say so."""
-    return " **FAIL**" if (r.note or "").startswith("parity FAILED") else ""
+    return " **FAIL**" if (r.note or "").startswith(TIMED_DESPITE_FAILURE) else ""
 
 
 def markdown(machine: Machine, rows: list[Row], peak: dict[str, dict[str, float]]) -> str:

@@ -31,6 +31,8 @@ SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 STATUSES = ("measured", "parity-failed", "not-runnable", "failed")
 SCOPES = ("model", "pipeline")
+# The note of a row timed with --time-failed (its artifact failed parity): results.md marks it.
+TIMED_DESPITE_FAILURE = "parity FAILED, timed on request"
 # Pipeline stages, in frame order: finding the person (detector), the crop into the model's input,
 # the model, decoding to image pixels (and smoothing), drawing the overlay.
 STAGES = ("detect", "preprocess", "inference", "postprocess", "render")
