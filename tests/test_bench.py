@@ -138,7 +138,6 @@ def test_schema_v2_scope_and_stages() -> None:
         validate({**doc, "rows": [3]})
 
 
-@pytest.mark.export
 def _tiny_bench(out: Path, tmp_path: Path, machine: str, **kw):
     """meshpose_tiny, one thread, two timed runs: a whole bench in seconds."""
     from meshpose_export.bench.run import BenchConfig
@@ -149,6 +148,7 @@ def _tiny_bench(out: Path, tmp_path: Path, machine: str, **kw):
     )  # fmt: skip
 
 
+@pytest.mark.export
 def test_tiny_end_to_end(tmp_path: Path) -> None:
     from meshpose_export.bench.run import run_bench
 
@@ -175,6 +175,7 @@ def test_tiny_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "test-machine" / "latency_vs_macs.png").stat().st_size > 0
 
 
+@pytest.mark.export
 def test_time_failed_times_a_failing_artifact_and_says_so(tmp_path: Path, monkeypatch) -> None:
     """Default: an artifact that fails parity is not timed. --time-failed times it, and its rows keep
     the failing parity in a note (the speed of a precision is the graph's, whatever the weights)."""
