@@ -267,7 +267,7 @@ public final class BenchResults {
                 }
             }
             JsonElement status = row.get("status");
-            String st = status == null || status.isJsonNull() ? "measured" : status.getAsString();
+            String st = status == null ? "measured" : status.getAsString();
             if (!STATUSES.contains(st)) {
                 throw new CoreException("invalid_results", "row status " + st + " is not one of " + STATUSES);
             }
@@ -278,7 +278,7 @@ public final class BenchResults {
                 throw new CoreException("invalid_results", "row status measured but no latency");
             }
             JsonElement scope = row.get("scope");
-            if (scope != null && !scope.isJsonNull() && !SCOPES.contains(scope.getAsString())) {
+            if (scope != null && !SCOPES.contains(scope.getAsString())) {
                 throw new CoreException("invalid_results", "row scope " + scope.getAsString() + " is not one of " + SCOPES);
             }
             JsonElement stages = row.get("stages_ms");
