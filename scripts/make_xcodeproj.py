@@ -3,8 +3,9 @@
 The iOS app target compiles ios_demo/MeshPoseApp/*.swift together with the MeshPoseKit and
 MeshPoseCoreML sources (one module: no package resolution step, opens in any Xcode 15+), and
 copies the folder references MeshPoseApp/Models (where the exported .mlpackage and its .json go)
-and MeshPoseApp/BenchImages. Object ids are derived from names, so the output is stable and
-tests/test_ios_sources.py can check that the checked-in project is what this script writes.
+and MeshPoseApp/BenchImages, and the privacy manifest MeshPoseApp/PrivacyInfo.xcprivacy. Object
+ids are derived from names, so the output is stable and tests/test_ios_sources.py can check that
+the checked-in project is what this script writes.
 
     python scripts/make_xcodeproj.py          # rewrite
     python scripts/make_xcodeproj.py --check  # exit 1 when the checked-in project is stale
@@ -28,6 +29,7 @@ GROUPS = (
     ("MeshPoseCoreML", "Sources/MeshPoseCoreML"),
 )
 FOLDERS = ("Models", "BenchImages")
+PRIVACY_MANIFEST = "PrivacyInfo.xcprivacy"
 BENCH_ARGUMENT = "-MeshPoseBenchmark"
 
 
@@ -95,6 +97,19 @@ def build() -> tuple[str, str]:
                 f"\t\t{plist} /* Info.plist */ = {{isa = PBXFileReference; lastKnownFileType = text.plist.xml; "
                 f'path = Info.plist; sourceTree = "<group>"; }};\n'
             )
+            # The privacy manifest is a resource at the bundle's top level (App Store requirement).
+            ref = oid("file", rel, PRIVACY_MANIFEST)
+            bf = oid("build", rel, PRIVACY_MANIFEST)
+            children.append(f"\t\t\t\t{ref} /* {PRIVACY_MANIFEST} */,\n")
+            file_refs.append(
+                f"\t\t{ref} /* {PRIVACY_MANIFEST} */ = {{isa = PBXFileReference; lastKnownFileType = text.xml; "
+                f'path = {PRIVACY_MANIFEST}; sourceTree = "<group>"; }};\n'
+            )
+            build_files.append(
+                f"\t\t{bf} /* {PRIVACY_MANIFEST} in Resources */ ="
+                f" {{isa = PBXBuildFile; fileRef = {ref} /* {PRIVACY_MANIFEST} */; }};\n"
+            )
+            resource_entries.append(f"\t\t\t\t{bf} /* {PRIVACY_MANIFEST} in Resources */,\n")
             for folder in FOLDERS:
                 ref = oid("folder", rel, folder)
                 bf = oid("build", rel, folder)

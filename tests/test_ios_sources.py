@@ -101,7 +101,7 @@ def test_xcode_project_parses_and_lists_every_app_source() -> None:
         for phase in project.objects.get_objects_in_section("PBXResourcesBuildPhase")
         for f in (project.objects[i] for i in phase.files)
     }
-    assert resources == {"Models", "BenchImages"}, resources
+    assert resources == {"Models", "BenchImages", "PrivacyInfo.xcprivacy"}, resources
     targets = project.objects.get_objects_in_section("PBXNativeTarget")
     assert [t.name for t in targets] == ["MeshPoseApp"]
     app_configs = [
@@ -133,6 +133,34 @@ def test_info_plist_and_benchmark_launch_argument() -> None:
     assert 'argument = "-MeshPoseBenchmark"' in scheme
     assert "-MeshPoseBenchmark" in (APP_DIR / "MeshPoseApp.swift").read_text()
     assert any((APP_DIR / "BenchImages").glob("*.jpg")), "the benchmark needs bundled photos"
+
+
+# Apple's required-reason APIs (App Store privacy manifest rules) -> a pattern that finds a use in
+# the app's sources; each category used must be declared in PrivacyInfo.xcprivacy with a reason.
+_REQUIRED_REASON_APIS = {
+    "NSPrivacyAccessedAPICategoryFileTimestamp": r"\.modificationDate|\.creationDate|contentModificationDate|\bstat\(",
+    "NSPrivacyAccessedAPICategorySystemBootTime": r"systemUptime|mach_absolute_time",
+    "NSPrivacyAccessedAPICategoryDiskSpace": r"volumeAvailableCapacity|systemFreeSize|statfs",
+    "NSPrivacyAccessedAPICategoryUserDefaults": r"UserDefaults",
+    "NSPrivacyAccessedAPICategoryActiveKeyboards": r"activeInputModes",
+}
+
+
+def test_privacy_manifest_declares_what_the_app_uses() -> None:
+    manifest = plistlib.loads((APP_DIR / "PrivacyInfo.xcprivacy").read_bytes())
+    assert manifest["NSPrivacyTracking"] is False and manifest["NSPrivacyTrackingDomains"] == []
+    # Frames are processed on the phone and nothing is sent anywhere: no collected data types.
+    assert manifest["NSPrivacyCollectedDataTypes"] == []
+    declared = {
+        e["NSPrivacyAccessedAPIType"]: e["NSPrivacyAccessedAPITypeReasons"]
+        for e in manifest["NSPrivacyAccessedAPITypes"]
+    }
+    app_sources = "".join(p.read_text() for d in (APP_DIR, KIT_DIR, COREML_DIR) for p in d.glob("*.swift"))
+    for category, pattern in _REQUIRED_REASON_APIS.items():
+        used = re.search(pattern, app_sources) is not None
+        assert used == (category in declared), f"{category}: used={used}, declared={category in declared}"
+    for reasons in declared.values():
+        assert reasons and all(re.fullmatch(r"[0-9A-F]{4}\.\d", r) for r in reasons), reasons
 
 
 def test_every_golden_area_has_a_swift_test() -> None:

@@ -28,14 +28,25 @@ final class AppModel: ObservableObject {
     @Published var showBenchmark = LaunchOptions.benchmarkRequested
 
     let session = LiveSession()
+    private let holdingMonitor = HoldingMonitor()
+    private var holdingFromMotion = false
+    /// Finished frames wait here for the main actor, the newest only (see LatestValueMailbox).
+    private let results = LatestValueMailbox<FrameResult>()
     private(set) var prepared: ModelStore.Prepared?
     private var recent: [(time: CFTimeInterval, model: Double, pipeline: Double)] = []
     private var loadGeneration = 0
     private var started = false
 
     init() {
+        let results = self.results
         session.onResult = { [weak self] result in
-            Task { @MainActor in self?.apply(result) }
+            // Latest only: while a hand-off is pending the newer result replaces the waiting one,
+            // so a busy main thread holds at most one camera buffer more, never a queue of them.
+            guard results.offer(result) else { return }
+            Task { @MainActor in
+                guard let self, let latest = results.take() else { return }
+                self.apply(latest)
+            }
         }
         session.onMessage = { [weak self] message in
             Task { @MainActor in self?.status = message }
@@ -45,6 +56,10 @@ final class AppModel: ObservableObject {
     func start() {
         guard !started else { return }
         started = true
+        let session = self.session
+        holdingFromMotion = holdingMonitor.start(initial: session.holding.get()) { holding in
+            session.holding.set(holding)
+        }
         CameraSource.requestAccess { [weak self] granted in
             Task { @MainActor in
                 guard let self else { return }
@@ -97,7 +112,8 @@ final class AppModel: ObservableObject {
         }
     }
 
-    /// The interface orientation decides how frames are turned upright (see FrameGeometry).
+    /// The interface orientation decides how the screen shows frames; how they are turned upright
+    /// for the model follows the phone (HoldingMonitor), which orientation lock does not stop.
     func interfaceDidChange() {
         let scene = UIApplication.shared.connectedScenes.compactMap { $0 as? UIWindowScene }.first
         let holding: HoldingOrientation
@@ -107,7 +123,8 @@ final class AppModel: ObservableObject {
         case .landscapeRight: holding = .landscapeHomeRight
         default: holding = .portrait
         }
-        session.holding.set(holding)
+        session.interface.set(holding)
+        if !holdingFromMotion { session.holding.set(holding) }
     }
 
     private func apply(_ result: FrameResult) {

@@ -43,11 +43,13 @@ final class FramePipeline {
         filters = [:]
     }
 
-    func process(_ frame: CameraSource.Frame, holding: HoldingOrientation) throws -> FrameResult {
+    /// `holding`: how the phone is held (gravity), which the model's image is turned for;
+    /// `interface`: how the UI stands, which the screen shows the frame turned for.
+    func process(_ frame: CameraSource.Frame, holding: HoldingOrientation, interface: HoldingOrientation) throws -> FrameResult {
         let start = CACurrentMediaTime()
         let geometry = try FrameGeometry.forCamera(
             bufferWidth: CVPixelBufferGetWidth(frame.pixelBuffer), bufferHeight: CVPixelBufferGetHeight(frame.pixelBuffer),
-            holding: holding, camera: frame.camera
+            holding: holding, camera: frame.camera, interface: interface
         )
         guard let model, let decoder else {
             return FrameResult(
@@ -99,10 +101,14 @@ final class FramePipeline {
     }
 }
 
-/// The live camera session: camera, pipeline and the interface orientation, off the main actor.
+/// The live camera session: camera, pipeline, how the phone is held and how the interface
+/// stands, off the main actor.
 final class LiveSession {
     let camera = CameraSource()
+    /// How the phone is held (HoldingMonitor's gravity; the interface where there is no motion).
     let holding = Locked<HoldingOrientation>(.portrait)
+    /// How the interface stands (the window scene's orientation).
+    let interface = Locked<HoldingOrientation>(.portrait)
     private let pipeline = FramePipeline()
     private var lastError = ""
 
@@ -133,7 +139,7 @@ final class LiveSession {
         // Vision, Core Image and Core ML autorelease per call; drain per frame so memory stays flat.
         autoreleasepool {
             do {
-                let result = try pipeline.process(frame, holding: holding.get())
+                let result = try pipeline.process(frame, holding: holding.get(), interface: interface.get())
                 lastError = ""
                 onResult?(result)
             } catch {

@@ -19,13 +19,13 @@ final class PersonDetector {
     }()
 
     func detect(_ pixelBuffer: CVPixelBuffer, geometry: FrameGeometry) throws -> [Detection] {
-        let orientation = CGImagePropertyOrientation(rawValue: geometry.rotation.exifOrientation) ?? .up
+        let orientation = CGImagePropertyOrientation(rawValue: geometry.exifOrientation) ?? .up
         let handler = VNImageRequestHandler(cvPixelBuffer: pixelBuffer, orientation: orientation, options: [:])
         return try run(handler, geometry: geometry)
     }
 
     func detect(_ image: CGImage, geometry: FrameGeometry) throws -> [Detection] {
-        let orientation = CGImagePropertyOrientation(rawValue: geometry.rotation.exifOrientation) ?? .up
+        let orientation = CGImagePropertyOrientation(rawValue: geometry.exifOrientation) ?? .up
         let handler = VNImageRequestHandler(cgImage: image, orientation: orientation, options: [:])
         return try run(handler, geometry: geometry)
     }

@@ -52,16 +52,24 @@ public enum CompiledModelCache {
         return dir
     }
 
+    /// One compile at a time in this process: the live view and the benchmark both prepare the
+    /// model at launch, and two first compiles used to delete each other's .mlmodelc.
+    private static let compileLock = NSLock()
+
     /// An already compiled model (an .mlmodelc that Xcode put in the bundle) is used as it is.
     public static func compiledModel(for url: URL) throws -> Entry {
         if url.pathExtension == "mlmodelc" { return Entry(compiledURL: url, compileSeconds: nil) }
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw MeshPoseError("\(url.lastPathComponent) does not exist; export it with meshpose-export --target coreml", kind: .io)
         }
+        let fm = FileManager.default
         let key = "\(url.deletingPathExtension().lastPathComponent)-\(directorySize(url))-\(Int(modificationDate(url)))"
         let dir = try directory()
         let cached = dir.appendingPathComponent("\(key).mlmodelc", isDirectory: true)
-        if FileManager.default.fileExists(atPath: cached.path) { return Entry(compiledURL: cached, compileSeconds: nil) }
+        compileLock.lock()
+        defer { compileLock.unlock() }
+        // A caller that waited on the lock finds the first caller's compile here.
+        if fm.fileExists(atPath: cached.path) { return Entry(compiledURL: cached, compileSeconds: nil) }
         let start = Date()
         let temporary: URL
         do {
@@ -70,12 +78,28 @@ public enum CompiledModelCache {
             throw MeshPoseError("Core ML could not compile \(url.lastPathComponent): \(error.localizedDescription)", kind: .model)
         }
         let seconds = Date().timeIntervalSince(start)
-        // Old compilations of the same model are dropped; the new one is moved in whole.
-        let prefix = url.deletingPathExtension().lastPathComponent + "-"
-        for old in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where old.hasPrefix(prefix) {
-            try? FileManager.default.removeItem(at: dir.appendingPathComponent(old))
+        // Staged beside the cache entry under a unique name (same volume), then renamed: the
+        // entry appears whole or not at all, even if the app is killed half-way.
+        let staging = dir.appendingPathComponent(".staging-\(UUID().uuidString).mlmodelc", isDirectory: true)
+        defer { try? fm.removeItem(at: staging) }
+        do {
+            try fm.moveItem(at: temporary, to: staging)
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw MeshPoseError("cannot store the compiled model in \(dir.path): \(error.localizedDescription)", kind: .io)
         }
-        try FileManager.default.moveItem(at: temporary, to: cached)
+        // Older compilations of the same model are dropped, never the entry being installed.
+        let prefix = url.deletingPathExtension().lastPathComponent + "-"
+        for old in (try? fm.contentsOfDirectory(atPath: dir.path)) ?? [] where old.hasPrefix(prefix) && old != cached.lastPathComponent {
+            try? fm.removeItem(at: dir.appendingPathComponent(old))
+        }
+        if !fm.fileExists(atPath: cached.path) {
+            do {
+                try fm.moveItem(at: staging, to: cached)
+            } catch {
+                throw MeshPoseError("cannot store the compiled model in \(dir.path): \(error.localizedDescription)", kind: .io)
+            }
+        }
         return Entry(compiledURL: cached, compileSeconds: seconds)
     }
 
@@ -247,6 +271,9 @@ public final class MeshPoseModel {
 /// and how much of the estimated cost Core ML prefers to run on the Neural Engine, GPU and CPU.
 public enum ComputePlacement {
     public static func summary(compiledURL: URL, computeChoice: ComputeChoice) async -> String {
+        // MLComputePlan is declared only in the iOS 17.4 / macOS 14.4 SDKs (Xcode 15.3, Swift 5.10):
+        // older Xcodes build the app without it and say so at run time.
+        #if compiler(>=5.10)
         if #available(iOS 17.4, macOS 14.4, *) {
             do {
                 let config = MLModelConfiguration()
@@ -287,6 +314,9 @@ public enum ComputePlacement {
             }
         }
         return "MLComputePlan needs iOS 17.4 / macOS 14.4"
+        #else
+        return "MLComputePlan needs an app built with Xcode 15.3 or later (the iOS 17.4 SDK)"
+        #endif
     }
 }
 #endif

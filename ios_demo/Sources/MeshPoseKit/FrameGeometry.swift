@@ -51,12 +51,65 @@ public enum HoldingOrientation: String, CaseIterable, Equatable {
     case landscapeHomeRight
     /// UIDeviceOrientation.landscapeRight == UIInterfaceOrientation.landscapeLeft.
     case landscapeHomeLeft
+
+    /// The name export/frame_geometry.py and golden/geometry.json use (UIDeviceOrientation's).
+    public var referenceName: String {
+        switch self {
+        case .portrait: return "portrait"
+        case .portraitUpsideDown: return "portrait_upside_down"
+        case .landscapeHomeRight: return "landscape_left"
+        case .landscapeHomeLeft: return "landscape_right"
+        }
+    }
+
+    public init?(referenceName: String) {
+        guard let h = HoldingOrientation.allCases.first(where: { $0.referenceName == referenceName }) else { return nil }
+        self = h
+    }
+
+    /// Gravity in the phone's screen plane (g) below which the phone counts as lying flat.
+    public static let gravityMinTilt = 0.5
+    /// A holding is kept until gravity is 45 + this many degrees away from it: no flicker at 45.
+    public static let gravityHysteresisDegrees = 10.0
+
+    /// Direction of gravity on the screen (degrees, atan2(x, -y)) when held this way.
+    var gravityCentreDegrees: Double {
+        switch self {
+        case .portrait: return 0
+        case .landscapeHomeLeft: return 90
+        case .portraitUpsideDown: return 180
+        case .landscapeHomeRight: return 270
+        }
+    }
+
+    /// How the phone is held, from CoreMotion's gravity (x to the right edge, y to the top edge,
+    /// z out of the screen, in g): unlike UIDevice's orientation it keeps coming under orientation
+    /// lock. `previous` stays while the phone lies nearly flat or is within the hysteresis of it
+    /// (export/frame_geometry.py `holding_from_gravity`, golden/geometry.json "gravity").
+    public static func fromGravity(x: Double, y: Double, z: Double, previous: HoldingOrientation) -> HoldingOrientation {
+        guard x.isFinite, y.isFinite, z.isFinite, (x * x + y * y).squareRoot() >= gravityMinTilt else { return previous }
+        var angle = atan2(x, -y) * 180.0 / Double.pi
+        angle = angle.truncatingRemainder(dividingBy: 360.0)
+        if angle < 0 { angle += 360.0 }
+        func distance(_ h: HoldingOrientation) -> Double {
+            let d = Swift.abs(angle - h.gravityCentreDegrees).truncatingRemainder(dividingBy: 360.0)
+            return min(d, 360.0 - d)
+        }
+        if distance(previous) <= 45.0 + gravityHysteresisDegrees { return previous }
+        // Ties keep the reference's order (portrait, upside down, home right, home left).
+        let order: [HoldingOrientation] = [.portrait, .portraitUpsideDown, .landscapeHomeRight, .landscapeHomeLeft]
+        var best = order[0]
+        for h in order.dropFirst() where distance(h) < distance(best) { best = h }
+        return best
+    }
 }
 
 /// Where a camera frame's pixels go: buffer (as delivered by the sensor, without any capture
 /// connection rotation) -> upright image (what the person in front of the camera looks like,
-/// never mirrored: the detector, the crop, the model, the tracker and the smoother all work here)
-/// -> view (aspect-fill, mirrored for the front camera so that it looks like a mirror).
+/// never a mirror image: the detector, the crop, the model, the tracker and the smoother all work
+/// here) -> view (aspect-fill, mirrored for the front camera so that it looks like a mirror).
+/// The upright image is turned for how the phone is held (`rotation`); the screen shows the frame
+/// turned for the interface (`displayRotation`): the two differ under orientation lock.
 /// Pixel centres have integer coordinates (top-left pixel centre at (0, 0)), as in the crop
 /// contract; view coordinates are continuous (the view's top-left corner is (0, 0)).
 public struct FrameGeometry: Equatable {
@@ -65,8 +118,16 @@ public struct FrameGeometry: Equatable {
     public let rotation: SensorRotation
     /// Mirror the view horizontally (front camera preview).
     public let mirrored: Bool
+    /// The turn the screen shows the frame with (the interface's orientation).
+    public let displayRotation: SensorRotation
+    /// Flip the upright image horizontally after the turn (a buffer that arrives mirrored); no
+    /// iPhone camera frame needs it with CameraSource's unmirrored connection (see `orientation`).
+    public let uprightMirrored: Bool
 
-    public init(bufferWidth: Int, bufferHeight: Int, rotation: SensorRotation, mirrored: Bool) throws {
+    public init(
+        bufferWidth: Int, bufferHeight: Int, rotation: SensorRotation, mirrored: Bool,
+        displayRotation: SensorRotation? = nil, uprightMirrored: Bool = false
+    ) throws {
         guard bufferWidth > 0, bufferHeight > 0 else {
             throw MeshPoseError("camera buffer size \(bufferWidth)x\(bufferHeight) must be positive", kind: .invalidSize)
         }
@@ -74,6 +135,19 @@ public struct FrameGeometry: Equatable {
         self.bufferHeight = bufferHeight
         self.rotation = rotation
         self.mirrored = mirrored
+        self.displayRotation = displayRotation ?? rotation
+        self.uprightMirrored = uprightMirrored
+    }
+
+    /// What turns an iPhone camera frame upright and true (never a mirror image) for a way of
+    /// holding the phone, with CameraSource's unrotated, unmirrored connection. The golden cases
+    /// ("cameras" in golden/geometry.json) are derived in export/frame_geometry.py from where each
+    /// sensor's buffer axes point on the phone, not copied from this table. The front camera needs
+    /// no mirror here: its unmirrored buffer is a true image. The widely copied Vision / ML Kit
+    /// table (.leftMirrored, .downMirrored, ...) is this one plus a horizontal flip: it gives the
+    /// mirror view users see, and would show the model every person left-right swapped.
+    public static func orientation(holding: HoldingOrientation, camera: CameraPosition) -> (rotation: SensorRotation, mirrored: Bool) {
+        (sensorRotation(holding: holding, camera: camera), false)
     }
 
     /// The rotation of an iPhone camera's buffer for a holding orientation, when the capture
@@ -91,22 +165,54 @@ public struct FrameGeometry: Equatable {
         }
     }
 
+    /// `holding`: how the phone is held (gravity); `interface`: how the UI stands (defaults to
+    /// `holding`; differs under orientation lock).
     public static func forCamera(
-        bufferWidth: Int, bufferHeight: Int, holding: HoldingOrientation, camera: CameraPosition
+        bufferWidth: Int, bufferHeight: Int, holding: HoldingOrientation, camera: CameraPosition,
+        interface: HoldingOrientation? = nil
     ) throws -> FrameGeometry {
-        try FrameGeometry(
+        let turn = orientation(holding: holding, camera: camera)
+        return try FrameGeometry(
             bufferWidth: bufferWidth,
             bufferHeight: bufferHeight,
-            rotation: sensorRotation(holding: holding, camera: camera),
-            mirrored: camera == .front
+            rotation: turn.rotation,
+            mirrored: camera == .front,
+            displayRotation: orientation(holding: interface ?? holding, camera: camera).rotation,
+            uprightMirrored: turn.mirrored
         )
     }
 
     public var uprightWidth: Int { rotation == .deg90 || rotation == .deg270 ? bufferHeight : bufferWidth }
     public var uprightHeight: Int { rotation == .deg90 || rotation == .deg270 ? bufferWidth : bufferHeight }
+    public var displayWidth: Int { displayRotation == .deg90 || displayRotation == .deg270 ? bufferHeight : bufferWidth }
+    public var displayHeight: Int { displayRotation == .deg90 || displayRotation == .deg270 ? bufferWidth : bufferHeight }
 
-    /// Buffer pixel -> upright pixel.
+    /// EXIF / CGImagePropertyOrientation raw value of the buffer, for Vision: the turn, and for a
+    /// mirrored one upMirrored (2), leftMirrored (5, a transpose), downMirrored (4), rightMirrored (7).
+    public var exifOrientation: UInt32 {
+        guard uprightMirrored else { return rotation.exifOrientation }
+        switch rotation {
+        case .deg0: return 2
+        case .deg90: return 5
+        case .deg180: return 4
+        case .deg270: return 7
+        }
+    }
+
+    /// Buffer pixel -> upright pixel: the turn, then the flip if `uprightMirrored`.
     public var uprightFromBuffer: Affine2D {
+        let turn = FrameGeometry.turn(bufferWidth: bufferWidth, bufferHeight: bufferHeight, rotation: rotation)
+        guard uprightMirrored else { return turn }
+        return Affine2D(a: -1, b: 0, c: Double(uprightWidth) - 1, d: 0, e: 1, f: 0).concatenating(after: turn)
+    }
+
+    /// Buffer pixel -> the pixel of the frame as the screen shows it (turned by `displayRotation`).
+    public var displayFromBuffer: Affine2D {
+        FrameGeometry.turn(bufferWidth: bufferWidth, bufferHeight: bufferHeight, rotation: displayRotation)
+    }
+
+    /// A clockwise quarter-turn multiple of a buffer, in pixel-centre coordinates.
+    static func turn(bufferWidth: Int, bufferHeight: Int, rotation: SensorRotation) -> Affine2D {
         let w = Double(bufferWidth)
         let h = Double(bufferHeight)
         switch rotation {
@@ -132,11 +238,19 @@ public struct FrameGeometry: Equatable {
         return BoxXYWH(x: x * uw - 0.5, y: (1.0 - y - height) * uh - 0.5, width: width * uw, height: height * uh)
     }
 
-    /// Upright pixel -> view point (export/frame_geometry.py `image_to_view_matrix`).
+    /// Upright pixel -> view point: back to the buffer, turned as the screen shows the frame, then
+    /// placed (export/frame_geometry.py `upright_to_view_matrix`).
     public func viewFromUpright(viewWidth: Double, viewHeight: Double, mode: ViewMode = .fill) -> Affine2D {
-        // The upright size is positive by construction; a non-positive view gets the identity.
+        viewFromDisplay(viewWidth: viewWidth, viewHeight: viewHeight, mode: mode)
+            .concatenating(after: displayFromBuffer)
+            .concatenating(after: bufferFromUpright)
+    }
+
+    /// The frame as the screen shows it -> view point (`image_to_view_matrix`).
+    func viewFromDisplay(viewWidth: Double, viewHeight: Double, mode: ViewMode) -> Affine2D {
+        // The display size is positive by construction; a non-positive view gets the identity.
         (try? FrameGeometry.imageToView(
-            imageWidth: Double(uprightWidth), imageHeight: Double(uprightHeight),
+            imageWidth: Double(displayWidth), imageHeight: Double(displayHeight),
             viewWidth: viewWidth, viewHeight: viewHeight, mode: mode, mirrored: mirrored
         )) ?? .identity
     }
@@ -177,11 +291,15 @@ public struct FrameGeometry: Equatable {
         }
     }
 
-    /// Buffer pixels -> upright pixels for a buffer size and a clockwise rotation in degrees.
-    public static func bufferToUpright(bufferWidth: Int, bufferHeight: Int, rotationDegrees: Int) throws -> Affine2D {
+    /// Buffer pixels -> upright pixels for a buffer size, a clockwise rotation in degrees and,
+    /// if `mirrored`, a horizontal flip of the upright image after the turn.
+    public static func bufferToUpright(
+        bufferWidth: Int, bufferHeight: Int, rotationDegrees: Int, mirrored: Bool = false
+    ) throws -> Affine2D {
         let rotation = try SensorRotation(strictDegrees: rotationDegrees)
-        return try FrameGeometry(bufferWidth: bufferWidth, bufferHeight: bufferHeight, rotation: rotation, mirrored: false)
-            .uprightFromBuffer
+        return try FrameGeometry(
+            bufferWidth: bufferWidth, bufferHeight: bufferHeight, rotation: rotation, mirrored: false, uprightMirrored: mirrored
+        ).uprightFromBuffer
     }
 
     /// Buffer pixels straight to the view: rotate upright, place, then mirror.
@@ -254,8 +372,8 @@ public struct FrameGeometry: Equatable {
     public func coreImageDisplayTransform(viewWidth: Double, viewHeight: Double) -> Affine2D {
         let flip = Affine2D(a: 1, b: 0, c: 0, d: 0, e: -1, f: viewHeight)
         return flip
-            .concatenating(after: viewFromUpright(viewWidth: viewWidth, viewHeight: viewHeight))
-            .concatenating(after: uprightFromBuffer)
+            .concatenating(after: viewFromDisplay(viewWidth: viewWidth, viewHeight: viewHeight, mode: .fill))
+            .concatenating(after: displayFromBuffer)
             .concatenating(after: FrameGeometry.pixelsFromCoreImage(height: bufferHeight))
     }
 }

@@ -149,3 +149,13 @@ func halfBits(_ value: Float) -> UInt16 {
     if rest > 0x1000 || (rest == 0x1000 && (half & 1) == 1) { half += 1 }
     return sign | UInt16(truncatingIfNeeded: half)
 }
+
+/// Flat (x, y) pairs through an affine.
+func mapPoints(_ m: Affine2D, _ points: [Double]) -> [Double] {
+    var out: [Double] = []
+    for i in stride(from: 0, to: points.count - 1, by: 2) {
+        let p = m.apply(x: points[i], y: points[i + 1])
+        out += [p.x, p.y]
+    }
+    return out
+}

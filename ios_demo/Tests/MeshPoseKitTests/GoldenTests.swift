@@ -162,6 +162,108 @@ final class GeometryGoldenTests: XCTestCase {
         }
     }
 
+    /// The eight buffer -> upright orientations (a turn, then a flip) and their EXIF values.
+    func testOrientations() throws {
+        let doc = try Golden.load("geometry")
+        let cases = Golden.cases(doc, "orientations")
+        XCTAssertEqual(cases.count, 8)
+        for c in cases {
+            let size = ints(c["buffer_size"])
+            let degrees = JSONRead.int(c["rotation"]) ?? -1
+            let mirrored = c["mirrored"] as? Bool ?? false
+            let what = "orientation \(degrees) mirrored=\(mirrored)"
+            let g = try FrameGeometry(
+                bufferWidth: size[0], bufferHeight: size[1], rotation: try SensorRotation(strictDegrees: degrees),
+                mirrored: false, uprightMirrored: mirrored
+            )
+            XCTAssertEqual(Int(g.exifOrientation), JSONRead.int(c["exif"]), what)
+            assertClose(g.uprightFromBuffer, try affine(c["buffer_to_upright"]), what)
+            assertClose(
+                try FrameGeometry.bufferToUpright(
+                    bufferWidth: size[0], bufferHeight: size[1], rotationDegrees: degrees, mirrored: mirrored
+                ),
+                try affine(c["buffer_to_upright"]), what
+            )
+            assertClose(mapPoints(g.uprightFromBuffer, nums(c["buffer_points"])), nums(c["upright_points"]), abs: 1e-9, what)
+            let back = mapPoints(g.bufferFromUpright, nums(c["upright_points"]))
+            assertClose(back, nums(c["buffer_points"]), abs: 1e-9, "\(what) back")
+        }
+    }
+
+    /// Front and back camera in every holding: the iOS cases through the app's own table
+    /// (FrameGeometry.forCamera), every case through the (rotation, mirror) mapping.
+    func testCameras() throws {
+        let doc = try Golden.load("geometry")
+        let cases = Golden.cases(doc, "cameras")
+        var iosChecked = Set<String>()
+        for c in cases {
+            let platform = c["platform"] as? String ?? "?"
+            let cameraName = c["camera"] as? String ?? "?"
+            let holdingName = c["holding"] as? String ?? "?"
+            let what = "\(platform) \(cameraName) \(holdingName)"
+            let size = ints(c["buffer_size"])
+            let view = nums(c["view_size"])
+            let degrees = JSONRead.int(c["rotation"]) ?? -1
+            let mirrored = c["mirrored"] as? Bool ?? false
+            let viewMirrored = c["view_mirrored"] as? Bool ?? false
+            var g = try FrameGeometry(
+                bufferWidth: size[0], bufferHeight: size[1], rotation: try SensorRotation(strictDegrees: degrees),
+                mirrored: viewMirrored, uprightMirrored: mirrored
+            )
+            if platform == "ios" {
+                let camera = try XCTUnwrap(CameraPosition(rawValue: cameraName), what)
+                let holding = try XCTUnwrap(HoldingOrientation(referenceName: holdingName), what)
+                let app = try FrameGeometry.forCamera(bufferWidth: size[0], bufferHeight: size[1], holding: holding, camera: camera)
+                XCTAssertEqual(app.rotation.rawValue, degrees, "\(what) rotation")
+                XCTAssertEqual(app.uprightMirrored, mirrored, "\(what) mirrored")
+                XCTAssertEqual(app.mirrored, viewMirrored, "\(what) view mirrored")
+                XCTAssertEqual(Int(app.exifOrientation), JSONRead.int(c["exif"]), "\(what) exif")
+                g = app
+                iosChecked.insert("\(cameraName) \(holdingName)")
+            }
+            XCTAssertEqual([g.uprightWidth, g.uprightHeight], ints(c["upright_size"]), what)
+            assertClose(g.uprightFromBuffer, try affine(c["buffer_to_upright"]), what)
+            assertClose(mapPoints(g.uprightFromBuffer, nums(c["buffer_points"])), nums(c["upright_points"]), abs: 1e-9, what)
+            assertClose(g.viewFromBuffer(viewWidth: view[0], viewHeight: view[1]), try affine(c["buffer_to_view"]), "\(what) view")
+        }
+        XCTAssertEqual(iosChecked.count, 8, "iOS: front and back camera in four holdings")
+    }
+
+    /// Orientation lock: the model's image turned for the holding, the screen for the interface.
+    func testLockedInterface() throws {
+        let doc = try Golden.load("geometry")
+        let cases = Golden.cases(doc, "locked")
+        XCTAssertFalse(cases.isEmpty)
+        for c in cases {
+            let camera = try XCTUnwrap(CameraPosition(rawValue: c["camera"] as? String ?? ""))
+            let holding = try XCTUnwrap(HoldingOrientation(referenceName: c["holding"] as? String ?? ""))
+            let interface = try XCTUnwrap(HoldingOrientation(referenceName: c["interface"] as? String ?? ""))
+            let size = ints(c["buffer_size"])
+            let view = nums(c["view_size"])
+            let what = "\(camera) held \(holding) interface \(interface)"
+            let g = try FrameGeometry.forCamera(
+                bufferWidth: size[0], bufferHeight: size[1], holding: holding, camera: camera, interface: interface
+            )
+            XCTAssertEqual(g.rotation.rawValue, JSONRead.int(c["rotation"]), what)
+            XCTAssertEqual(g.displayRotation.rawValue, JSONRead.int(c["display_rotation"]), what)
+            let m = g.viewFromUpright(viewWidth: view[0], viewHeight: view[1])
+            assertClose(m, try affine(c["upright_to_view"]), what)
+            assertClose(mapPoints(m, nums(c["upright_points"])), nums(c["view_points"]), abs: 1e-5, rel: 1e-7, "\(what) points")
+        }
+    }
+
+    func testHoldingFromGravity() throws {
+        let doc = try Golden.load("geometry")
+        let cases = Golden.cases(doc, "gravity")
+        XCTAssertGreaterThanOrEqual(cases.count, 8)
+        for c in cases {
+            let g = nums(c["gravity"])
+            let previous = try XCTUnwrap(HoldingOrientation(referenceName: c["previous"] as? String ?? ""))
+            let got = HoldingOrientation.fromGravity(x: g[0], y: g[1], z: g[2], previous: previous)
+            XCTAssertEqual(got.referenceName, c["holding"] as? String, "gravity \(g) after \(previous)")
+        }
+    }
+
     func testViews() throws {
         let doc = try Golden.load("geometry")
         let views = Golden.cases(doc, "views")

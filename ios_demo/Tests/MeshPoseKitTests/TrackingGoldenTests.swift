@@ -157,15 +157,63 @@ final class CoreConventionTests: XCTestCase {
         XCTAssertEqual(p.y, h - expected.y, accuracy: 1e-9)
     }
 
-    func testSensorRotationTable() {
-        XCTAssertEqual(FrameGeometry.sensorRotation(holding: .portrait, camera: .back), .deg90)
-        XCTAssertEqual(FrameGeometry.sensorRotation(holding: .landscapeHomeRight, camera: .back), .deg0)
-        XCTAssertEqual(FrameGeometry.sensorRotation(holding: .landscapeHomeLeft, camera: .back), .deg180)
-        XCTAssertEqual(FrameGeometry.sensorRotation(holding: .landscapeHomeRight, camera: .front), .deg180)
-        XCTAssertEqual(FrameGeometry.sensorRotation(holding: .landscapeHomeLeft, camera: .front), .deg0)
-        XCTAssertEqual(FrameGeometry.sensorRotation(holding: .portraitUpsideDown, camera: .front), .deg270)
-        XCTAssertEqual(SensorRotation.deg90.exifOrientation, 6)
+    func testDisplayTransformMatchesTheOverlayUnderOrientationLock() throws {
+        // Held in landscape with the UI locked in portrait: the model's image is turned for the
+        // holding, the screen's for the interface, and a buffer pixel still lands where its mesh does.
+        for camera in [CameraPosition.back, .front] {
+            let g = try FrameGeometry.forCamera(
+                bufferWidth: 1280, bufferHeight: 720, holding: .landscapeHomeRight, camera: camera, interface: .portrait
+            )
+            XCTAssertNotEqual(g.rotation, g.displayRotation)
+            let (w, h) = (390.0, 844.0)
+            let display = g.coreImageDisplayTransform(viewWidth: w, viewHeight: h)
+            let overlay = g.viewFromUpright(viewWidth: w, viewHeight: h)
+            let up = g.uprightFromBuffer.apply(x: 200, y: 100)
+            let expected = overlay.apply(x: up.x, y: up.y)
+            let p = display.apply(x: 200.5, y: 720.0 - 100.0 - 0.5)
+            XCTAssertEqual(p.x, expected.x, accuracy: 1e-9)
+            XCTAssertEqual(p.y, h - expected.y, accuracy: 1e-9)
+        }
+    }
+
+    // The holding -> orientation table is checked against golden/geometry.json ("cameras", derived
+    // in Python from the sensors' axes) by GeometryGoldenTests.testCameras; only parsing here.
+    func testRotationDegreesParsing() {
         XCTAssertEqual(try SensorRotation(degrees: -90), .deg270)
+        XCTAssertEqual(try SensorRotation(degrees: 450), .deg90)
         XCTAssertEqual(errorKind { try SensorRotation(strictDegrees: 360) }, "invalid_rotation")
+        XCTAssertEqual(errorKind { try SensorRotation(degrees: 45) }, "invalid_rotation")
+    }
+}
+
+/// The camera -> main actor hand-off keeps only the newest result.
+final class LatestValueMailboxTests: XCTestCase {
+    func testOneWakeUpDrainsManyOffersAndKeepsTheNewest() {
+        let box = LatestValueMailbox<Int>()
+        XCTAssertTrue(box.offer(1), "the first offer wakes the consumer")
+        XCTAssertFalse(box.offer(2), "a wake-up is pending: no second one")
+        XCTAssertFalse(box.offer(3))
+        XCTAssertEqual(box.droppedCount, 2)
+        XCTAssertEqual(box.take(), 3)
+        XCTAssertNil(box.take())
+        XCTAssertTrue(box.offer(4), "after a take the next offer wakes again")
+        XCTAssertEqual(box.take(), 4)
+    }
+
+    func testAtMostOneValueWaitsUnderConcurrentOffers() {
+        let box = LatestValueMailbox<Int>()
+        let lock = NSLock()
+        var wakeUps = 0
+        DispatchQueue.concurrentPerform(iterations: 1000) { i in
+            if box.offer(i) {
+                lock.lock()
+                wakeUps += 1
+                lock.unlock()
+            }
+        }
+        XCTAssertEqual(wakeUps, 1)
+        XCTAssertNotNil(box.take())
+        XCTAssertNil(box.take())
+        XCTAssertEqual(box.droppedCount, 999)
     }
 }

@@ -57,6 +57,49 @@ public final class FrameGeometry {
         }
     }
 
+    /**
+     * Buffer pixels -> upright-image pixels with a mirror: the clockwise turn, then, if {@code mirrored},
+     * a horizontal flip of the upright image (the eight EXIF orientations).
+     */
+    public static Affine bufferToUprightMatrix(int bufferWidth, int bufferHeight, int rotation, boolean mirrored) {
+        Affine turn = bufferToUprightMatrix(bufferWidth, bufferHeight, rotation);
+        if (!mirrored) {
+            return turn;
+        }
+        int uprightWidth = uprightSize(bufferWidth, bufferHeight, rotation)[0];
+        return new Affine(-1, 0, uprightWidth - 1, 0, 1, 0).after(turn);
+    }
+
+    /**
+     * What turns a camera frame upright and true (never a mirror image), and whether its view is a
+     * mirror view; export/frame_geometry.py {@code camera_orientation} and {@code view_mirrored}.
+     */
+    public static final class Orientation {
+        public final int rotation;
+        /** Flip the upright image horizontally after the turn (false for every Android camera frame). */
+        public final boolean mirrored;
+        /** The preview of this camera is a mirror view (front camera): overlays are flipped with it. */
+        public final boolean viewMirrored;
+
+        Orientation(int rotation, boolean mirrored, boolean viewMirrored) {
+            this.rotation = checkRotation(rotation);
+            this.mirrored = mirrored;
+            this.viewMirrored = viewMirrored;
+        }
+
+        public Affine bufferToUpright(int bufferWidth, int bufferHeight) {
+            return bufferToUprightMatrix(bufferWidth, bufferHeight, rotation, mirrored);
+        }
+    }
+
+    /**
+     * An Android camera frame: ImageAnalysis delivers true images (the front camera's too; only its
+     * preview is mirrored), so the frame's own {@code ImageInfo.rotationDegrees} is the whole turn.
+     */
+    public static Orientation forAndroidFrame(int rotationDegrees, boolean frontCamera) {
+        return new Orientation(rotationDegrees, false, frontCamera);
+    }
+
     /** Upright-image pixels -> view coordinates: scaled uniformly, centred, then mirrored if asked. */
     public static Affine imageToViewMatrix(
             double imageWidth, double imageHeight, double viewWidth, double viewHeight, Mode mode, boolean mirrored) {

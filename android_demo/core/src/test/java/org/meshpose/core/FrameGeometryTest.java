@@ -41,6 +41,60 @@ class FrameGeometryTest {
     }
 
     @TestFactory
+    Stream<DynamicTest> orientations() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonElement el : DOC.getAsJsonArray("orientations")) {
+            JsonObject c = el.getAsJsonObject();
+            int[] size = Golden.ints(c.get("buffer_size"));
+            int rot = c.get("rotation").getAsInt();
+            boolean mirrored = c.get("mirrored").getAsBoolean();
+            tests.add(DynamicTest.dynamicTest("orientation " + rot + (mirrored ? " mirrored" : ""), () -> {
+                Affine m = FrameGeometry.bufferToUprightMatrix(size[0], size[1], rot, mirrored);
+                Golden.close(Golden.affine(c.get("buffer_to_upright")), m, 1e-6, "matrix");
+                double[] up = m.applyPoints(Golden.doubles(c.get("buffer_points")));
+                Golden.close(Golden.doubles(c.get("upright_points")), up, 1e-6, "upright points");
+                Golden.close(Golden.doubles(c.get("buffer_points")), m.inverse().applyPoints(up), 1e-6, "back");
+            }));
+        }
+        return tests.stream();
+    }
+
+    /** Front and back camera in every holding; the Android cases also through the app's mapping. */
+    @TestFactory
+    Stream<DynamicTest> cameras() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonElement el : DOC.getAsJsonArray("cameras")) {
+            JsonObject c = el.getAsJsonObject();
+            String platform = c.get("platform").getAsString();
+            boolean front = c.get("camera").getAsString().equals("front");
+            String name = platform + " " + c.get("camera").getAsString() + " " + c.get("holding").getAsString();
+            tests.add(DynamicTest.dynamicTest(name, () -> {
+                int rot = c.get("rotation").getAsInt();
+                boolean mirrored = c.get("mirrored").getAsBoolean();
+                boolean viewMirrored = c.get("view_mirrored").getAsBoolean();
+                if (platform.equals("android")) {
+                    FrameGeometry.Orientation o = FrameGeometry.forAndroidFrame(c.get("rotation_degrees").getAsInt(), front);
+                    assertEquals(rot, o.rotation, "rotation");
+                    assertEquals(mirrored, o.mirrored, "mirrored");
+                    assertEquals(viewMirrored, o.viewMirrored, "view mirrored");
+                }
+                int[] buf = Golden.ints(c.get("buffer_size"));
+                double[] view = Golden.doubles(c.get("view_size"));
+                assertArrayEquals(Golden.ints(c.get("upright_size")), FrameGeometry.uprightSize(buf[0], buf[1], rot));
+                Affine m = FrameGeometry.bufferToUprightMatrix(buf[0], buf[1], rot, mirrored);
+                Golden.close(Golden.affine(c.get("buffer_to_upright")), m, 1e-6, "matrix");
+                Golden.close(Golden.doubles(c.get("upright_points")), m.applyPoints(Golden.doubles(c.get("buffer_points"))),
+                        1e-6, "upright points");
+                int[] up = FrameGeometry.uprightSize(buf[0], buf[1], rot);
+                Affine v = FrameGeometry.imageToViewMatrix(up[0], up[1], view[0], view[1], FrameGeometry.Mode.FILL,
+                        viewMirrored).after(m);
+                Golden.close(Golden.affine(c.get("buffer_to_view")), v, 1e-6, "buffer to view");
+            }));
+        }
+        return tests.stream();
+    }
+
+    @TestFactory
     Stream<DynamicTest> views() {
         List<DynamicTest> tests = new ArrayList<>();
         for (JsonElement el : DOC.getAsJsonArray("views")) {
