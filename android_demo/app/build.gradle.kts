@@ -37,17 +37,40 @@ android {
 
 // The person detector (MediaPipe's EfficientDet-Lite0 object detector, Apache-2.0) is fetched once
 // at build time into the assets; the app never downloads anything. Without it, the app uses the
-// whole frame as the first person box and then follows the mesh.
+// whole frame as the first person box and then follows the mesh, so a failed download (offline,
+// proxy, --offline) is a warning, never a failed build. The file appears whole or not at all:
+// written to a .part file, then moved into place atomically; a failure deletes the .part file.
 val detectorModel = file("src/main/assets/efficientdet_lite0.tflite")
 val downloadDetector by tasks.registering {
     outputs.file(detectorModel)
     onlyIf { !detectorModel.exists() }
     doLast {
-        detectorModel.parentFile.mkdirs()
         val url = "https://storage.googleapis.com/mediapipe-models/object_detector/efficientdet_lite0/int8/1/efficientdet_lite0.tflite"
         val tmp = File(detectorModel.path + ".part")
-        uri(url).toURL().openStream().use { input -> tmp.outputStream().use { input.copyTo(it) } }
-        tmp.renameTo(detectorModel)
+        if (gradle.startParameter.isOffline) {
+            logger.warn("Offline build: the person detector ($url) is not fetched; the app runs without it.")
+            return@doLast
+        }
+        try {
+            detectorModel.parentFile.mkdirs()
+            val connection = uri(url).toURL().openConnection().apply {
+                connectTimeout = 15_000
+                readTimeout = 30_000
+            }
+            connection.getInputStream().use { input -> tmp.outputStream().use { input.copyTo(it) } }
+            java.nio.file.Files.move(
+                tmp.toPath(),
+                detectorModel.toPath(),
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+            )
+        } catch (e: Exception) {
+            tmp.delete()
+            logger.warn(
+                "Could not fetch the person detector ($url): ${e.message ?: e.javaClass.simpleName}. " +
+                    "The app builds and runs without it (whole frame as the first box); put the file at $detectorModel to use it.",
+            )
+        }
     }
 }
 tasks.named("preBuild") { dependsOn(downloadDetector) }

@@ -16,6 +16,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from meshpose_export.bench.delegation import parse, report
 from meshpose_export.bench.schema import Row
 from meshpose_mobile.errors import ConfigError
 
@@ -52,6 +53,14 @@ def parse_benchmark_model(text: str) -> dict[str, float]:
 
 def android_row(text: str, *, model: str, precision: str, compute: str, threads: int | None, artifact: Path) -> Row:
     s = parse_benchmark_model(text)
+    note = "benchmark_model over adb"
+    lines = text.splitlines()
+    if parse(lines):
+        # The runtime said which delegate took how many nodes: label the row by what ran (a
+        # partial GPU delegation is "gpu+cpu", not "gpu"). Without such lines the name stays as asked.
+        delegation = report(compute, lines)
+        compute = str(delegation["label"])
+        note += f"; delegation {delegation['summary']}"
     row = Row(
         model=model,
         runtime="litert-android",
@@ -69,7 +78,7 @@ def android_row(text: str, *, model: str, precision: str, compute: str, threads:
         peak_model_mb=s.get("model_mb"),
         artifact_bytes=artifact.stat().st_size if artifact.exists() else None,
         load_seconds=s["init_ms"] / 1e3 if "init_ms" in s else None,
-        note="benchmark_model over adb" + ("" if "median" in text else "; median field absent: avg reported"),
+        note=note + ("" if "median" in text else "; median field absent: avg reported"),
     )
     return row if "median" in text else replace(row, latency_median_ms=s["avg_ms"], fps=1000.0 / s["avg_ms"])
 

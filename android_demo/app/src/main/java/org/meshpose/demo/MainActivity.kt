@@ -24,6 +24,7 @@ import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
+import java.util.concurrent.atomic.AtomicInteger
 
 /**
  * Live camera -> mesh overlay. Start with `--ez meshpose.benchmark true` (adb) to run the
@@ -38,8 +39,14 @@ class MainActivity : AppCompatActivity() {
     private var pipeline: MeshPipeline? = null
     private var assets: ModelAssets? = null
     private var detector: PersonDetector? = null
+    // UI thread only. The analysis thread never reads these: each binding hands its analyzer the
+    // camera it was made for, and each reload the accelerator it was asked for.
     private var accelerator = Accelerator.GPU
     private var front = false
+    private val cameraBindings = AtomicInteger()
+
+    // Analysis thread only: the binding whose frames the pipeline's tracks belong to.
+    private var analysedBinding = -1
     private var analysis: ImageAnalysis? = null
     private var preview: Preview? = null
     private val stats = RollingStats()
@@ -91,7 +98,8 @@ class MainActivity : AppCompatActivity() {
             setOnClickListener {
                 accelerator = Accelerator.values()[(accelerator.ordinal + 1) % Accelerator.values().size]
                 text = accelerator.compute
-                analysisExecutor.execute { reloadModel() }
+                val chosen = accelerator
+                analysisExecutor.execute { reloadModel(chosen) }
             }
         }
         val buttons = LinearLayout(this).apply {
@@ -106,7 +114,8 @@ class MainActivity : AppCompatActivity() {
         root.addView(buttons, FrameLayout.LayoutParams(-2, -2, Gravity.BOTTOM or Gravity.CENTER_HORIZONTAL))
         setContentView(root)
 
-        analysisExecutor.execute { reloadModel() }
+        val chosen = accelerator
+        analysisExecutor.execute { reloadModel(chosen) }
         getSystemService(DisplayManager::class.java).registerDisplayListener(displayListener, null)
         if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
             previewView.post { bindCamera() }
@@ -116,13 +125,13 @@ class MainActivity : AppCompatActivity() {
     }
 
     /** On the analysis thread: (re)open the model on the chosen accelerator. */
-    private fun reloadModel() {
+    private fun reloadModel(chosen: Accelerator) {
         try {
             pipeline?.runner?.close()
             pipeline = null
             val a = assets ?: ModelAssets.load(this).also { assets = it }
             if (detector == null) detector = PersonDetector.create(this)
-            val runner = ModelRunner(a.model, a.sidecar, accelerator, THREADS)
+            val runner = ModelRunner(a.model, a.sidecar, chosen, THREADS)
             overlay.setMesh(a.sidecar.faces())
             pipeline = MeshPipeline(a.sidecar, runner, detector)
             error = null
@@ -146,8 +155,12 @@ class MainActivity : AppCompatActivity() {
                 .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
                 .setTargetRotation(rotation)
                 .build()
-            an.setAnalyzer(analysisExecutor, ::analyze)
-            val selector = if (front) CameraSelector.DEFAULT_FRONT_CAMERA else CameraSelector.DEFAULT_BACK_CAMERA
+            // This analyzer only ever sees this camera's frames: the lens and the binding are
+            // fixed here, on the UI thread, and read per frame on the analysis thread.
+            val lensFront = front
+            val binding = cameraBindings.incrementAndGet()
+            an.setAnalyzer(analysisExecutor) { image -> analyze(image, lensFront, binding) }
+            val selector = if (lensFront) CameraSelector.DEFAULT_FRONT_CAMERA else CameraSelector.DEFAULT_BACK_CAMERA
             // One ViewPort for preview and analysis: the analysed crop rect is what the screen shows.
             val group = UseCaseGroup.Builder().addUseCase(pv).addUseCase(an)
             previewView.viewPort?.let { group.setViewPort(it) }
@@ -158,24 +171,31 @@ class MainActivity : AppCompatActivity() {
         }, ContextCompat.getMainExecutor(this))
     }
 
-    private fun analyze(image: ImageProxy) {
+    private fun analyze(image: ImageProxy, lensFront: Boolean, binding: Int) {
         try {
             val p = pipeline ?: return
-            val result = p.process(Frame.of(image))
+            if (binding != analysedBinding) {
+                // Another camera (flip) or a new binding: the old tracks, filters and timings
+                // describe another picture.
+                p.reset()
+                stats.clear()
+                analysedBinding = binding
+            }
+            val frame = Frame.of(image, lensFront)
+            val result = p.process(frame)
             stats.add(result.times.inferenceMs, result.times.totalMs, image.imageInfo.timestamp)
             val text = buildString {
                 append("model ").append(fmt(stats.modelMs())).append(" ms  ")
                 append("pipeline ").append(fmt(stats.pipelineMs())).append(" ms  ")
                 append(fmt(stats.fps())).append(" FPS\n")
-                append(result.accelerator.compute).append(" · ").append(result.people.size).append(" person(s)")
-                append(" · render ").append(fmt(overlay.renderMs)).append(" ms")
+                append(result.label).append(" · ").append(result.people.size).append(" person(s)")
+                append(" · render ").append(fmt(overlay.renderMs)).append(" ms\n")
+                append(result.delegation)
                 result.fallbackReason?.let { append("\n").append(it) }
             }
-            val mirrored = front
             runOnUiThread {
-                overlay.show(result, mirrored)
+                overlay.show(result, frame.orientation.viewMirrored)
                 readout.text = text
-                acceleratorButton.text = result.accelerator.compute
             }
         } catch (e: Exception) {
             Log.e(TAG, "frame failed", e)

@@ -6,6 +6,7 @@ import org.meshpose.core.DecodedMesh
 import org.meshpose.core.OneEuroFilter
 import org.meshpose.core.OutputDecoder
 import org.meshpose.core.PersonTracker
+import org.meshpose.core.RgbaCropper
 import org.meshpose.core.Sidecar
 
 /** One person's mesh on a frame, smoothed, in upright image pixels. */
@@ -27,6 +28,10 @@ class FrameResult(
     val imageHeight: Int,
     val times: StageTimes,
     val accelerator: Accelerator,
+    /** What really ran (DelegateReport.label): "gpu" only when the GPU delegate took every node. */
+    val label: String,
+    /** Nodes per delegate, one line. */
+    val delegation: String,
     val fallbackReason: String?,
 )
 
@@ -47,6 +52,15 @@ class MeshPipeline(
     private var tracker: PersonTracker? = null
     private var trackerSize = intArrayOf(0, 0)
     private val filters = HashMap<Int, OneEuroFilter>()
+    // Reused scratch of the bulk crop: one per pipeline, used only on the thread that calls process.
+    private val cropper = RgbaCropper(sidecar.crop)
+
+    /** Forget every track and filter: a new camera (flip) shows other people at other places. */
+    fun reset() {
+        tracker = null
+        trackerSize = intArrayOf(0, 0)
+        filters.clear()
+    }
 
     fun process(frame: Frame): FrameResult {
         val t0 = SystemClock.elapsedRealtimeNanos()
@@ -75,7 +89,7 @@ class MeshPipeline(
         for (track in tr.activeTracks()) {
             val p0 = SystemClock.elapsedRealtimeNanos()
             runner.inputFloats.clear()
-            val affine = sidecar.crop.cropRgba(
+            val affine = cropper.crop(
                 frame.pixels, frame.offset, frame.width, frame.height, frame.rowStride, frame.rotation,
                 track.box, runner.inputFloats,
             )
@@ -105,7 +119,7 @@ class MeshPipeline(
         return FrameResult(
             people, size[0], size[1],
             StageTimes(detectNs / 1e6, preNs / 1e6, inferNs / 1e6, postNs / 1e6, total / 1e6),
-            runner.active, runner.fallbackReason,
+            runner.active, runner.label, runner.report.summary, runner.fallbackReason,
         )
     }
 

@@ -42,11 +42,13 @@ class ModelAssets private constructor(
                     "$name.json describes a ${sidecar.target} export; bundle the .tflite export and its own sidecar",
                 )
             }
-            val fd = assets.openFd(name)
-            val model = FileInputStream(fd.fileDescriptor).channel.use {
-                it.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
+            // The mapping outlives the descriptor, the stream and the channel: all three are closed.
+            return assets.openFd(name).use { fd ->
+                val model = FileInputStream(fd.fileDescriptor).use { stream ->
+                    stream.channel.use { it.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength) }
+                }
+                ModelAssets(name, model, sidecar, fd.declaredLength)
             }
-            return ModelAssets(name, model, sidecar, fd.declaredLength)
         }
 
         const val DETECTOR_ASSET = "efficientdet_lite0.tflite"

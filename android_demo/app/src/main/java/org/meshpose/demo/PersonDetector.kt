@@ -10,9 +10,8 @@ import org.meshpose.core.Affine
 import org.meshpose.core.Box
 import org.meshpose.core.CropContract
 import org.meshpose.core.FrameGeometry
+import org.meshpose.core.RgbaCropper
 import java.nio.ByteBuffer
-import java.nio.ByteOrder
-import java.nio.FloatBuffer
 
 /** A person box on the upright frame, with the detector's score. */
 data class Detection(val box: Box, val score: Double)
@@ -24,7 +23,7 @@ data class Detection(val box: Box, val score: Double)
  * mapped back to upright frame pixels through that crop's affine.
  */
 class PersonDetector private constructor(private val detector: ObjectDetector) : AutoCloseable {
-    private var floats: FloatBuffer? = null
+    private var cropper: RgbaCropper? = null
     private var rgba: ByteBuffer? = null
 
     fun detect(frame: Frame): List<Detection> {
@@ -32,26 +31,18 @@ class PersonDetector private constructor(private val detector: ObjectDetector) :
         val scale = SIDE.toDouble() / maxOf(w, h)
         val sw = maxOf(1, Math.round(w * scale).toInt())
         val sh = maxOf(1, Math.round(h * scale).toInt())
-        // The whole upright frame as the box, at scale 1: a resize that keeps the aspect.
-        val resize = CropContract(sh, sw, 1.0)
-        val fl = floats?.takeIf { it.capacity() == sw * sh * 3 }
-            ?: ByteBuffer.allocateDirect(sw * sh * 3 * 4).order(ByteOrder.nativeOrder()).asFloatBuffer()
+        // The whole upright frame as the box, at scale 1: a resize that keeps the aspect. Bulk
+        // reads and one bulk write of RGBA bytes (RgbaCropper), scratch reused while the size holds.
+        val crop = cropper?.takeIf { it.contract().inputWidth == sw && it.contract().inputHeight == sh }
+            ?: RgbaCropper(CropContract(sh, sw, 1.0))
         val px = rgba?.takeIf { it.capacity() == sw * sh * 4 } ?: ByteBuffer.allocateDirect(sw * sh * 4)
-        floats = fl
+        cropper = crop
         rgba = px
-        fl.clear()
-        val toSmall: Affine = resize.cropRgba(
-            frame.pixels, frame.offset, frame.width, frame.height, frame.rowStride, frame.rotation,
-            Box(-0.5, -0.5, w.toDouble(), h.toDouble()), fl,
-        )
-        fl.rewind()
         px.clear()
-        for (i in 0 until sw * sh) {
-            px.put(fl.get().toInt().coerceIn(0, 255).toByte())
-            px.put(fl.get().toInt().coerceIn(0, 255).toByte())
-            px.put(fl.get().toInt().coerceIn(0, 255).toByte())
-            px.put(255.toByte())
-        }
+        val toSmall: Affine = crop.cropToRgba(
+            frame.pixels, frame.offset, frame.width, frame.height, frame.rowStride, frame.rotation,
+            Box(-0.5, -0.5, w.toDouble(), h.toDouble()), px,
+        )
         px.rewind()
         val image = ByteBufferImageBuilder(px, sw, sh, MPImage.IMAGE_FORMAT_RGBA).build()
         val result = detector.detect(image)

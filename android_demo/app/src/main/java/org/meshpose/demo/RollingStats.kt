@@ -15,6 +15,12 @@ class RollingStats(private val size: Int = 30) {
         while (stamps.size > size) stamps.removeFirst()
     }
 
+    fun clear() {
+        model.clear()
+        pipeline.clear()
+        stamps.clear()
+    }
+
     private fun push(q: ArrayDeque<Double>, v: Double) {
         q.addLast(v)
         while (q.size > size) q.removeFirst()

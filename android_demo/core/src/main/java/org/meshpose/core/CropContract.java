@@ -108,37 +108,9 @@ public final class CropContract {
      */
     public Affine cropRgba(ByteBuffer rgba, int offset, int bufferWidth, int bufferHeight, int rowStride, int rotation,
             Box box, FloatBuffer out) {
-        Affine affine = boxAffine(box);
-        Affine uprightToBuffer = FrameGeometry.bufferToUprightMatrix(bufferWidth, bufferHeight, rotation).inverse();
-        Affine cropToBuffer = uprightToBuffer.after(affine.inverse());
-        for (int y = 0; y < inputHeight; y++) {
-            for (int x = 0; x < inputWidth; x++) {
-                double sx = cropToBuffer.x(x, y), sy = cropToBuffer.y(x, y);
-                // The same arithmetic as sample(), reading bytes: see there for the rules.
-                double pxf = clamp(sx + 1.0, 0.0, bufferWidth + 1.0);
-                double pyf = clamp(sy + 1.0, 0.0, bufferHeight + 1.0);
-                int x0 = (int) Math.min(Math.floor(pxf), bufferWidth);
-                int y0 = (int) Math.min(Math.floor(pyf), bufferHeight);
-                double fx = pxf - x0, fy = pyf - y0;
-                for (int c = 0; c < 3; c++) {
-                    double v00 = rgbaAt(rgba, offset, bufferWidth, bufferHeight, rowStride, x0, y0, c);
-                    double v01 = rgbaAt(rgba, offset, bufferWidth, bufferHeight, rowStride, x0 + 1, y0, c);
-                    double v10 = rgbaAt(rgba, offset, bufferWidth, bufferHeight, rowStride, x0, y0 + 1, c);
-                    double v11 = rgbaAt(rgba, offset, bufferWidth, bufferHeight, rowStride, x0 + 1, y0 + 1, c);
-                    double top = v00 * (1 - fx) + v01 * fx;
-                    double bottom = v10 * (1 - fx) + v11 * fx;
-                    out.put((float) (top * (1 - fy) + bottom * fy));
-                }
-            }
-        }
-        return affine;
-    }
-
-    private double rgbaAt(ByteBuffer rgba, int offset, int w, int h, int rowStride, int px, int py, int c) {
-        if (px < 1 || px > w || py < 1 || py > h) {
-            return border[c];
-        }
-        return rgba.get(offset + (py - 1) * rowStride + (px - 1) * 4 + c) & 0xFF;
+        // Bulk reads and one bulk write (RgbaCropper); the app keeps one cropper per thread so
+        // that its scratch arrays are reused between frames.
+        return new RgbaCropper(this).crop(rgba, offset, bufferWidth, bufferHeight, rowStride, rotation, box, out);
     }
 
     /**

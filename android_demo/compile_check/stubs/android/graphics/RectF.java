@@ -1,0 +1,4 @@
+package android.graphics;
+public class RectF {
+    public float left, top, right, bottom;
+}

@@ -1,0 +1,4 @@
+package androidx.activity.result;
+public interface ActivityResultCallback<O> {
+    void onActivityResult(O result);
+}

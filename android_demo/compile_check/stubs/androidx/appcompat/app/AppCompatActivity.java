@@ -1,0 +1,3 @@
+package androidx.appcompat.app;
+// The real chain is AppCompatActivity -> FragmentActivity -> ComponentActivity -> ... -> Activity.
+public class AppCompatActivity extends androidx.activity.ComponentActivity {}

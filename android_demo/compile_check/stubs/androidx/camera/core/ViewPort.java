@@ -1,0 +1,2 @@
+package androidx.camera.core;
+public final class ViewPort {}

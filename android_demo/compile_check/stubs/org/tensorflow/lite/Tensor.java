@@ -1,0 +1,5 @@
+package org.tensorflow.lite;
+public interface Tensor {
+    DataType dataType();
+    int numBytes();
+}
