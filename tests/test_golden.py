@@ -65,10 +65,12 @@ def test_decode_vectors_are_the_prediction_engine_output(regenerated: dict) -> N
         if out["dtype"] == "float16":  # binary16 bit patterns, as a Core ML FLOAT16 output stores them
             verts = np.asarray(out["bits"], dtype=np.uint16).view(np.float16).astype(np.float64).reshape(-1, 3)
         else:
-            verts = np.asarray(out["data"]).reshape(-1, 3)
+            # The decimals are float32 values (the runtime's very bits): read them as float32.
+            verts = np.asarray(out["data"]).astype(np.float32).astype(np.float64).reshape(-1, 3)
         got = contract.to_image(verts, affine)
         want = np.asarray(case["expected"]["image_vertices"]).reshape(-1, 3)
-        assert np.abs(got - want).max() < 1e-3, case["name"]
+        # The outputs are stored exactly, so the mesh follows to the rounding of its decimals.
+        assert np.abs(got - want).max() <= mg.EXACT, case["name"]
         assert list(case["outputs"]) != [o["name"] for o in case["sidecar_outputs"]], "outputs must be reordered"
     # The float16 case holds the platforms' half-float path to 0.01 px only if rounding to float16
     # moves the mesh by more than that: decoding its float32 twin instead must fail the tolerance.
@@ -77,6 +79,117 @@ def test_decode_vectors_are_the_prediction_engine_output(regenerated: dict) -> N
     assert all(o["dtype"] == "float16" and "data" not in o for o in half["outputs"].values())
     twin = np.asarray(cases["tiny_onnx_fp32_astronaut"]["expected"]["image_vertices"])
     assert np.abs(np.asarray(half["expected"]["image_vertices"]) - twin).max() > 0.05
+
+
+def test_decode_expected_follows_exactly_from_the_stored_outputs() -> None:
+    """On any CPU: the committed decode.json's expected values are what the prediction engine
+    decodes from the file's own outputs (no runtime runs), and float32 outputs read back to
+    float32 exactly as stored."""
+    doc = json.loads((REPO / "golden" / "decode.json").read_text())
+    for case in doc["cases"]:
+        assert mg.first_difference(case["expected"], mg.decode_expected(case), mg.EXACT, relative=False) == ""
+        for entry in case["outputs"].values():
+            if entry["dtype"] == "float32":
+                assert mg._output_entry(mg.output_array(entry))["data"] == entry["data"], case["name"]
+
+
+def _with_outputs_moved(doc: dict, case_index: int, name: str, by: float) -> dict:
+    """`doc` with one output of one case moved by `by` and its expected mesh decoded anew."""
+    doc = json.loads(json.dumps(doc))
+    case = doc["cases"][case_index]
+    values = mg.output_array(case["outputs"][name]).astype(np.float64) + by
+    case["outputs"][name] = mg._output_entry(values.astype(np.float32))
+    case["expected"] = mg.decode_expected(case)
+    return doc
+
+
+def test_decode_stale_check_tolerates_kernels_but_not_changes(regenerated: dict) -> None:
+    fresh = regenerated["decode.json"]
+    assert mg.decode_difference(fresh, fresh) == ""
+    names = [c["name"] for c in fresh["cases"]]
+    for i, runtime in (
+        (names.index("tiny_onnx_fp32_astronaut"), "onnxruntime"),
+        (names.index("xs_deploy_fp32_astronaut"), "torch"),
+    ):
+        tol = mg.RUNTIME_TOLERANCE[runtime]["vertices"]
+        assert mg.decode_difference(_with_outputs_moved(fresh, i, "vertices", 0.5 * tol), fresh) == ""
+        assert "outputs.vertices" in mg.decode_difference(_with_outputs_moved(fresh, i, "vertices", 2 * tol), fresh)
+    # A decoding change, however small, shows: the expected mesh must follow the stored outputs exactly.
+    changed = json.loads(json.dumps(fresh))
+    changed["cases"][0]["expected"]["image_vertices"][7] += 10 * mg.EXACT
+    assert "expected.image_vertices[7]" in mg.decode_difference(changed, fresh)
+    changed = json.loads(json.dumps(fresh))
+    changed["cases"][0]["runtime"] = "someruntime"
+    assert "runtime" in mg.decode_difference(changed, fresh)
+
+
+def test_decode_cases_from_other_kernels_are_fresh(regenerated: dict, tmp_path: Path) -> None:
+    """What this machine can switch its runtimes to (the kernels another CPU picks): ONNX Runtime
+    without graph optimisations (plain NCHW kernels instead of NCHWc blocks) and PyTorch on 2
+    threads; the committed decode.json, written on whatever machine, still counts as fresh."""
+    from platform import machine as cpu_architecture
+
+    import onnxruntime as ort
+    import torch
+
+    from meshpose_export.parity import torch_runner
+    from meshpose_export.pipeline import Job, run_export
+    from meshpose_export.predict import ModelInfo, Predictor
+    from meshpose_export.targets.base import get_target
+    from meshpose_mobile.samples import SAMPLE_PHOTOS
+    from meshpose_mobile.seeded import seeded_model
+
+    run_export(seeded_model("meshpose_tiny", seed=0), [Job(get_target("onnx"), "fp32")], tmp_path, log=lambda s: None)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(tmp_path / "meshpose_tiny_fp32.onnx"), opts, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    tiny = Predictor.load(tmp_path / "meshpose_tiny_fp32.onnx")
+    plain = Predictor(
+        lambda x: dict(zip(names, session.run(None, {session.get_inputs()[0].name: x}), strict=True)),
+        tiny.contract,
+        tiny.info,
+    )
+    fresh = json.loads(json.dumps(regenerated["decode.json"]))
+    by_name = {c["name"]: i for i, c in enumerate(fresh["cases"])}
+    old = fresh["cases"][by_name["tiny_onnx_fp32_grace_hopper"]]
+    sidecar = {"outputs": old["sidecar_outputs"], "mesh": {"num_vertices": old["num_vertices"]}}
+    new = mg._decode_case(old["name"], old["description"], "onnxruntime", sidecar, plain, SAMPLE_PHOTOS[1])
+    moved = np.abs(mg.output_array(new["outputs"]["vertices"]) - mg.output_array(old["outputs"]["vertices"])).max()
+    if cpu_architecture().lower() in ("x86_64", "amd64"):
+        # x86-64 with AVX: "all" lays convolutions out in NCHWc blocks (5.7e-5 crop px apart here);
+        # ONNX Runtime has no such layout on ARM, where the two levels may agree.
+        assert moved > 0, "the switch picked the same kernels: nothing was tried"
+    fresh["cases"][by_name["tiny_onnx_fp32_grace_hopper"]] = new
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        old = fresh["cases"][by_name["xs_deploy_fp32_astronaut"]]
+        xs = seeded_model("meshpose_xs", seed=0)
+        info = ModelInfo("pytorch", "seeded", "meshpose_xs", "fp32", xs.config.num_vertices, "seed 0")
+        contract = CropContract(xs.config.input_height, xs.config.input_width)
+        pred = Predictor(torch_runner(xs.deploy()), contract, info)
+        sidecar = {"outputs": old["sidecar_outputs"], "mesh": {"num_vertices": old["num_vertices"]}}
+        fresh["cases"][by_name["xs_deploy_fp32_astronaut"]] = mg._decode_case(
+            old["name"], old["description"], "torch", sidecar, pred, SAMPLE_PHOTOS[0]
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert mg.stale_files({"decode.json": fresh}) == []
+
+
+def test_sidecar_parity_number_may_move_within_its_measured_tolerance(regenerated: dict) -> None:
+    fresh = regenerated["sidecar.json"]
+    moved = json.loads(json.dumps(fresh))
+    moved["cases"][1]["sidecar"]["parity"]["vertices_max_px"] += 0.5 * mg.PARITY_TOLERANCE_PX
+    assert mg.sidecar_difference(moved, fresh) == ""
+    moved["cases"][1]["sidecar"]["parity"]["vertices_max_px"] += 2 * mg.PARITY_TOLERANCE_PX
+    assert "vertices_max_px" in mg.sidecar_difference(moved, fresh)
+    moved = json.loads(json.dumps(fresh))
+    moved["cases"][1]["sidecar"]["parity"]["passed"] = False
+    assert "passed" in mg.sidecar_difference(moved, fresh)
 
 
 def test_sidecars_agree_with_the_python_reader(regenerated: dict, tmp_path: Path) -> None:
@@ -157,6 +270,74 @@ def test_boxes() -> None:
     assert fg.vision_box_to_pixels((0.0, 0.0, 1.0, 0.25), 480, 640)[1] == pytest.approx(480 - 0.5)
     assert fg.normalized_box_to_pixels((0.0, 0.0, 0.5, 0.25), 480, 640) == (-0.5, -0.5, 240.0, 160.0)
     assert fg.edge_rect_to_box(0, 0, 480, 640) == (-0.5, -0.5, 480.0, 640.0)
+
+
+# EXIF orientation by its definition: the side of the shown image that the stored image's first
+# row runs along, and the side its first column runs along (TIFF/EXIF 2.3, tag 0x0112).
+_EXIF_ROW_COL = {
+    1: ("top", "left"),
+    2: ("top", "right"),
+    3: ("bottom", "right"),
+    4: ("bottom", "left"),
+    5: ("left", "top"),
+    6: ("right", "top"),
+    7: ("right", "bottom"),
+    8: ("left", "bottom"),
+}
+
+
+@pytest.mark.parametrize("rotation", fg.ROTATIONS)
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_exif_orientation_matches_its_definition(rotation: int, mirrored: bool) -> None:
+    bw, bh = 6, 4
+    w, h = fg.upright_size(bw, bh, rotation)
+    m = fg.buffer_to_upright_matrix(bw, bh, rotation, mirrored)
+    first_row = fg.apply_affine(m, np.array([[x, 0.0] for x in range(bw)]))
+    first_col = fg.apply_affine(m, np.array([[0.0, y] for y in range(bh)]))
+
+    def side(points: np.ndarray) -> str:
+        for name, axis, value in (("top", 1, 0), ("bottom", 1, h - 1), ("left", 0, 0), ("right", 0, w - 1)):
+            if np.allclose(points[:, axis], value):
+                return name
+        raise AssertionError(points)
+
+    assert (side(first_row), side(first_col)) == _EXIF_ROW_COL[fg.exif_orientation(rotation, mirrored)]
+
+
+def test_camera_orientation_agrees_with_what_the_platforms_publish() -> None:
+    # Android: CameraX's own rotationDegrees formula, and never a mirror (ImageAnalysis frames are true images).
+    for camera in fg.CAMERAS:
+        for holding in fg.HOLDINGS:
+            assert fg.camera_orientation("android", camera, holding) == (
+                fg.camerax_rotation_degrees(camera, holding),
+                False,
+            )
+    exif = {c: [fg.exif_orientation(*fg.camera_orientation("ios", c, h)) for h in fg.HOLDINGS] for c in fg.CAMERAS}
+    # iOS back camera: .right, .left, .up, .down (Apple's Vision samples, the same in every copy).
+    assert exif["back"] == [6, 8, 1, 3]
+    # iOS front camera seen as a mirror view (turned upright, then flipped) is the widely copied
+    # Vision / ML Kit table: .leftMirrored, .rightMirrored, .downMirrored, .upMirrored. That table
+    # turns with the phone as a mirror view does, so it cannot also be the true image in every
+    # holding; the model gets the true image, the mirror is the view's.
+    mirror_view = [fg.exif_orientation(fg.camera_orientation("ios", "front", h)[0], True) for h in fg.HOLDINGS]
+    assert mirror_view == [5, 7, 4, 2]
+    assert exif["front"] == [6, 8, 3, 1]
+    # A camera that faces the user sees the roll reversed: from portrait, turning the phone to
+    # landscape_left takes a quarter turn off the back camera's rotation and adds one to the front's.
+    for platform in fg.PLATFORMS:
+        back = {h: fg.camera_orientation(platform, "back", h)[0] for h in fg.HOLDINGS}
+        front = {h: fg.camera_orientation(platform, "front", h)[0] for h in fg.HOLDINGS}
+        assert (back["landscape_left"] - back["portrait"]) % 360 == 270
+        assert (front["landscape_left"] - front["portrait"]) % 360 == 90
+
+
+def test_holding_from_gravity() -> None:
+    assert fg.holding_from_gravity(0.0, -1.0, 0.0, "landscape_left") == "portrait"
+    assert fg.holding_from_gravity(-1.0, 0.0, 0.0, "portrait") == "landscape_left"
+    assert fg.holding_from_gravity(0.0, 0.1, -0.99, "landscape_right") == "landscape_right"  # flat: keep
+    assert fg.holding_from_gravity(float("nan"), 0.0, 0.0, "portrait") == "portrait"
+    with pytest.raises(ConfigError, match="holding"):
+        fg.holding_from_gravity(0.0, -1.0, 0.0, "sideways")
 
 
 def test_bad_geometry_input_is_one_line_error() -> None:
