@@ -25,6 +25,7 @@ from meshpose_mobile.checkpoint import load_upsampler
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.released import ReleasedConstants
+from meshpose_mobile.topology import Topology, load_topology
 from meshpose_mobile.upsampler import HighPolyUpsampler
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -127,18 +128,25 @@ class Predictor:
         upsampler: str | Path | HighPolyUpsampler | None = None,
         released_constants: ReleasedConstants | str | Path | None = None,
         box_scale: float | None = None,
+        topology: Topology | str | Path | None = None,
     ) -> Predictor:
-        """A checkpoint (ours or the released one) or an artifact of any registered target."""
+        """A checkpoint (ours or the released one) or an artifact of any registered target.
+
+        `topology` (a `Topology` or a .npz path) is the mesh the user expects: a checkpoint or
+        artifact made for another one is refused (by hash); the released checkpoint takes it as its mesh.
+        """
         path = Path(path)
+        if topology is not None and not isinstance(topology, Topology):
+            topology = load_topology(topology)
         if not path.exists():
             raise PredictError(f"model not found: {path}; pass a checkpoint or an exported artifact to --model")
         if find_target(path) is None:
             if path.is_dir():
                 suffixes = ", ".join(get_target(n).suffix for n in list_targets())
                 raise PredictError(f"model {path} is a folder; pass a checkpoint file or an artifact ({suffixes})")
-            runner, contract, info, faces = _from_checkpoint(path, released_constants, box_scale)
+            runner, contract, info, faces = _from_checkpoint(path, released_constants, box_scale, topology)
         else:
-            runner, contract, info, faces = _from_artifact(path, box_scale)
+            runner, contract, info, faces = _from_artifact(path, box_scale, topology)
         up = upsampler
         if up is not None and not isinstance(up, HighPolyUpsampler):
             up = load_upsampler(up, released_constants)
@@ -250,12 +258,15 @@ def list_images(path: str | Path) -> list[Path]:
 
 
 def _from_checkpoint(
-    path: Path, constants: ReleasedConstants | str | Path | None, box_scale: float | None
+    path: Path,
+    constants: ReleasedConstants | str | Path | None,
+    box_scale: float | None,
+    topology: Topology | None = None,
 ) -> tuple[Runner, CropContract, ModelInfo, np.ndarray | None]:
     from meshpose_export.parity import torch_runner
     from meshpose_mobile.checkpoint import load_checkpoint
 
-    model = load_checkpoint(path, released_constants=constants, flag="--model")
+    model = load_checkpoint(path, released_constants=constants, flag="--model", topology=topology)
     cfg = model.config
     # The deployment graph, not the training model: the very graph every artifact is made from.
     runner = torch_runner(model.deploy())
@@ -264,7 +275,9 @@ def _from_checkpoint(
     return runner, contract, info, model.topology.faces
 
 
-def _from_artifact(path: Path, box_scale: float | None) -> tuple[Runner, CropContract, ModelInfo, np.ndarray | None]:
+def _from_artifact(
+    path: Path, box_scale: float | None, topology: Topology | None = None
+) -> tuple[Runner, CropContract, ModelInfo, np.ndarray | None]:
     target = find_target(path)
     assert target is not None
     try:
@@ -272,6 +285,12 @@ def _from_artifact(path: Path, box_scale: float | None) -> tuple[Runner, CropCon
     except MeshPoseError as err:
         raise PredictError(str(err)) from None
     side = artifact.sidecar
+    made_for = side.mesh.get("topology_hash")
+    if topology is not None and made_for != topology.hash:
+        raise PredictError(
+            f"{path.name} was exported for topology {side.mesh.get('topology')!r} (hash {str(made_for)[:12]}), not "
+            f"{topology.name!r} ({topology.hash[:12]}); drop --topology or pass the matching one"
+        )
     if not artifact.can_run:
         runnable = ", ".join(get_target(n).suffix for n in list_targets() if get_target(n).runs_here())
         raise PredictError(f"{path.name}: {artifact.reason}; predict with an artifact that runs here ({runnable})")

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from meshpose_export._cli import LazyHelp, check_box_scale, targets
-from meshpose_mobile.cli import fail, interrupted
+from meshpose_mobile.cli import fail, guard_stdout, interrupted
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
 from meshpose_mobile.signals import install_handlers, raise_if_interrupted
@@ -50,7 +50,8 @@ def _model_help() -> str:
     "detector_path",
     type=click.Path(),
     default=None,
-    help="Person detector .tflite (MediaPipe pose_detection). Default: models/pose_detection.tflite from make setup.",
+    help="Person detector .tflite (MediaPipe pose_detection). Default: the copy from `meshpose-models fetch` "
+    "(or make setup); `meshpose-models list` shows where.",
 )
 @click.option("--frames", "as_frames", is_flag=True, help="INPUT is a folder holding the frames of one video.")
 @click.option("--fps", type=float, default=None, help="Frame rate of a folder of frames (default 30).")
@@ -86,12 +87,19 @@ def _model_help() -> str:
     default=None,
     help="JSON with the released model's seam pairs and centre weights (docs/released-model.md).",
 )
+@click.option(
+    "--topology",
+    type=click.Path(),
+    default=None,
+    help="Topology .npz the model must have been made for (checked by hash; gives the released checkpoint its mesh).",
+)
 @click.option("--box-scale", type=float, default=None, help="Override the crop contract's box scale.")
 @click.option("--no-overlay", is_flag=True, help="Write the JSON only.")
 @click.option("--compact-png", is_flag=True, help="256-colour overlay PNG (about a third of the size).")
 def main(**options: Any) -> None:
     """Predict the body mesh of every person in INPUT: a photo, a folder of photos, a video, or a folder of
     frames (--frames)."""
+    guard_stdout()
     install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
@@ -112,7 +120,11 @@ def _run(*, image: str, model_path: str, out_dir: str, box_scale: float | None, 
     """Paths made absolute and --out checked before the imports; a refused run leaves no folder."""
     check_box_scale(box_scale)
     out = user_path(out_dir, "--out")
-    for name, flag in (("upsampler", "--upsampler"), ("released_constants", "--released-constants")):
+    for name, flag in (
+        ("upsampler", "--upsampler"),
+        ("released_constants", "--released-constants"),
+        ("topology", "--topology"),
+    ):
         options[name] = user_path(options[name], flag)
     options["detector_path"] = user_path(options["detector_path"], "--detector")
     with out_dir_or_nothing(out):
@@ -133,6 +145,7 @@ def _predict(
     out_dir: Path,
     upsampler: Path | None,
     released_constants: Path | None,
+    topology: Path | None,
     box_scale: float | None,
     no_overlay: bool,
     compact_png: bool,
@@ -175,9 +188,16 @@ def _predict(
     images = [] if video else list_images(image)
     person_box = parse_box(box) if box is not None else None
     predictor = Predictor.load(
-        model_path, upsampler=upsampler, released_constants=released_constants, box_scale=box_scale
+        model_path,
+        upsampler=upsampler,
+        released_constants=released_constants,
+        box_scale=box_scale,
+        topology=topology,
     )
     info = predictor.info
+    if info.executed_by:
+        # The one thing a user needs to know from the CoreML stack off macOS (its import noise is filtered).
+        click.echo(f"note: {model_path.name}: {info.executed_by}", err=True)
     if released_constants is not None and info.variant != "meshpose_hrnet32" and upsampler is None:
         raise PredictError(
             f"--released-constants applies to the authors' released checkpoint or upsampler, but --model "

@@ -14,8 +14,10 @@ DensePose-COCO is COCO instance json whose person annotations may carry, besides
   Mask cell (r, c) covers the box's [c, c+1) x [r, r+1) in 1/256 of its width and height.
 
 Each (I, U, V) becomes a face of the topology and barycentrics over its 3 vertices (`SurfaceMapper`),
-using the topology's own per-part UV charts. Those charts are *not* DensePose's SMPL charts (see
-docs/topology.md): real annotations need a chart correspondence, passed as ``uv_transform``.
+using the topology's own per-part UV charts. The default topology's charts are *not* DensePose's
+SMPL charts (see docs/topology.md): real annotations need either a chart correspondence, passed as
+``uv_transform``, or a topology that carries DensePose's own charts (`meshpose-topology from-smpl`,
+meshpose_mobile/smpl_topology.py).
 
 Mesh pseudo-ground-truth (3D supervision for in-the-wild images) is one ``.npz`` per dataset,
 see `save_pseudo_gt` and docs/training.md.
@@ -191,10 +193,16 @@ class SurfaceMapper:
     triangles that also contain it); barycentrics are in UV space. A point outside every candidate
     triangle goes to the nearest one, with the barycentrics of the closest point on it, so every
     point gets barycentrics >= 0 that sum to 1 on a face of its own part.
+
+    A topology with charts per face (``chart_faces``, ``chart_parts``, ``chart_uv``: DensePose's own
+    atlas, from `meshpose-topology from-smpl`) is mapped through those instead: part I's candidates
+    are the chart entries of part I, each with its corners' (U, V) in that chart, so faces along and
+    across a chart border map too.
     """
 
     topology: Topology
     _faces: dict[int, np.ndarray] = field(init=False, repr=False)
+    _entry: dict[tuple[int, int], int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         topo = self.topology
@@ -208,7 +216,11 @@ class SurfaceMapper:
         majority = topo.face_parts
         by_part: dict[int, np.ndarray] = {}
         for part in range(1, NUM_PARTS + 1):
-            cand = np.flatnonzero(pure & (part_of[:, 0] == part))
+            if topo.chart_parts is not None:
+                # Candidates are chart entries here; `map` turns them into faces.
+                cand = np.flatnonzero(topo.chart_parts == part)
+            else:
+                cand = np.flatnonzero(pure & (part_of[:, 0] == part))
             if cand.size == 0:
                 cand = np.flatnonzero(majority == part)
             if cand.size == 0:
@@ -217,10 +229,46 @@ class SurfaceMapper:
                 )
             by_part[part] = cand
         object.__setattr__(self, "_faces", by_part)
+        entry: dict[tuple[int, int], int] = {}
+        if topo.chart_faces is not None and topo.chart_parts is not None:
+            for c in range(len(topo.chart_faces) - 1, -1, -1):  # the first entry of a (face, part) wins
+                entry[(int(topo.chart_faces[c]), int(topo.chart_parts[c]))] = c
+        object.__setattr__(self, "_entry", entry)
 
     def face_parts(self) -> dict[int, np.ndarray]:
         """Candidate face indices per part 1..24."""
         return dict(self._faces)
+
+    def _corner_uv(self, cand: np.ndarray) -> np.ndarray:
+        """(N, 3, 2) float64 (U, V) of the corners of candidates `cand` (faces, or chart entries)."""
+        topo = self.topology
+        assert topo.faces is not None and topo.uv is not None
+        if topo.chart_uv is not None:
+            return topo.chart_uv[cand].astype(np.float64)
+        return topo.uv.astype(np.float64)[topo.faces[cand]]
+
+    def _to_face(self, cand: np.ndarray) -> np.ndarray:
+        chart_faces = self.topology.chart_faces
+        return cand if chart_faces is None else chart_faces[cand]
+
+    def to_uv(
+        self, face: np.ndarray, bary: np.ndarray, parts: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse of `map`: (N,) faces and (N, 3) barycentrics -> part (N,) and (U, V) (N, 2).
+
+        A face that crosses a chart border has a (U, V) in each chart it touches: `parts` picks
+        which (default: the face's own chart).
+        """
+        face = np.asarray(face, dtype=np.int64).reshape(-1)
+        bary = np.asarray(bary, dtype=np.float64).reshape(-1, 3)
+        out_parts = self.topology.face_parts[face].astype(np.int64)
+        cand = face
+        if parts is not None and self._entry:
+            parts = np.asarray(parts, dtype=np.int64).reshape(-1)
+            cand = np.array([self._entry.get((int(f), int(p)), int(f)) for f, p in zip(face, parts, strict=True)])
+            out_parts = np.asarray(self.topology.chart_parts)[cand].astype(np.int64)
+        uv = np.einsum("nc,ncd->nd", bary, self._corner_uv(cand))
+        return out_parts, uv
 
     def map(self, parts: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N,) parts in 1..24 and (N, 2) UVs -> face index (N,) int64 and barycentrics (N, 3) float64."""
@@ -229,15 +277,12 @@ class SurfaceMapper:
         bad = parts[(parts < 1) | (parts > NUM_PARTS)]
         if bad.size:
             raise DensePoseError(f"DensePose part index {int(bad[0])} is outside 1..{NUM_PARTS}; fix dp_I")
-        topo = self.topology
-        assert topo.faces is not None and topo.uv is not None
-        vert_uv = topo.uv.astype(np.float64)
         face_out = np.zeros(len(parts), dtype=np.int64)
         bary_out = np.zeros((len(parts), 3), dtype=np.float64)
         for part in np.unique(parts).tolist():
             sel = np.flatnonzero(parts == part)
             cand = self._faces[part]
-            tris = vert_uv[topo.faces[cand]]  # (Fp, 3, 2)
+            tris = self._corner_uv(cand)  # (Fp, 3, 2)
             bary, area2 = _barycentrics(uv[sel], tris)
             proper = np.abs(area2) > 1e-12
             inside = (bary >= -_INSIDE_TOL).all(-1) & proper[None, :]
@@ -250,7 +295,7 @@ class SurfaceMapper:
             rows = np.arange(len(sel))
             chosen = np.where(has_inside[:, None], bary[rows, pick], edge_bary[rows, pick])
             chosen = np.clip(chosen, 0.0, None)
-            face_out[sel] = cand[pick]
+            face_out[sel] = self._to_face(cand[pick])
             bary_out[sel] = chosen / chosen.sum(axis=1, keepdims=True)
         return face_out, bary_out
 

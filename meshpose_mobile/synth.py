@@ -32,12 +32,21 @@ from typing import Any
 import numpy as np
 
 from meshpose_mobile.errors import ConfigError, DataError
+from meshpose_mobile.machine import available_memory
 from meshpose_mobile.paths import OutputError, is_user_os_error, prepare_out_dir, sweep_stale, write_error
 from meshpose_mobile.topology import Topology, default_topology
 
 NUM_PARTS = 24
 FORMAT = "meshpose-synth"
 FORMAT_VERSION = 1
+# Largest image side: 10x the largest model input (384). One sample of 4096x4096 already peaks at
+# ~4.4 GB while it is drawn (`sample_peak_bytes`); larger crops train nothing the models can take.
+MAX_SIDE = 4096
+# Peak bytes per pixel while one sample is drawn (float64 image, depth and label buffers), and
+# bytes per pixel of the sample kept afterwards (image, mask, part, uv): measured with tracemalloc
+# at 256x192, 512x384 and 1024x768 (264, 263, 262 B/px; 9.25 B/px kept).
+SAMPLE_PEAK_BYTES_PER_PX = 270
+SAMPLE_KEPT_BYTES_PER_PX = 9.25
 # Closest a low-poly vertex may come to the camera, metres (a phone held at arm's length sees the
 # hand at about this distance).
 _NEAREST = 0.3
@@ -124,6 +133,16 @@ class SynthConfig:
                 raise bad(name, "must be a positive integer")
         if self.height < 16 or self.width < 16:
             raise ConfigError(f"synth config: image {self.height}x{self.width} is too small; use at least 16x16")
+        if self.num_points > self.height * self.width:
+            raise bad(
+                "num_points",
+                f"is more than the {self.height * self.width} pixels of a {self.height}x{self.width} image",
+            )
+        if max(self.height, self.width) > MAX_SIDE:
+            raise ConfigError(
+                f"synth config: image {self.height}x{self.width} is larger than {MAX_SIDE} px a side (the "
+                f"models take at most 384x288 crops); pass a smaller --height/--width"
+            )
         if not isinstance(self.max_occluders, int) or self.max_occluders < 0:
             raise bad("max_occluders", "must be an integer >= 0")
         for name in ("selfie_fraction", "occluder_prob", "pose_min_intensity"):
@@ -532,10 +551,15 @@ class SyntheticBodies:
         # Part and UV of every body pixel, occluded or not: the picture's pattern uses them too.
         fidx = np.where(body, face_map, 0)
         part_map = rig.face_part[fidx]
-        uvw = bary.astype(np.float64) * rig.face_uv_weight[fidx]
-        uvw /= np.maximum(uvw.sum(-1, keepdims=True), 1e-12)
         assert topo.uv is not None
-        uv_map = np.einsum("hwc,hwcd->hwd", uvw, topo.uv.astype(np.float64)[rig.faces[fidx]])
+        if topo.chart_uv is not None:
+            # DensePose's atlas: each face's corners have their (U, V) in the face's own chart.
+            face_uv = topo.chart_uv[: len(rig.faces)].astype(np.float64)[fidx]
+            uv_map = np.einsum("hwc,hwcd->hwd", bary.astype(np.float64), face_uv)
+        else:
+            uvw = bary.astype(np.float64) * rig.face_uv_weight[fidx]
+            uvw /= np.maximum(uvw.sum(-1, keepdims=True), 1e-12)
+            uv_map = np.einsum("hwc,hwcd->hwd", uvw, topo.uv.astype(np.float64)[rig.faces[fidx]])
 
         image, occluded = self._paint(rng, fidx, bary, part_map, uv_map, posed_w, body)
         mask = body & ~occluded
@@ -661,6 +685,7 @@ class SyntheticBodies:
 
     def throughput(self, count: int = 64) -> float:
         """Samples per second in this process (one core's worth)."""
+        require_memory(self.config)
         self.sample(0)  # build the rig outside the timing
         start = time.perf_counter()
         for i in range(count):
@@ -680,6 +705,26 @@ def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------ on disk
 
 
+def memory_needed(config: SynthConfig, samples_held: int = 1) -> int:
+    """Bytes a generator needs at its peak: one sample being drawn plus `samples_held` finished
+    ones (a shard is stacked from its list of samples: twice its size while `np.stack` runs)."""
+    px, points = config.height * config.width, config.num_points
+    # Per DensePose point: 48 bytes kept (pixel, part, uv, face, barycentrics, mask), about twice
+    # that while drawn.
+    peak = px * SAMPLE_PEAK_BYTES_PER_PX + 100 * points
+    return int(peak + 2 * samples_held * (px * SAMPLE_KEPT_BYTES_PER_PX + 48 * points))
+
+
+def require_memory(config: SynthConfig, samples_held: int = 1, what: str = "drawing one sample") -> None:
+    """Refuse before allocating when this machine cannot hold the generator's peak."""
+    need, free = memory_needed(config, samples_held), available_memory()
+    if free is not None and need > free:
+        raise ConfigError(
+            f"{config.height}x{config.width} images need about {need / 1e9:.1f} GB of memory for {what} but "
+            f"{free / 1e9:.1f} GB is available; pass a smaller --height/--width"
+        )
+
+
 def write_dataset(
     out: str | Path,
     count: int,
@@ -697,6 +742,7 @@ def write_dataset(
         raise OutputError(f"--out {out} is a file, not a folder; pass a new folder path")
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out} exists and is not empty; choose a new --out folder or remove it")
+    require_memory(config, min(count, shard_size), f"a shard of {min(count, shard_size)} samples")
     gen = SyntheticBodies(config, seed, topology)
     # The dataset is built beside --out and renamed into place, so --out's parent must be writable.
     prepare_out_dir(out.parent, "--out's parent folder")
@@ -754,8 +800,13 @@ class SynthDiskDataset:
             raise DataError(f"{path} has no meta.json, so it is not a meshpose-synth dataset; check the path")
         try:
             meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise DataError(f"{meta_path} is not valid JSON ({err}); rewrite the dataset") from None
+        fix = "regenerate the dataset with meshpose-synth"
+        if not isinstance(meta, dict):
+            raise DataError(
+                f"{meta_path} holds a JSON {type(meta).__name__}, not the object meshpose-synth writes; {fix}"
+            )
         if meta.get("format") != FORMAT:
             raise DataError(f"{meta_path} is not a {FORMAT} dataset (format={meta.get('format')!r})")
         if topology is not None and meta.get("topology_hash") != topology.hash:
@@ -765,12 +816,25 @@ class SynthDiskDataset:
             )
         self.path = path
         self.meta = meta
-        self.config = SynthConfig.from_dict(meta["config"])
+        if not isinstance(meta.get("config"), dict):
+            raise DataError(f"{meta_path} has no 'config' object (got {meta.get('config')!r}); {fix}")
+        try:
+            self.config = SynthConfig.from_dict(meta["config"])
+        except (ConfigError, TypeError) as err:
+            raise DataError(f"{meta_path} has an invalid config ({err}); {fix}") from None
+        shards = meta.get("shards")
+        if not isinstance(shards, list) or not shards:
+            raise DataError(f"{meta_path} lists no shards (shards={shards!r}); {fix}")
         self._index: list[tuple[str, int]] = []
-        for shard in meta["shards"]:
-            if not (path / shard["file"]).is_file():
-                raise DataError(f"dataset {path} is missing {shard['file']}; regenerate it")
-            self._index += [(shard["file"], i) for i in range(int(shard["count"]))]
+        for shard in shards:
+            file = shard.get("file") if isinstance(shard, dict) else None
+            count = shard.get("count") if isinstance(shard, dict) else None
+            if not isinstance(file, str) or Path(file).name != file or file in ("", ".", ".."):
+                raise DataError(f"{meta_path} has a shard entry without a plain file name ({shard!r}); {fix}")
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise DataError(f"{meta_path}: shard {file} has count={count!r}, not a positive integer; {fix}")
+            _check_shard(path / file, path, fix)
+            self._index += [(file, i) for i in range(count)]
         self._cache: tuple[str, dict[str, np.ndarray]] | None = None
 
     def __len__(self) -> int:
@@ -786,7 +850,7 @@ class SynthDiskDataset:
                 why = " ".join(str(err).split())[:100] or type(err).__name__
                 raise DataError(
                     f"dataset shard {self.path / file} is truncated or damaged ({why}); regenerate the dataset with "
-                    "meshpose-synth (a training run can then continue with --resume)"
+                    "meshpose-synth"
                 ) from None
         try:
             return {k: v[row] for k, v in self._cache[1].items()}
@@ -794,6 +858,24 @@ class SynthDiskDataset:
             raise DataError(
                 f"dataset shard {self.path / file} holds fewer samples than its meta.json says; regenerate the dataset"
             ) from None
+
+
+def _check_shard(file: Path, dataset: Path, fix: str) -> None:
+    """Present and a whole .npz: a zip's directory sits at its end, so reading it (a few kB, not
+    the data) finds a truncated file before any run files are written; damage inside the data
+    is found when the shard is read (`SynthDiskDataset.__getitem__`)."""
+    import zipfile
+
+    if not file.is_file():
+        raise DataError(f"dataset {dataset} is missing {file.name}; {fix}")
+    try:
+        with zipfile.ZipFile(file) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        why = " ".join(str(err).split())[:100] or type(err).__name__
+        raise DataError(f"dataset shard {file} is truncated or damaged ({why}); {fix}") from None
+    if "image.npy" not in names:
+        raise DataError(f"dataset shard {file} holds no images (arrays: {', '.join(names)[:100]}); {fix}")
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:

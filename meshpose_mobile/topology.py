@@ -43,6 +43,14 @@ ARRAY_FIELDS: dict[str, type[np.generic]] = {
     "hires_faces": np.int64,
     "hires_face_index": np.int64,
     "hires_bary": np.float32,
+    # Charts per face (DensePose's own atlas, e.g. `meshpose-topology from-smpl`): entry c puts face
+    # chart_faces[c] in part chart_parts[c] with its corners' (U, V) chart_uv[c]. Entries 0..F-1 are
+    # faces 0..F-1 in their own chart; later ones add a face that crosses a chart border to the
+    # other charts it touches. A vertex on a chart border has one (U, V) per chart.
+    "chart_faces": np.int64,
+    "chart_parts": np.int64,
+    "chart_uv": np.float32,
+    "joint_regressor": np.float32,
 }
 REQUIRED_KEYS = ("name", "num_vertices")
 
@@ -75,6 +83,10 @@ class Topology:
     hires_faces: np.ndarray | None = None  # (M,3) int64
     hires_face_index: np.ndarray | None = None  # (N,) int64 low-poly face of each hires vertex
     hires_bary: np.ndarray | None = None  # (N,3) float32 barycentrics in that face
+    chart_faces: np.ndarray | None = None  # (C,) int64 face of each chart entry, C >= F
+    chart_parts: np.ndarray | None = None  # (C,) int64 its part 1..24
+    chart_uv: np.ndarray | None = None  # (C,3,2) float32 (U,V) of the face's corners in that part
+    joint_regressor: np.ndarray | None = None  # (J,K) float32 rest joints from vertices, rows sum to 1
 
     def __post_init__(self) -> None:
         # Coerce once here so every consumer (hash, ONNX constants, torch buffers) sees the same
@@ -170,8 +182,11 @@ class Topology:
 
     @functools.cached_property
     def face_parts(self) -> np.ndarray:
-        """(F,) part of each face: the part shared by most of its vertices (the first vertex's on a
-        3-way tie), the rule `uv.face_parts` applies to tensors."""
+        """(F,) part of each face: its chart when the topology has per-face charts, else the part
+        shared by most of its vertices (the first vertex's on a 3-way tie), the rule `uv.face_parts`
+        applies to tensors."""
+        if self.chart_parts is not None and self.faces is not None:
+            return self.chart_parts[: len(self.faces)]
         if self.faces is None or self.parts is None:
             raise TopologyError(f"topology {self.name!r} lacks faces or parts; face parts need both")
         p = self.parts[self.faces]
@@ -309,12 +324,34 @@ class Topology:
                         "and every other parent must come before its child"
                     )
         rows_sum_to_one("skin_weights", skin)
+        rows_sum_to_one("joint_regressor", shape("joint_regressor", (j, k)))
+        if j == 0 and self.joint_regressor is not None:
+            raise TopologyError(f"{who}: joint_regressor is given but joint_names is empty; add the joint names")
 
         coco = shape("coco_regressor", (NUM_COCO_KEYPOINTS, k))
         rows_sum_to_one("coco_regressor", coco)
 
         seams = shape("seam_pairs", (None, 2))
         index_range("seam_pairs", seams, k, f"num_vertices={k}")
+
+        c_faces = shape("chart_faces", (None,))
+        nc = None if c_faces is None else len(c_faces)
+        c_parts = shape("chart_parts", (nc,))
+        c_uv = shape("chart_uv", (nc, 3, 2))
+        given = [a is not None for a in (c_faces, c_parts, c_uv)]
+        if any(given) and (not all(given) or faces is None):
+            raise TopologyError(f"{who}: chart_faces, chart_parts and chart_uv come together with faces; give all four")
+        if c_faces is not None and c_parts is not None and c_uv is not None and faces is not None:
+            index_range("chart_faces", c_faces, len(faces), f"{len(faces)} faces")
+            if len(c_faces) < len(faces) or np.any(c_faces[: len(faces)] != np.arange(len(faces))):
+                raise TopologyError(
+                    f"{who}: chart_faces must start with every face in order (0..F-1, each face's own chart); "
+                    "rebuild the charts"
+                )
+            if c_parts.min() < 1 or c_parts.max() > NUM_PARTS:
+                raise TopologyError(f"{who}: chart_parts holds parts outside 1..{NUM_PARTS}; use DensePose parts")
+            if c_uv.min() < 0.0 or c_uv.max() > 1.0:
+                raise TopologyError(f"{who}: chart_uv values lie outside [0,1]; normalise each chart's (U,V)")
 
         hv = shape("hires_vertices", (None, 3))
         n = None if hv is None else len(hv)

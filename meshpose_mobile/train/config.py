@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import ConfigError
 from meshpose_mobile.losses import LossWeights
 from meshpose_mobile.registry import list_variants
@@ -64,11 +65,18 @@ class DataConfig:
     # Keep generated training samples in memory (about 0.3 MB each at 256x192); turn off for large
     # train_size and let DataLoader workers generate on the fly instead.
     cache: bool = True
+    # With a DensePose-COCO (or meshpose-synth folder) train source: also draw from train_size
+    # synthetic bodies of the same topology. Batches sample the union uniformly, so synthetic
+    # bodies make up train_size / (train_size + persons) of them on average.
+    add_synthetic: bool = False
 
     def validate(self) -> None:
         w = "data."
-        if not isinstance(self.cache, bool):
-            raise _bad(w, "cache", self.cache, "must be true or false")
+        for flag in ("cache", "add_synthetic"):
+            if not isinstance(getattr(self, flag), bool):
+                raise _bad(w, flag, getattr(self, flag), "must be true or false")
+        if self.add_synthetic and self.train == "synthetic":
+            raise _bad(w, "add_synthetic", True, "mixes synthetic bodies into a dataset; set data.train to one")
         for name in ("train", "val"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
@@ -131,6 +139,8 @@ class OptimConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     variant: str = "meshpose_tiny"
+    # "default" (the packaged anny-615 mesh) or a topology .npz (e.g. `meshpose-topology from-smpl`).
+    topology: str = "default"
     # ModelConfig overrides (e.g. seam_average), applied to the variant's config.
     model: dict[str, Any] = field(default_factory=dict)
     # Fine-tune from this checkpoint (ours or the released layout) instead of a fresh model.
@@ -138,6 +148,9 @@ class TrainConfig:
     # Start the output layers at the training labels' mean body (meshpose_mobile/train/prior.py);
     # ignored with `init`.
     prior_init: bool = False
+    # Keep a backbone's imported encoder (meshpose_blaze: BlazePose GHUM full's weights) fixed and
+    # train only the rest; an error for variants without one.
+    freeze_encoder: bool = False
     steps: int = 2000
     batch_size: int = 32
     seed: int = 0
@@ -163,10 +176,23 @@ class TrainConfig:
             raise _bad("", "variant", self.variant, f"is not a variant; choose one of {', '.join(names)}")
         if not isinstance(self.model, dict):
             raise _bad("", "model", self.model, "must be a table of ModelConfig overrides")
+        if not isinstance(self.topology, str) or not self.topology:
+            raise _bad("", "topology", self.topology, "must be 'default' or a topology .npz path")
+        names = [f.name for f in dataclasses.fields(ModelConfig)]
+        for key, value in self.model.items():
+            if key not in names:
+                raise ConfigError(f"train config: unknown key model.{key}; known keys here: {', '.join(sorted(names))}")
+            try:
+                ModelConfig.check_field(key, value)
+            except ConfigError as err:
+                # Checked here, so --print-config shows only a config the run accepts.
+                raise ConfigError(f"train config: model.{str(err).removeprefix('model config: ')}") from None
         if self.init is not None and (not isinstance(self.init, str) or not self.init):
             raise _bad("", "init", self.init, "must be a checkpoint path")
         if not isinstance(self.prior_init, bool):
             raise _bad("", "prior_init", self.prior_init, "must be true or false")
+        if not isinstance(self.freeze_encoder, bool):
+            raise _bad("", "freeze_encoder", self.freeze_encoder, "must be true or false")
         for name in ("steps", "batch_size", "eval_every", "ckpt_every", "log_every"):
             _pos_int("", name, getattr(self, name))
         _pos_int("", "seed", self.seed, 0)

@@ -50,6 +50,21 @@ class SyntheticSet:
             self[i]
 
 
+class ConcatSource:
+    """Several sources as one (index ranges one after the other): mixed batches by `batch_indices`."""
+
+    def __init__(self, *sources: SampleSource) -> None:
+        self.sources = sources
+        self.starts = np.cumsum([0, *(len(s) for s in sources)])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        which = int(np.searchsorted(self.starts, index, side="right")) - 1
+        return self.sources[which][index - int(self.starts[which])]
+
+
 def open_source(
     spec: str,
     *,
@@ -157,9 +172,23 @@ class Collate:
         h, w = cfg.input_height, cfg.input_width
         k = cfg.num_vertices
 
+        # DensePose points: synthetic bodies carry num_points, DensePose-COCO persons up to
+        # MAX_POINTS; pad to the batch's longest (padding has dp_mask 0, a valid face 0 and bary 1,0,0).
+        n_points = max((len(s["dp_mask"]) for s in samples if "dp_mask" in s), default=0)
+        pad_fill = {"dp_bary": 1.0}
+
+        def padded(key: str, value: np.ndarray) -> np.ndarray:
+            if not key.startswith("dp_") or len(value) == n_points:
+                return value
+            out = np.zeros((n_points, *value.shape[1:]), value.dtype)
+            if key in pad_fill:
+                out[..., 0] = pad_fill[key]
+            out[: len(value)] = value
+            return out
+
         def stack(key: str, shape: tuple[int, ...] = (), dtype: Any = np.float32) -> Tensor:
             return torch.from_numpy(
-                np.stack([np.asarray(s[key]) if key in s else np.zeros(shape, dtype) for s in samples])
+                np.stack([padded(key, np.asarray(s[key])) if key in s else np.zeros(shape, dtype) for s in samples])
             )
 
         def weight(key: str, weight_key: str) -> Tensor:

@@ -28,17 +28,27 @@ import torch.distributed as dist
 from torch import nn
 
 from meshpose_mobile.atomic import temp_prefix, torch_save_atomic, write_text_atomic
+from meshpose_mobile.backbones import load_pretrained
 from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 from meshpose_mobile.config import ModelConfig
-from meshpose_mobile.errors import CheckpointError, ConfigError, MeshPoseError
+from meshpose_mobile.errors import CheckpointError, ConfigError, DataError, MeshPoseError
 from meshpose_mobile.losses import total_loss
+from meshpose_mobile.machine import usable_cores
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.paths import require_free, sweep_stale
 from meshpose_mobile.registry import make_config
 from meshpose_mobile.signals import interrupt_exit_code, interrupt_name
-from meshpose_mobile.topology import default_topology
+from meshpose_mobile.topology import default_topology, load_topology
 from meshpose_mobile.train.config import TrainConfig
-from meshpose_mobile.train.data import VAL_SEED_OFFSET, Collate, StepBatches, open_source, to_device
+from meshpose_mobile.train.data import (
+    VAL_SEED_OFFSET,
+    Collate,
+    ConcatSource,
+    StepBatches,
+    SyntheticSet,
+    open_source,
+    to_device,
+)
 from meshpose_mobile.train.metrics import MetricSums, batch_metrics, merge_across_ranks
 
 STATE_FORMAT = "meshpose-train-state"
@@ -116,18 +126,36 @@ def _device(spec: str, local_rank: int) -> torch.device:
 
 
 def _build_model(config: TrainConfig) -> MeshPose:
+    # "default" leaves an --init checkpoint its own topology; a file must match the checkpoint's.
+    chosen = None if config.topology == "default" else load_topology(config.topology)
     if config.init:
-        model = load_checkpoint(config.init, flag="--init")
+        model = load_checkpoint(config.init, flag="--init", topology=chosen)
         if model.config.variant != config.variant:
             raise ConfigError(
                 f"--init checkpoint {config.init} holds {model.config.variant}, not {config.variant}; "
                 f"pass --variant {model.config.variant}"
             )
         return model
-    topology = default_topology()
+    topology = chosen or default_topology()
     base = make_config(config.variant, topology)
     # Through from_dict: lists from the config file become tuples and unknown keys are one-line errors.
-    return MeshPose(ModelConfig.from_dict({**base.to_dict(), **config.model}), topology)
+    model = MeshPose(ModelConfig.from_dict({**base.to_dict(), **config.model}), topology)
+    # An imported encoder (meshpose_blaze) starts from its real weights; --resume overwrites them.
+    load_pretrained(model.backbone)
+    return model
+
+
+def _freeze_encoder(model: MeshPose, config: TrainConfig) -> None:
+    if not config.freeze_encoder:
+        return
+    part = getattr(model.backbone, "pretrained_module", None)
+    if part is None:
+        raise ConfigError(
+            f"freeze_encoder is set but {model.config.variant} has no imported encoder to freeze; "
+            "set freeze_encoder = false"
+        )
+    for p in part().parameters():
+        p.requires_grad_(False)
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -301,8 +329,48 @@ def train(
     `_fault_after=(n, exc)` raises `exc` once step n is done: the tests' stand-in for a crash
     (any exception: state as of the last periodic checkpoint) or Ctrl-C (KeyboardInterrupt:
     state saved on the spot).
+
+    A new run that fails before its first checkpoint (ckpt/last.pt) removes the files it wrote
+    (config.json, metrics.jsonl, an untrained model-best.pt): there is nothing to resume, and
+    they would only stand in the way of running it again.
     """
     paths = RunPaths(Path(out))
+    started: list[bool] = []
+    try:
+        return _train(config, paths, resume, progress, echo, _fault_after, started)
+    except BaseException as err:
+        saved = paths.last.exists()
+        if started and not resume and not saved and int(os.environ.get("RANK", "0")) == 0:
+            _remove_run_files(paths)
+        if started and isinstance(err, DataError):
+            then = (
+                f"then continue with --resume --out {paths.root}"
+                if saved
+                else "then run the same command again (no checkpoint was saved yet; this run's files were removed)"
+            )
+            raise DataError(f"{err}, {then}") from None
+        raise
+
+
+def _remove_run_files(paths: RunPaths) -> None:
+    for name in _RUN_FILES:
+        (paths.root / name).unlink(missing_ok=True)
+    _sweep_temp_files(paths)
+    try:
+        paths.last.parent.rmdir()  # ckpt/, when empty
+    except OSError:
+        pass
+
+
+def _train(
+    config: TrainConfig,
+    paths: RunPaths,
+    resume: bool,
+    progress: bool,
+    echo: Callable[[str], None] | None,
+    _fault_after: tuple[int, type[BaseException]] | None,
+    started: list[bool],
+) -> dict[str, Any]:
     rank, world, local_rank = _distributed()
     lead = rank == 0
     say = echo if (echo is not None and lead) else (lambda _msg: None)
@@ -334,6 +402,11 @@ def train(
         images=config.data.images,
         pseudo_gt=config.data.pseudo_gt,
     )
+    if config.data.add_synthetic:
+        # Synthetic first: prior_init reads the first samples, and synthetic bodies all have vertex labels.
+        train_src = ConcatSource(
+            SyntheticSet(synth_cfg, config.data.seed, config.data.train_size, topo, config.data.cache), train_src
+        )
     val_src = open_source(
         config.data.val,
         synth=synth_cfg,
@@ -345,12 +418,19 @@ def train(
         images=config.data.val_images,
         pseudo_gt=config.data.val_pseudo_gt,
     )
+    if config.batch_size > len(train_src):
+        # Each batch repeats samples, and a batch far past the data ran out of memory (killed).
+        raise ConfigError(
+            f"batch_size {config.batch_size} is more than the {len(train_src)} training samples; pass a "
+            f"--batch-size up to {len(train_src)}, or more data (data.train_size or a larger dataset)"
+        )
     collate = Collate(mcfg, config.loss.silhouette_pad, silhouette=config.loss.silhouette > 0)
     if config.prior_init and not config.init and not resume:
         from meshpose_mobile.train.prior import prior_init
 
         prior_init(model, train_src)
 
+    _freeze_encoder(model, config)
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     o = config.optim
@@ -367,6 +447,12 @@ def train(
         if not isinstance(state["config"], dict):
             raise CheckpointError(f"{paths.last} has no readable config; cannot resume: start a new run")
         _check_resume_config(state["config"], config.to_dict(), paths.root)
+        saved_hash = state.get("topology_hash")
+        if saved_hash is not None and saved_hash != topo.hash:
+            raise ConfigError(
+                f"cannot resume {paths.root}: it trained on topology hash {str(saved_hash)[:12]} but "
+                f"{config.topology} is {topo.name!r} ({topo.hash[:12]}); restore that topology file or start a new run"
+            )
         try:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -385,6 +471,7 @@ def train(
     if lead:
         _sweep_temp_files(paths)
         require_free(paths.root, _state_bytes(model))
+        started.append(True)
         write_text_atomic(paths.config, json.dumps(config.to_dict(), indent=1) + "\n")
     log = _Log(paths.metrics, lead, start_step if resume else None, say)
 
@@ -409,6 +496,7 @@ def train(
                 "scheduler": scheduler.state_dict(),
                 "rng_cpu": torch.get_rng_state(),
                 "best": best,
+                "topology_hash": topo.hash,
             },
             paths.last,
         )
@@ -437,11 +525,18 @@ def train(
         return {"step": start_step, **(done[-1] if done else {})}
     if start_step == 0:
         last_metrics = run_eval(0)
+    workers = min(config.data.workers, usable_cores())
+    if workers < config.data.workers:
+        # More sample generators than cores only share the cores (and each holds a copy of the data).
+        say(
+            f"note: data.workers {config.data.workers} is more than the {usable_cores()} CPU cores here; "
+            f"using {workers}"
+        )
     loader = torch.utils.data.DataLoader(
         StepBatches(train_src, config.batch_size, config.data.seed, collate, rank, world),
         batch_size=None,
         sampler=range(start_step, config.steps),
-        num_workers=config.data.workers,
+        num_workers=workers,
         persistent_workers=False,
     )
     from tqdm import tqdm

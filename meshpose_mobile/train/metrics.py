@@ -122,7 +122,19 @@ def batch_metrics(
         faces = torch.as_tensor(topology.faces, device=dev)
         parts = torch.as_tensor(topology.parts, device=dev)
         uv = torch.as_tensor(topology.uv, device=dev)
-        pp, puv = decode_uv(outputs["heatmaps"].float(), faces, parts, uv, uv_method)  # type: ignore[arg-type]
+        face_uv = face_part = None
+        if topology.chart_uv is not None and topology.chart_parts is not None:
+            face_uv = torch.as_tensor(topology.chart_uv[: len(topology.faces)], device=dev)
+            face_part = torch.as_tensor(topology.chart_parts[: len(topology.faces)], device=dev)
+        pp, puv = decode_uv(
+            outputs["heatmaps"].float(),
+            faces,
+            parts,
+            uv,
+            uv_method,  # type: ignore[arg-type]
+            face_uv=face_uv,
+            face_part=face_part,
+        )
         gp, guv = cell_labels(batch["part"], batch["uv"], config)
         fg = gp > 0
         right = fg & (pp == gp)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from meshpose_mobile.config import AXES
+from meshpose_mobile.errors import ConfigError
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.train.data import SampleSource
 
@@ -53,7 +54,10 @@ def label_statistics(source: SampleSource, count: int = PRIOR_SAMPLES) -> tuple[
         v[:, 2] -= v[:, 2].mean()
         verts.append(v)
     if not verts:
-        raise ValueError("prior_init needs training samples with vertex labels; set prior_init = false")
+        raise ConfigError(
+            "prior_init needs training samples with vertex labels (synthetic bodies or pseudo-GT); "
+            "set prior_init = false, add data.pseudo_gt, or set data.add_synthetic = true"
+        )
     stack = np.stack(verts)
     return stack.mean(axis=0), stack.std(axis=0)
 

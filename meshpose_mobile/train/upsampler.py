@@ -25,6 +25,7 @@ import torch
 
 from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.errors import ConfigError, DataError
+from meshpose_mobile.machine import available_memory
 from meshpose_mobile.paths import require_free
 from meshpose_mobile.synth import SynthConfig, SyntheticBodies
 from meshpose_mobile.topology import Topology, default_topology
@@ -57,6 +58,8 @@ class UpsamplerTrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"upsampler config: {name}={value!r} must be a positive integer")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"upsampler config: seed={self.seed!r} must be an integer >= 0")
         if self.mid is not None and (not isinstance(self.mid, int) or self.mid <= 0):
             raise ConfigError(f"upsampler config: mid={self.mid!r} must be a positive integer or unset")
         if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
@@ -106,6 +109,20 @@ def init_upsampler(topology: Topology, mid: int | None, seed: int) -> HighPolyUp
     return up
 
 
+def _require_pair_memory(config: UpsamplerTrainConfig, topo: Topology) -> None:
+    """The pairs are kept in memory (float32 low- and high-poly xyz, twice while stacked, and the
+    validation set's augmented copies): refuse before generating what cannot fit."""
+    n = len(topo.hires_face_index) if topo.hires_face_index is not None else 0
+    per_pair = (topo.num_vertices + n) * 3 * 4
+    need = 2 * config.train_size * per_pair + 5 * config.val_size * per_pair
+    free = available_memory()
+    if free is not None and need > free:
+        raise ConfigError(
+            f"upsampler config: {config.train_size} + {config.val_size} pairs need about {need / 1e9:.1f} GB of "
+            f"memory but {free / 1e9:.1f} GB is available; pass a smaller --train-size/--val-size"
+        )
+
+
 def _pairs(gen: SyntheticBodies, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     low, high, ppm = [], [], []
     for i in range(size):
@@ -152,6 +169,7 @@ def train_upsampler(
         mid = config.mid or 2 * k
         require_free(out, 2 * 4 * (k * mid + mid * n) + (1 << 20))
     synth = SynthConfig(height=_RENDER[0], width=_RENDER[1], num_points=1, with_hires=True, occluder_prob=0.0)
+    _require_pair_memory(config, topo)
     say(f"generating {config.train_size} + {config.val_size} posed pairs")
     train_low, train_high, train_ppm = _pairs(SyntheticBodies(synth, config.seed, topo), config.train_size)
     val_low, val_high, val_ppm = _pairs(SyntheticBodies(synth, config.seed + 1_000_003, topo), config.val_size)
