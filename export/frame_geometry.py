@@ -336,15 +336,10 @@ GRAVITY_MIN_TILT = 0.5  # g in the screen's plane: below it (within 30 degrees o
 GRAVITY_HYSTERESIS_DEG = 10.0  # stay in a holding until 55 degrees away from it: no flicker at 45
 
 
-def holding_from_gravity(gx: float, gy: float, gz: float, previous: str) -> str:
-    """How the phone is held, from the gravity vector; `previous` is kept while the phone lies
-    nearly flat and within 45 + GRAVITY_HYSTERESIS_DEG degrees of its own direction."""
-    _check_choice(previous, HOLDINGS, "holding")
-    if not np.isfinite([gx, gy, gz]).all():
-        return previous
-    if float(np.hypot(gx, gy)) < GRAVITY_MIN_TILT:
-        return previous
-    angle = float(np.degrees(np.arctan2(gx, -gy))) % 360.0
+def _holding_from_angle(angle: float, previous: str) -> str:
+    """The holding whose gravity direction on the screen is nearest `angle` (degrees, clockwise from
+    the bottom edge as its user sees it); `previous` stays within 45 + GRAVITY_HYSTERESIS_DEG."""
+    angle = float(angle) % 360.0
 
     def distance(h: str) -> float:
         d = abs(angle - _GRAVITY_CENTRE[h]) % 360.0
@@ -353,3 +348,42 @@ def holding_from_gravity(gx: float, gy: float, gz: float, previous: str) -> str:
     if distance(previous) <= 45.0 + GRAVITY_HYSTERESIS_DEG:
         return previous
     return min(HOLDINGS, key=distance)
+
+
+def holding_from_gravity(gx: float, gy: float, gz: float, previous: str) -> str:
+    """How the phone is held, from the gravity vector; `previous` is kept while the phone lies
+    nearly flat and within 45 + GRAVITY_HYSTERESIS_DEG degrees of its own direction."""
+    _check_choice(previous, HOLDINGS, "holding")
+    if not np.isfinite([gx, gy, gz]).all():
+        return previous
+    if float(np.hypot(gx, gy)) < GRAVITY_MIN_TILT:
+        return previous
+    return _holding_from_angle(float(np.degrees(np.arctan2(gx, -gy))), previous)
+
+
+# Android: OrientationEventListener.onOrientationChanged(degrees) reports the same angle from the
+# accelerometer (its source: 90 - atan2(-Y, X) with X, Y the negated accelerometer readings, i.e.
+# gravity in these very axes, which is atan2(gx, -gy) above), or ORIENTATION_UNKNOWN (-1) when the
+# phone lies within about 27 degrees of flat. Like UIDevice's orientation under lock, the display's
+# rotation stops following the phone when the UI is locked or the activity is fixed to portrait;
+# the listener does not.
+ORIENTATION_UNKNOWN = -1
+
+
+def holding_from_orientation_degrees(orientation: int, previous: str) -> str:
+    """How the phone is held, from OrientationEventListener's degrees (0 = natural orientation, 90 =
+    turned a quarter clockwise as its user sees it), with the same hysteresis as gravity; a negative
+    value (ORIENTATION_UNKNOWN: lying flat) keeps `previous`."""
+    _check_choice(previous, HOLDINGS, "holding")
+    if not float(orientation).is_integer():
+        raise ConfigError(f"orientation {orientation!r} must be whole degrees (OrientationEventListener's int)")
+    if orientation < 0:
+        return previous
+    return _holding_from_angle(float(orientation), previous)
+
+
+def target_rotation(holding: str) -> int:
+    """The Surface.ROTATION_* constant (0-3) to give ImageAnalysis.setTargetRotation for `holding`:
+    CameraX then delivers frames whose rotationDegrees turn them upright for how the phone is held
+    (`camerax_rotation_degrees`), whatever the display does."""
+    return DISPLAY_ROTATION[_check_choice(holding, HOLDINGS, "holding")] // 90

@@ -704,10 +704,10 @@ def geometry_cases() -> dict[str, Any]:
             "upright pixels to the view (fill mode), export/frame_geometry.py upright_to_view_matrix",
             "gravity": "CoreMotion gravity (x right edge, y top edge, z out of the screen, in g) and the previous "
             "holding -> holding (export/frame_geometry.py holding_from_gravity)",
-            "android_locked": "orientation lock (android): ImageAnalysis's target rotation follows how the phone is held "
-            "(`target_rotation`, Surface.ROTATION_* 0-3), so CameraX turns frames by `rotation_degrees`; the preview "
-            "keeps the display's (`display_target_rotation`, `display_rotation_degrees`); `upright_to_view` takes the "
-            "model's upright pixels to the view (fill mode), export/frame_geometry.py upright_to_view_matrix",
+            "android_locked": "orientation lock (android): ImageAnalysis's target rotation follows how the phone is "
+            "held (`target_rotation`, Surface.ROTATION_* 0-3), so CameraX turns frames by `rotation_degrees`; the "
+            "preview keeps the display's (`display_target_rotation`, `display_rotation_degrees`); `upright_to_view` "
+            "takes the model's upright pixels to the view (fill mode), export/frame_geometry.py upright_to_view_matrix",
             "orientation_events": "OrientationEventListener degrees (-1 = ORIENTATION_UNKNOWN, lying flat) and the "
             "previous holding -> holding (export/frame_geometry.py holding_from_orientation_degrees) and the "
             "ImageAnalysis target rotation for it (Surface.ROTATION_*, target_rotation)",

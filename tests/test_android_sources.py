@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from golden_readers import golden_readers
 
 REPO = Path(__file__).resolve().parents[1]
 ANDROID = REPO / "android_demo"
@@ -113,6 +114,36 @@ def test_review_faults_of_issue_20_stay_fixed() -> None:
     assert "ATOMIC_MOVE" in gradle and "tmp.delete()" in gradle and "logger.warn" in gradle
     readme = (ANDROID / "README.md").read_text()
     assert "gradle wrapper" in readme and not re.search(r"runs its \d+ JUnit tests", readme)
+
+
+def test_every_golden_file_android_reads_has_a_core_test() -> None:
+    """Every golden file golden/README.md says Android reads has a Java core test, and no other one
+    does (the same written statement the iOS source tests check, tests/golden_readers.py)."""
+    tests = "".join(p.read_text() for p in (ANDROID / "core" / "src" / "test").rglob("*.java"))
+    readers = golden_readers()
+    loaded = {n for n in readers if f'Golden.load("{n}")' in tests}
+    stated = {n for n, cores in readers.items() if "android" in cores}
+    assert stated, "golden/README.md names no file for Android"
+    assert not stated - loaded, (
+        f"no Java core test reads golden/{sorted(stated - loaded)} (golden/README.md says Android does)"
+    )
+    assert not loaded - stated, (
+        f"Java core tests read golden/{sorted(loaded - stated)}; golden/README.md says Android does not"
+    )
+
+
+def test_app_turns_analysis_frames_for_how_the_phone_is_held() -> None:
+    """Orientation lock (issue 20): the analysis' target rotation follows OrientationEventListener
+    through the core's Holding (golden "orientation_events"), not the display; the overlay maps the
+    model's turn onto the preview's (golden "android_locked"). Behaviour is tested in the core."""
+    src = {p.name: p.read_text() for p in (ANDROID / "app" / "src").rglob("*.kt")}
+    main = src["MainActivity.kt"]
+    assert "OrientationEventListener(this)" in main and "Holding.fromOrientationDegrees(" in main
+    assert "analysis?.targetRotation = next.surfaceRotation()" in main
+    assert ".setTargetRotation(analysisRotation())" in main and "analysis?.targetRotation = rotation" not in main
+    assert "holdingListener.enable()" in main and "holdingListener.disable()" in main
+    assert "getSensorRotationDegrees(" in main
+    assert "FrameGeometry.uprightToViewMatrix(" in src["MeshOverlayView.kt"]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")

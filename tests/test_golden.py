@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -338,6 +339,60 @@ def test_holding_from_gravity() -> None:
     assert fg.holding_from_gravity(float("nan"), 0.0, 0.0, "portrait") == "portrait"
     with pytest.raises(ConfigError, match="holding"):
         fg.holding_from_gravity(0.0, -1.0, 0.0, "sideways")
+
+
+def _android_orientation(gx: float, gy: float, gz: float) -> int:
+    """OrientationEventListener's degrees as its source computes them from an accelerometer sample
+    (SensorEventListenerImpl.onSensorChanged: X, Y, Z are the readings negated, i.e. gravity)."""
+    x, y, z = gx, gy, gz
+    if (x * x + y * y) * 4 < z * z:
+        return fg.ORIENTATION_UNKNOWN
+    return (90 - round(math.degrees(math.atan2(-y, x)))) % 360
+
+
+def _near_a_decision_edge(angle: float) -> bool:
+    """Within a degree of a tie between holdings (45 off each) or of the hysteresis' edge (55 off)."""
+    edges = [c + d for c in (0.0, 90.0, 180.0, 270.0) for d in (45.0, -45.0, 55.0, -55.0)]
+    return any(abs((angle - e + 180.0) % 360.0 - 180.0) < 1.0 for e in edges)
+
+
+def test_holding_from_orientation_degrees_is_the_gravity_rule_on_android_angles() -> None:
+    # The app feeds OrientationEventListener's degrees; away from the flat thresholds (Android's
+    # 26.6 degrees from flat, ours 30) and the rounding to whole degrees, they give the holding
+    # gravity gives, from every previous holding.
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(2000):
+        g = rng.normal(size=3)
+        g /= np.linalg.norm(g)
+        angle = math.degrees(math.atan2(g[0], -g[1])) % 360.0
+        if float(np.hypot(g[0], g[1])) < 0.55 or _near_a_decision_edge(angle):
+            continue
+        degrees = _android_orientation(*g)
+        for previous in fg.HOLDINGS:
+            expected = fg.holding_from_gravity(*g, previous)
+            assert fg.holding_from_orientation_degrees(degrees, previous) == expected, (g, previous)
+        checked += 1
+    assert checked > 1000
+    assert fg.holding_from_orientation_degrees(fg.ORIENTATION_UNKNOWN, "landscape_left") == "landscape_left"
+    assert fg.holding_from_orientation_degrees(90, "portrait") == "landscape_right"  # turned clockwise
+    with pytest.raises(ConfigError, match="whole degrees"):
+        fg.holding_from_orientation_degrees(12.5, "portrait")
+
+
+def test_target_rotation_is_the_holdings_surface_rotation() -> None:
+    # Surface.ROTATION_90 is landscape_left (home edge on the right), as CameraX's samples map
+    # OrientationEventListener's 225-314 degrees to it.
+    assert {h: fg.target_rotation(h) for h in fg.HOLDINGS} == {
+        "portrait": 0,
+        "portrait_upside_down": 2,
+        "landscape_left": 1,
+        "landscape_right": 3,
+    }
+    assert fg.target_rotation(fg.holding_from_orientation_degrees(270, "portrait")) == 1
+    assert fg.target_rotation(fg.holding_from_orientation_degrees(90, "portrait")) == 3
+    with pytest.raises(ConfigError, match="holding"):
+        fg.target_rotation("sideways")
 
 
 def test_bad_geometry_input_is_one_line_error() -> None:

@@ -9,5 +9,7 @@ public class Activity extends android.content.Context {
     public final void runOnUiThread(Runnable action) {}
     public void setContentView(View view) {}
     protected void onCreate(Bundle savedInstanceState) {}
+    protected void onResume() {}
+    protected void onPause() {}
     protected void onDestroy() {}
 }

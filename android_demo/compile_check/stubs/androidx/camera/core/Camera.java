@@ -1,2 +1,4 @@
 package androidx.camera.core;
-public interface Camera {}
+public interface Camera {
+    CameraInfo getCameraInfo();
+}

@@ -314,7 +314,7 @@ private class Benchmark(
                     val frame = Frame(photo.pixels, 0, photo.width, photo.height, photo.rowStride, 0, i * 33_333_333L)
                     val r = pipeline.process(frame)
                     val r0 = SystemClock.elapsedRealtimeNanos()
-                    overlay.show(r, false)
+                    overlay.show(r, FramePlacement.of(frame, frame.rotation))
                     overlay.draw(canvas)
                     val renderMs = (SystemClock.elapsedRealtimeNanos() - r0) / 1e6
                     if (i < warmup) continue

@@ -8,12 +8,14 @@ import android.hardware.display.DisplayManager
 import android.os.Bundle
 import android.util.Log
 import android.view.Gravity
+import android.view.OrientationEventListener
 import android.widget.Button
 import android.widget.FrameLayout
 import android.widget.LinearLayout
 import android.widget.TextView
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.appcompat.app.AppCompatActivity
+import androidx.camera.core.Camera
 import androidx.camera.core.CameraSelector
 import androidx.camera.core.ImageAnalysis
 import androidx.camera.core.ImageProxy
@@ -22,6 +24,7 @@ import androidx.camera.core.UseCaseGroup
 import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
+import org.meshpose.core.Holding
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 import java.util.concurrent.atomic.AtomicInteger
@@ -44,6 +47,15 @@ class MainActivity : AppCompatActivity() {
     private var accelerator = Accelerator.GPU
     private var front = false
     private val cameraBindings = AtomicInteger()
+    private var camera: Camera? = null
+
+    // UI thread only (OrientationEventListener reports on the main thread). How the phone is held
+    // turns the analysed frames: the display stops following the phone when the UI's rotation is
+    // locked or the activity is fixed to portrait, and the model would then see a sideways person.
+    // Null until the first report, or for good where there is no accelerometer: the analysis then
+    // follows the display, as the preview always does.
+    private var holding: Holding? = null
+    private lateinit var holdingListener: OrientationEventListener
 
     // Analysis thread only: the binding whose frames the pipeline's tracks belong to.
     private var analysedBinding = -1
@@ -63,10 +75,11 @@ class MainActivity : AppCompatActivity() {
         override fun onDisplayRemoved(displayId: Int) = Unit
 
         override fun onDisplayChanged(displayId: Int) {
-            // Also catches 180-degree turns, which bring no configuration change: the frames'
-            // rotationDegrees then follow the display, and the overlay follows the frames.
+            // Also catches 180-degree turns, which bring no configuration change. The preview
+            // follows the display; the analysis follows the holding once the orientation listener
+            // has reported one (else the display); the overlay maps one onto the other.
             val rotation = previewView.display?.rotation ?: return
-            analysis?.targetRotation = rotation
+            analysis?.targetRotation = analysisRotation()
             preview?.targetRotation = rotation
         }
     }
@@ -114,6 +127,19 @@ class MainActivity : AppCompatActivity() {
         root.addView(buttons, FrameLayout.LayoutParams(-2, -2, Gravity.BOTTOM or Gravity.CENTER_HORIZONTAL))
         setContentView(root)
 
+        holdingListener = object : OrientationEventListener(this) {
+            override fun onOrientationChanged(orientation: Int) {
+                val before = holding
+                val next = Holding.fromOrientationDegrees(orientation, before ?: displayHolding())
+                if (next != before) {
+                    holding = next
+                    // CameraX turns the next frames for the holding; each frame still carries its
+                    // own rotationDegrees, so frames already in flight stay right.
+                    analysis?.targetRotation = next.surfaceRotation()
+                }
+            }
+        }
+
         val chosen = accelerator
         analysisExecutor.execute { reloadModel(chosen) }
         getSystemService(DisplayManager::class.java).registerDisplayListener(displayListener, null)
@@ -123,6 +149,21 @@ class MainActivity : AppCompatActivity() {
             permission.launch(Manifest.permission.CAMERA)
         }
     }
+
+    override fun onResume() {
+        super.onResume()
+        if (::holdingListener.isInitialized && holdingListener.canDetectOrientation()) holdingListener.enable()
+    }
+
+    override fun onPause() {
+        super.onPause()
+        if (::holdingListener.isInitialized) holdingListener.disable()
+    }
+
+    private fun displayHolding(): Holding = Holding.ofSurfaceRotation(previewView.display?.rotation ?: 0)
+
+    /** ImageAnalysis's target rotation: how the phone is held, else the display's. */
+    private fun analysisRotation(): Int = (holding ?: displayHolding()).surfaceRotation()
 
     /** On the analysis thread: (re)open the model on the chosen accelerator. */
     private fun reloadModel(chosen: Accelerator) {
@@ -153,7 +194,7 @@ class MainActivity : AppCompatActivity() {
             val an = ImageAnalysis.Builder()
                 .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
                 .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
-                .setTargetRotation(rotation)
+                .setTargetRotation(analysisRotation())
                 .build()
             // This analyzer only ever sees this camera's frames: the lens and the binding are
             // fixed here, on the UI thread, and read per frame on the analysis thread.
@@ -165,7 +206,7 @@ class MainActivity : AppCompatActivity() {
             val group = UseCaseGroup.Builder().addUseCase(pv).addUseCase(an)
             previewView.viewPort?.let { group.setViewPort(it) }
             provider.unbindAll()
-            provider.bindToLifecycle(this, selector, group.build())
+            camera = provider.bindToLifecycle(this, selector, group.build())
             preview = pv
             analysis = an
         }, ContextCompat.getMainExecutor(this))
@@ -193,8 +234,17 @@ class MainActivity : AppCompatActivity() {
                 append(result.delegation)
                 result.fallbackReason?.let { append("\n").append(it) }
             }
+            val bufferWidth = frame.width
+            val bufferHeight = frame.height
+            val orientation = frame.orientation
             runOnUiThread {
-                overlay.show(result, frame.orientation.viewMirrored)
+                val cam = camera
+                // A frame of an older binding (a flip) belongs to another camera's preview.
+                if (cam != null && binding == cameraBindings.get()) {
+                    // The preview shows the buffer turned for the display, whatever the holding.
+                    val shown = cam.cameraInfo.getSensorRotationDegrees(previewView.display?.rotation ?: 0)
+                    overlay.show(result, FramePlacement(bufferWidth, bufferHeight, orientation, shown))
+                }
                 readout.text = text
             }
         } catch (e: Exception) {

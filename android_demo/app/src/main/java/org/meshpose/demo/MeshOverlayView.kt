@@ -9,14 +9,35 @@ import android.view.View
 import org.meshpose.core.FrameGeometry
 
 /**
+ * Where a frame's upright image sits on the screen. The model saw the buffer turned by the frame's
+ * own rotation (how the phone is held: ImageAnalysis's target rotation follows the holding); the
+ * preview shows the same buffer turned by [displayRotation] (CameraInfo.getSensorRotationDegrees of
+ * the display's rotation). The two differ when the UI does not turn with the phone (rotation lock,
+ * or an activity fixed to portrait); FrameGeometry.uprightToViewMatrix covers both (golden
+ * "android_locked").
+ */
+class FramePlacement(
+    val bufferWidth: Int,
+    val bufferHeight: Int,
+    val orientation: FrameGeometry.Orientation,
+    val displayRotation: Int,
+) {
+    companion object {
+        fun of(frame: Frame, displayRotation: Int) =
+            FramePlacement(frame.width, frame.height, frame.orientation, displayRotation)
+    }
+}
+
+/**
  * Draws the mesh over the camera preview: triangles when the sidecar has faces, points otherwise,
- * coloured by visibility. Image -> view placement is FrameGeometry's aspect-fill mapping (the
- * preview uses FILL_CENTER) with the front camera's mirroring, so the mesh sits on the person in
- * every orientation and on both cameras.
+ * coloured by visibility. Upright image -> view placement is FrameGeometry's aspect-fill mapping
+ * (the preview uses FILL_CENTER) from the model's turn to the display's, with the front camera's
+ * mirroring, so the mesh sits on the person in every orientation, on both cameras, with the UI
+ * rotation locked or not.
  */
 class MeshOverlayView(context: Context) : View(context) {
     private var result: FrameResult? = null
-    private var mirrored = false
+    private var placement: FramePlacement? = null
     private var faces: IntArray? = null
     private val visible = Paint().apply {
         color = Color.argb(220, 80, 230, 120)
@@ -42,20 +63,22 @@ class MeshOverlayView(context: Context) : View(context) {
         this.faces = faces
     }
 
-    fun show(result: FrameResult, mirrored: Boolean) {
+    fun show(result: FrameResult, placement: FramePlacement) {
         this.result = result
-        this.mirrored = mirrored
+        this.placement = placement
         postInvalidateOnAnimation()
     }
 
     override fun onDraw(canvas: Canvas) {
         super.onDraw(canvas)
         val r = result ?: return
+        val p = placement ?: return
         if (width == 0 || height == 0) return
         val t0 = SystemClock.elapsedRealtimeNanos()
-        val m = FrameGeometry.imageToViewMatrix(
-            r.imageWidth.toDouble(), r.imageHeight.toDouble(), width.toDouble(), height.toDouble(),
-            FrameGeometry.Mode.FILL, mirrored,
+        val o = p.orientation
+        val m = FrameGeometry.uprightToViewMatrix(
+            p.bufferWidth, p.bufferHeight, o.rotation, p.displayRotation, width.toDouble(), height.toDouble(),
+            FrameGeometry.Mode.FILL, o.viewMirrored, o.mirrored,
         )
         for (person in r.people) {
             val k = person.visibility.size

@@ -126,6 +126,24 @@ public final class FrameGeometry {
                 .after(bufferToUprightMatrix(bufferWidth, bufferHeight, rotation));
     }
 
+    /**
+     * The model's upright pixels -> the view, when the model's image was turned by {@code rotation}
+     * (the frame's rotationDegrees: how the phone is held) while the preview shows the same buffer
+     * turned by {@code displayRotation} (CameraInfo.getSensorRotationDegrees of the display's
+     * rotation). The two differ under orientation lock; when they agree this is
+     * {@link #imageToViewMatrix} of the upright image. export/frame_geometry.py
+     * {@code upright_to_view_matrix}.
+     */
+    public static Affine uprightToViewMatrix(
+            int bufferWidth, int bufferHeight, int rotation, int displayRotation, double viewWidth, double viewHeight,
+            Mode mode, boolean viewMirrored, boolean mirrored) {
+        Affine toModel = bufferToUprightMatrix(bufferWidth, bufferHeight, rotation, mirrored);
+        Affine toDisplay = bufferToUprightMatrix(bufferWidth, bufferHeight, displayRotation);
+        int[] shown = uprightSize(bufferWidth, bufferHeight, displayRotation);
+        Affine view = imageToViewMatrix(shown[0], shown[1], viewWidth, viewHeight, mode, viewMirrored);
+        return view.after(toDisplay).after(toModel.inverse());
+    }
+
     /** Vision's normalised rect (origin bottom-left, y = bottom edge) -> COCO pixel box. */
     public static Box visionBoxToPixels(double x, double y, double w, double h, double imageWidth, double imageHeight) {
         checkSize(imageWidth, imageHeight, "image");

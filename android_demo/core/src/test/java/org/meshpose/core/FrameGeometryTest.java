@@ -94,6 +94,81 @@ class FrameGeometryTest {
         return tests.stream();
     }
 
+    /**
+     * Orientation lock on iOS (golden "locked"): the model's turn and the screen's differ. The
+     * matrices are the same mathematics on both platforms; the upright mirror comes from the
+     * matching "cameras" case.
+     */
+    @TestFactory
+    Stream<DynamicTest> lockedIos() {
+        java.util.Map<String, Boolean> uprightMirrored = new java.util.HashMap<>();
+        for (JsonElement el : DOC.getAsJsonArray("cameras")) {
+            JsonObject c = el.getAsJsonObject();
+            uprightMirrored.put(c.get("platform").getAsString() + " " + c.get("camera").getAsString() + " "
+                    + c.get("holding").getAsString(), c.get("mirrored").getAsBoolean());
+        }
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonElement el : DOC.getAsJsonArray("locked")) {
+            JsonObject c = el.getAsJsonObject();
+            String camera = c.get("camera").getAsString();
+            String name = "ios locked " + camera + " held " + c.get("holding").getAsString() + " interface "
+                    + c.get("interface").getAsString();
+            tests.add(DynamicTest.dynamicTest(name, () -> {
+                Boolean mirrored = uprightMirrored.get("ios " + camera + " " + c.get("holding").getAsString());
+                assertEquals(true, mirrored != null, "no cameras case for " + name);
+                int[] buf = Golden.ints(c.get("buffer_size"));
+                double[] view = Golden.doubles(c.get("view_size"));
+                Affine m = FrameGeometry.uprightToViewMatrix(buf[0], buf[1], c.get("rotation").getAsInt(),
+                        c.get("display_rotation").getAsInt(), view[0], view[1], FrameGeometry.Mode.FILL,
+                        c.get("view_mirrored").getAsBoolean(), mirrored);
+                Golden.close(Golden.affine(c.get("upright_to_view")), m, 1e-6, "upright to view");
+                Golden.close(Golden.doubles(c.get("view_points")), m.applyPoints(Golden.doubles(c.get("upright_points"))),
+                        1e-6, "view points");
+            }));
+        }
+        return tests.stream();
+    }
+
+    /**
+     * Orientation lock on Android (golden "android_locked"), through the app's mapping: the holding
+     * sets ImageAnalysis's target rotation, CameraX turns the frame by rotation_degrees (taken from
+     * the case, as the app takes it from the frame), the preview keeps the display's rotation.
+     */
+    @TestFactory
+    Stream<DynamicTest> lockedAndroid() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonElement el : DOC.getAsJsonArray("android_locked")) {
+            JsonObject c = el.getAsJsonObject();
+            boolean front = c.get("camera").getAsString().equals("front");
+            String name = "android locked " + c.get("camera").getAsString() + " held " + c.get("holding").getAsString()
+                    + " interface " + c.get("interface").getAsString();
+            tests.add(DynamicTest.dynamicTest(name, () -> {
+                Holding holding = Holding.ofReferenceName(c.get("holding").getAsString());
+                Holding shown = Holding.ofReferenceName(c.get("interface").getAsString());
+                assertEquals(c.get("target_rotation").getAsInt(), holding.surfaceRotation(), "target rotation");
+                assertEquals(c.get("display_target_rotation").getAsInt(), shown.surfaceRotation(), "display rotation");
+                assertEquals(shown, Holding.ofSurfaceRotation(shown.surfaceRotation()), "holding of a display");
+                FrameGeometry.Orientation o = FrameGeometry.forAndroidFrame(c.get("rotation_degrees").getAsInt(), front);
+                assertEquals(c.get("view_mirrored").getAsBoolean(), o.viewMirrored, "view mirrored");
+                int[] buf = Golden.ints(c.get("buffer_size"));
+                double[] view = Golden.doubles(c.get("view_size"));
+                Affine m = FrameGeometry.uprightToViewMatrix(buf[0], buf[1], o.rotation,
+                        c.get("display_rotation_degrees").getAsInt(), view[0], view[1], FrameGeometry.Mode.FILL,
+                        o.viewMirrored, o.mirrored);
+                Golden.close(Golden.affine(c.get("upright_to_view")), m, 1e-6, "upright to view");
+                Golden.close(Golden.doubles(c.get("view_points")), m.applyPoints(Golden.doubles(c.get("upright_points"))),
+                        1e-6, "view points");
+                if (c.get("rotation_degrees").getAsInt() == c.get("display_rotation_degrees").getAsInt()) {
+                    // Held as the UI stands: the plain placement of the upright image.
+                    int[] up = FrameGeometry.uprightSize(buf[0], buf[1], o.rotation);
+                    Golden.close(Golden.flat(FrameGeometry.imageToViewMatrix(up[0], up[1], view[0], view[1],
+                            FrameGeometry.Mode.FILL, o.viewMirrored)), Golden.flat(m), 1e-9, "unlocked");
+                }
+            }));
+        }
+        return tests.stream();
+    }
+
     @TestFactory
     Stream<DynamicTest> views() {
         List<DynamicTest> tests = new ArrayList<>();

@@ -1,0 +1,5 @@
+package androidx.camera.core;
+public interface CameraInfo {
+    int getSensorRotationDegrees();
+    int getSensorRotationDegrees(int relativeRotation);
+}
