@@ -1,0 +1,668 @@
+"""Real-photo evaluation with no human labels: a model's mesh against BlazePose GHUM full.
+
+**Rule: these photos judge a model; they are never used to train or tune one.** Nothing in
+`meshpose_mobile` (training, synthetic data) reads them, and no hyper-parameter, threshold or
+checkpoint choice is taken from these numbers; a change made to raise them would turn this
+evaluation into a training set of nine people.
+
+People in real photos that installed packages ship (`PHOTOS`): scikit-image's astronaut and
+cameraman, matplotlib's Grace Hopper, and OpenCV's sample data from Debian's `opencv-doc` package
+(Messi, two people in a basketball frame, three pedestrians in a frame of `vtest.avi`), which
+`make realphotos` extracts into the checkout's `models/photos/`. Each person has a box drawn by hand
+on that exact image (COCO xywh, image pixels), stored here; `boxes="detector"` evaluates whoever
+the person detector finds instead.
+
+Per person, one data path (`meshpose_export.predict.Predictor`: checkpoint or any artifact ->
+crop contract -> model -> image pixels) gives the mesh. BlazePose GHUM full (LiteRT interpreter)
+sees the same crop, squared: the model's crop region (box grown to the model's aspect and scaled
+by its box scale) padded left and right to a square with zeros, resampled to 256 x 256, RGB in
+[0, 1]. Its landmarks (crop pixels, pixel corners at integers) and its segmentation (logits,
+sigmoid > 0.5) go back to the photo through the same affine. Then, in image pixels:
+
+- joints: the topology's COCO regressor applied to the mesh's vertices against BlazePose's 17
+  COCO-mapped landmarks (`BLAZEPOSE_COCO`): PCK@0.1 and PCK@0.2 and the mean error, all as a
+  fraction of the longer side of the person box; also PCK@0.1 over the joints BlazePose itself
+  marks visible (visibility > 0.5), since on upper-body photos it also guesses the legs;
+- silhouette: every face of the mesh filled in 2-D against BlazePose's mask, IoU over the photo
+  (outside its square crop BlazePose says nothing, read as background).
+
+BlazePose is a peer, not ground truth: agreeing with it is the measure, and its own mistakes on
+these photos count against every model alike (see the pictures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from meshpose_export.predict import Prediction, Predictor
+from meshpose_mobile.crop import CropContract
+from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.topology import Topology
+
+Box = tuple[float, float, float, float]
+REPORT_FORMAT = "meshpose-realphoto"
+REPORT_VERSION = 1
+RULE = "real photos judge a model and are never used to train or tune it"
+
+# BlazePose's 33 (of 39) landmark indices of COCO's 17 keypoints, in COCO order.
+BLAZEPOSE_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+COCO_NAMES = (
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+)
+COCO_SKELETON = (
+    (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10),
+    (5, 11), (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),
+)  # fmt: skip
+PEER_INPUT = 256
+PCK_THRESHOLDS = (0.1, 0.2)
+VISIBLE = 0.5
+
+# Debian 12's opencv-doc: its sample data (Debian keeps only DFSG-free files; Lena was removed).
+OPENCV_DOC_VERSION = "4.6.0+dfsg-12"
+OPENCV_DOC_DATA = "usr/share/doc/opencv-doc/examples/data"
+PHOTO_DIR_HINT = "run `make realphotos` (extracts them from Debian's opencv-doc) or pass --photo-dir"
+
+
+class RealPhotoError(MeshPoseError):
+    """A photo, the peer model or an option the real-photo evaluation cannot use."""
+
+
+@dataclass(frozen=True)
+class RealPhoto:
+    """One photo and the people in it. `kind`: where it comes from ("skimage", "matplotlib",
+    "opencv-doc" file, "opencv-doc-video" frame); `ref`: the name there; `frame`: video frame index."""
+
+    name: str
+    source: str
+    kind: str
+    ref: str
+    boxes: tuple[Box, ...]
+    sha256: str = ""
+    frame: int = 0
+
+    @property
+    def shipped_in_venv(self) -> bool:
+        return self.kind in ("skimage", "matplotlib")
+
+    def locate(self, photo_dirs: Sequence[Path]) -> Path | None:
+        if self.shipped_in_venv:
+            return None
+        for folder in photo_dirs:
+            if (Path(folder) / self.ref).is_file():
+                return Path(folder) / self.ref
+        return None
+
+    def load(self, photo_dirs: Sequence[Path] = ()) -> np.ndarray:
+        """H x W x 3 uint8 RGB."""
+        if self.kind == "skimage":
+            import skimage.data
+
+            img = np.asarray(getattr(skimage.data, self.ref)())
+            return np.ascontiguousarray(np.stack([img] * 3, axis=-1) if img.ndim == 2 else img[..., :3])
+        if self.kind == "matplotlib":
+            import matplotlib.cbook
+            from PIL import Image
+
+            with matplotlib.cbook.get_sample_data(self.ref) as f:
+                return np.asarray(Image.open(f).convert("RGB"))
+        path = self.locate(photo_dirs)
+        if path is None:
+            looked = ", ".join(str(d) for d in photo_dirs) or "nowhere"
+            raise RealPhotoError(f"photo {self.ref} ({self.name}) not found in {looked}; {PHOTO_DIR_HINT}")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if self.sha256 and digest != self.sha256:
+            raise RealPhotoError(
+                f"{path} is not the file this evaluation's boxes were drawn on (SHA-256 {digest[:12]}, expected "
+                f"{self.sha256[:12]}); {PHOTO_DIR_HINT}"
+            )
+        if self.kind == "opencv-doc-video":
+            import av
+
+            with av.open(str(path)) as container:
+                for i, frame in enumerate(container.decode(video=0)):
+                    if i == self.frame:
+                        return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+            raise RealPhotoError(f"{path} has fewer than {self.frame + 1} frames; {PHOTO_DIR_HINT}")
+        from meshpose_mobile.images import load_rgb
+
+        return load_rgb(path)
+
+
+_OPENCV = f"Debian opencv-doc {OPENCV_DOC_VERSION}: /{OPENCV_DOC_DATA}/"
+PHOTOS: tuple[RealPhoto, ...] = (
+    RealPhoto(
+        "astronaut",
+        "scikit-image 0.26: skimage.data.astronaut() (Eileen Collins, NASA, public domain)",
+        "skimage",
+        "astronaut",
+        ((20.0, 10.0, 350.0, 502.0),),
+    ),
+    RealPhoto(
+        "grace_hopper",
+        "matplotlib 3.11: cbook.get_sample_data('grace_hopper.jpg') (US Navy, public domain)",
+        "matplotlib",
+        "grace_hopper.jpg",
+        ((10.0, 20.0, 500.0, 580.0),),
+    ),
+    RealPhoto(
+        "cameraman",
+        "scikit-image 0.26: skimage.data.camera() (greyscale, shown as RGB)",
+        "skimage",
+        "camera",
+        ((0.0, 65.0, 335.0, 447.0),),
+    ),
+    RealPhoto(
+        "messi",
+        _OPENCV + "messi5.jpg",
+        "opencv-doc",
+        "messi5.jpg",
+        ((68.0, 60.0, 392.0, 277.0),),
+        "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9",
+    ),
+    RealPhoto(
+        "basketball",
+        _OPENCV + "basketball1.png (greyscale)",
+        "opencv-doc",
+        "basketball1.png",
+        ((35.0, 78.0, 125.0, 402.0), (430.0, 20.0, 210.0, 460.0)),
+        "ba06f6701f7260998b430c39b6557f775497e6ce7b1a74f0b7ea6af371bf54a6",
+    ),
+    RealPhoto(
+        "pedestrians",
+        _OPENCV + "vtest.avi, frame 600",
+        "opencv-doc-video",
+        "vtest.avi",
+        ((283.0, 430.0, 50.0, 146.0), (452.0, 300.0, 55.0, 118.0), (640.0, 303.0, 32.0, 110.0)),
+        "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf",
+        frame=600,
+    ),
+)
+
+
+def photo_dirs(extra: Path | None = None) -> list[Path]:
+    """Where the opencv-doc files are looked for: --photo-dir, the checkout's models/photos
+    (`make realphotos`), then the installed Debian package itself."""
+    from meshpose_mobile.paths import checkout_root
+
+    dirs = [] if extra is None else [Path(extra)]
+    root = checkout_root()
+    if root is not None:
+        dirs.append(root / "models" / "photos")
+    dirs.append(Path("/") / OPENCV_DOC_DATA)
+    return dirs
+
+
+def select_photos(names: Sequence[str] | None) -> list[RealPhoto]:
+    if not names:
+        return list(PHOTOS)
+    known = {p.name: p for p in PHOTOS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise RealPhotoError(f"unknown photo {unknown[0]!r} in --photos; choose from {', '.join(known)}")
+    return [known[n] for n in dict.fromkeys(names)]
+
+
+# --------------------------------------------------------------------------- metrics (pure)
+
+
+def pck(pred: np.ndarray, ref: np.ndarray, size: float, threshold: float, mask: np.ndarray | None = None) -> float:
+    """Share of joints within `threshold * size` of the reference (all joints, or those in `mask`);
+    nan when no joint counts."""
+    d = np.linalg.norm(np.asarray(pred, np.float64)[..., :2] - np.asarray(ref, np.float64)[..., :2], axis=-1)
+    if mask is not None:
+        d = d[np.asarray(mask, bool)]
+    return float(np.mean(d <= threshold * size)) if d.size else math.nan
+
+
+def mean_error(pred: np.ndarray, ref: np.ndarray, size: float) -> float:
+    """Mean joint distance as a fraction of `size`."""
+    d = np.linalg.norm(np.asarray(pred, np.float64)[..., :2] - np.asarray(ref, np.float64)[..., :2], axis=-1)
+    return float(d.mean() / size)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks; 1 when both are empty (they agree)."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    union = int(np.count_nonzero(a | b))
+    return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
+
+
+def fill_faces(xy: np.ndarray, faces: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(H, W) bool: every triangle of the mesh filled in 2-D (pixel centres at integers)."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("1", (int(width), int(height)), 0)
+    draw = ImageDraw.Draw(canvas)
+    pts = np.asarray(xy, np.float64)[:, :2]
+    for tri in np.asarray(faces, np.int64):
+        corners = pts[tri]
+        if np.isfinite(corners).all():
+            draw.polygon([(float(x), float(y)) for x, y in corners], fill=1, outline=1)
+    return np.asarray(canvas, dtype=bool)
+
+
+def crop_mask_to_image(
+    prob: np.ndarray, affine: np.ndarray, width: int, height: int, threshold: float = 0.5
+) -> np.ndarray:
+    """A crop-pixel probability map -> (H, W) bool in the photo: each photo pixel reads the crop
+    bilinearly at its image -> crop position; outside the crop reads 0 (no person)."""
+    from meshpose_mobile.crop import bilinear_sample
+
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    cx = affine[0, 0] * xs + affine[0, 1] * ys + affine[0, 2]
+    cy = affine[1, 0] * xs + affine[1, 1] * ys + affine[1, 2]
+    return bilinear_sample(np.asarray(prob, np.float32), cx, cy, 0.0)[..., 0] > threshold
+
+
+def peer_box(prediction: Prediction, contract: CropContract) -> Box:
+    """The model's crop region (image pixels) padded to a square on its shorter side: same centre,
+    side = the region's longer side; with box scale 1 this is the peer's crop box."""
+    inv_w = contract.input_width * prediction.scale
+    inv_h = contract.input_height * prediction.scale
+    side = max(inv_w, inv_h)
+    # The crop contract puts the box centre at (W/2, H/2) in pixel-centre coordinates.
+    centre = contract.to_image(np.array([[contract.input_width / 2.0, contract.input_height / 2.0]]), prediction.affine)
+    cx, cy = float(centre[0, 0]), float(centre[0, 1])
+    return (cx - side / 2.0, cy - side / 2.0, side, side)
+
+
+# --------------------------------------------------------------------------- the peer
+
+
+@dataclass(frozen=True, eq=False)
+class PeerResult:
+    landmarks: np.ndarray  # (39, 2) image pixels
+    visibility: np.ndarray  # (39,) sigmoid
+    pose_flag: float
+    mask: np.ndarray  # (H, W) bool, image frame
+    box: Box  # its square crop box, image pixels
+
+    @property
+    def coco(self) -> np.ndarray:
+        return self.landmarks[list(BLAZEPOSE_COCO)]
+
+    @property
+    def coco_visible(self) -> np.ndarray:
+        return self.visibility[list(BLAZEPOSE_COCO)] > VISIBLE
+
+
+class BlazePoseFull:
+    """MediaPipe's pose_landmark_full.tflite on the LiteRT interpreter (mediapipe is never imported)."""
+
+    def __init__(self, path: str | Path | None = None, threads: int | None = None) -> None:
+        from meshpose_export.bench.peer import PEER_FILE, find_peer, missing_peer
+        from meshpose_export.targets.tflite_target import litert_interpreter
+
+        if path is None:
+            found = find_peer()
+            if found is None:
+                raise RealPhotoError(f"{missing_peer()}, or pass --peer")
+            path = found
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise RealPhotoError(f"peer model not found: {self.path} (--peer); pass MediaPipe's {PEER_FILE}")
+        try:
+            self.interp = litert_interpreter(self.path, threads)
+            self.interp.allocate_tensors()
+        except Exception as err:  # the runtime's own error types on a damaged file
+            why = " ".join(str(err).split())[:120] or type(err).__name__
+            raise RealPhotoError(f"cannot load peer model {self.path} ({why}); pass MediaPipe's {PEER_FILE}") from None
+        (inp,) = self.interp.get_input_details()
+        self._inp = inp["index"]
+        by_shape = {tuple(int(v) for v in d["shape"]): d["index"] for d in self.interp.get_output_details()}
+        shape = tuple(int(v) for v in inp["shape"])
+        want = [(1, 195), (1, 1), (1, PEER_INPUT, PEER_INPUT, 1)]
+        if shape != (1, PEER_INPUT, PEER_INPUT, 3) or any(w not in by_shape for w in want):
+            raise RealPhotoError(
+                f"{self.path} is not BlazePose GHUM full (input {shape}); pass MediaPipe's {PEER_FILE}"
+            )
+        self._lm, self._flag, self._seg = (by_shape[w] for w in want)
+        self.contract = CropContract(PEER_INPUT, PEER_INPUT, box_scale=1.0, border_value=(0.0, 0.0, 0.0))
+
+    def run_crop(self, crop01: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """(256, 256, 3) RGB in [0, 1] -> ((39, 5) landmarks in crop pixels + logits, pose flag,
+        (256, 256) segmentation probability)."""
+        self.interp.set_tensor(self._inp, np.ascontiguousarray(crop01[None], dtype=np.float32))
+        self.interp.invoke()
+        lm = np.array(self.interp.get_tensor(self._lm), dtype=np.float64).reshape(39, 5)
+        flag = float(np.asarray(self.interp.get_tensor(self._flag)).reshape(-1)[0])
+        seg = np.array(self.interp.get_tensor(self._seg), dtype=np.float64).reshape(PEER_INPUT, PEER_INPUT)
+        return lm, flag, 1.0 / (1.0 + np.exp(-np.clip(seg, -60.0, 60.0)))
+
+    def __call__(self, image: np.ndarray, box: Box) -> PeerResult:
+        h, w = image.shape[:2]
+        crop, affine = self.contract.crop(image, box)
+        lm, flag, prob = self.run_crop(crop / 255.0)
+        # Its landmarks put pixel corners at integers; the crop contract puts pixel centres there.
+        xy = self.contract.to_image(lm[:, :2] - 0.5, affine)
+        vis = 1.0 / (1.0 + np.exp(-np.clip(lm[:, 3], -60.0, 60.0)))
+        return PeerResult(xy, vis, flag, crop_mask_to_image(prob, affine, w, h), box)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True, eq=False)
+class PersonResult:
+    photo: str
+    person: int
+    box: Box
+    box_source: str
+    model: str
+    joints: np.ndarray  # (17, 2) the mesh's COCO joints, image pixels
+    silhouette: np.ndarray | None  # (H, W) bool
+    prediction: Prediction
+    metrics: dict[str, float]
+
+
+def person_metrics(joints: np.ndarray, peer: PeerResult, box: Box, silhouette: np.ndarray | None) -> dict[str, float]:
+    size = max(float(box[2]), float(box[3]))
+    ref = peer.coco
+    out = {f"pck@{t:g}": pck(joints, ref, size, t) for t in PCK_THRESHOLDS}
+    out["mean_err"] = mean_error(joints, ref, size)
+    out["pck@0.1_visible"] = pck(joints, ref, size, 0.1, peer.coco_visible)
+    out["visible_joints"] = float(np.count_nonzero(peer.coco_visible))
+    out["iou"] = math.nan if silhouette is None else mask_iou(silhouette, peer.mask)
+    return out
+
+
+class Evaluator:
+    """One model against the peer on given people; `coco` and `faces` come from the topology."""
+
+    def __init__(self, predictor: Predictor, topology: Topology, label: str) -> None:
+        if topology.coco_regressor is None:
+            raise RealPhotoError(
+                f"topology {topology.name!r} has no COCO regressor, so the mesh has no joints to compare; "
+                "pass --topology with one (the default topology has it)"
+            )
+        self.predictor = predictor
+        self.regressor = np.asarray(topology.coco_regressor, np.float64)
+        self.faces = topology.faces if topology.faces is not None else predictor.faces
+        self.label = label
+
+    def person(
+        self, image: np.ndarray, photo: str, person: int, box: Box, box_source: str, peer: BlazePoseFull,
+        peer_cache: dict[tuple[str, int], PeerResult],
+    ) -> PersonResult:  # fmt: skip
+        pred = self.predictor.predict(image, box)
+        key = (photo, person)
+        square = peer_box(pred, self.predictor.contract)
+        cached = peer_cache.get(key)
+        if cached is None or not np.allclose(cached.box, square, atol=1e-6):
+            cached = peer_cache[key] = peer(image, square)
+        h, w = image.shape[:2]
+        joints = self.regressor @ pred.xyz_lp[:, :2]
+        sil = None if self.faces is None else fill_faces(pred.xyz_lp[:, :2], self.faces, w, h)
+        metrics = person_metrics(joints, cached, box, sil)
+        return PersonResult(photo, person, box, box_source, self.label, joints, sil, pred, metrics)
+
+
+def photo_people(photo: RealPhoto, image: np.ndarray, detector: Callable | None) -> list[tuple[Box, str]]:
+    if detector is None:
+        return [(b, "stored (hand-drawn)") for b in photo.boxes]
+    return [(tuple(float(v) for v in d.box), f"detector {d.score:.2f}") for d in detector(image)]  # type: ignore[misc]
+
+
+def summarise(rows: list[dict[str, Any]], labels: Sequence[str]) -> dict[str, dict[str, float]]:
+    keys = ("pck@0.1", "pck@0.2", "mean_err", "iou", "pck@0.1_visible")
+    out = {}
+    for label in labels:
+        mine = [r["models"][label] for r in rows if label in r["models"]]
+        out[label] = {}
+        for k in keys:
+            values = [math.nan if m[k] is None else float(m[k]) for m in mine]
+            out[label][k] = float(np.nanmean(values)) if any(math.isfinite(v) for v in values) else math.nan
+        out[label]["people"] = len(mine)
+    return out
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    labels = [m["label"] for m in report["models"]]
+    head = "| photo | person | box (x, y, w, h) |"
+    rule = "|---|---:|---|"
+    for label in labels:
+        head += f" {label} PCK@0.1 | PCK@0.2 | mean err | IoU |"
+        rule += "---:|---:|---:|---:|"
+
+    def f(v: float) -> str:
+        return "n/a" if v is None or not math.isfinite(v) else f"{v:.2f}"
+
+    lines = [head, rule]
+    for r in report["rows"]:
+        line = f"| {r['photo']} | {r['person']} | {', '.join(f'{v:g}' for v in r['box'])} |"
+        for label in labels:
+            m = r["models"].get(label)
+            line += (
+                " n/a | n/a | n/a | n/a |"
+                if m is None
+                else (f" {f(m['pck@0.1'])} | {f(m['pck@0.2'])} | {f(m['mean_err'])} | {f(m['iou'])} |")
+            )
+        lines.append(line)
+    mean = f"| **mean** | {report['num_people']} | |"
+    for label in labels:
+        s = report["summary"][label]
+        mean += f" **{f(s['pck@0.1'])}** | **{f(s['pck@0.2'])}** | **{f(s['mean_err'])}** | **{f(s['iou'])}** |"
+    lines.append(mean)
+    notes = [
+        "",
+        "Against BlazePose GHUM full on the same crop (no human labels): PCK and mean error of the mesh's 17 COCO "
+        "joints as a fraction of the person box's longer side; IoU of the mesh's filled faces with BlazePose's "
+        "segmentation (> 0.5), in image pixels.",
+        f"Rule: {RULE}.",
+    ]
+    pictures = [f"[{e['name']}]({e['picture']})" for e in report.get("photos", []) if e.get("picture")]
+    if pictures:
+        notes.append("Pictures: " + ", ".join(pictures) + ".")
+    if report.get("skipped"):
+        notes.append("Skipped (not found here): " + ", ".join(s["photo"] for s in report["skipped"]) + ".")
+    return "\n".join(lines + notes) + "\n"
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def render_photo(
+    image: np.ndarray, people: list[tuple[PeerResult, list[PersonResult]]], labels: Sequence[str], title: str
+) -> bytes:
+    """PNG: BlazePose (segmentation + landmarks) on the left, one panel per model (filled mesh,
+    its COCO joints, BlazePose's joints as white crosses), zoomed on the photo's people."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    h, w = image.shape[:2]
+    x0 = max(0.0, min(p.box[0] for p, _ in people))
+    y0 = max(0.0, min(p.box[1] for p, _ in people))
+    x1 = min(w - 1.0, max(p.box[0] + p.box[2] for p, _ in people))
+    y1 = min(h - 1.0, max(p.box[1] + p.box[3] for p, _ in people))
+    aspect = (x1 - x0 + 1) / max(1.0, y1 - y0 + 1)
+    panels = 1 + len(labels)
+    fig = Figure(figsize=(panels * 4.0 * max(0.6, min(aspect, 2.0)) + 0.4, 5.4), dpi=90)
+    axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
+
+    def base(ax: Any, text: str) -> None:
+        ax.imshow(image, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+        ax.set_xlim(x0 - 0.5, x1 + 0.5)
+        ax.set_ylim(y1 + 0.5, y0 - 0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(text, fontsize=7)
+
+    def skeleton(ax: Any, pts: np.ndarray, colour: str, lw: float = 1.5) -> None:
+        for a, b in COCO_SKELETON:
+            ax.plot(pts[[a, b], 0], pts[[a, b], 1], "-", color=colour, lw=lw)
+        ax.plot(pts[:, 0], pts[:, 1], "o", color=colour, ms=2.5)
+
+    from matplotlib.patches import Rectangle
+
+    def box_patch(ax: Any, box: Box, colour: str) -> None:
+        ax.add_patch(Rectangle((box[0], box[1]), box[2], box[3], fill=False, ec=colour, ls="--", lw=0.8))
+
+    base(axes[0], "BlazePose GHUM full: segmentation > 0.5 (cyan),\n17 COCO landmarks, its square crop (dashed)")
+    for peer, _ in people:
+        overlay = np.zeros((h, w, 4), np.float32)
+        overlay[peer.mask] = (0.0, 0.9, 1.0, 0.45)
+        axes[0].imshow(overlay, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+        skeleton(axes[0], peer.coco, "yellow")
+        box_patch(axes[0], peer.box, "white")
+    for ax, label in zip(axes[1:], labels, strict=True):
+        scores = []
+        base(ax, "")
+        for peer, results in people:
+            for res in results:
+                if res.model != label:
+                    continue
+                if res.silhouette is not None:
+                    overlay = np.zeros((h, w, 4), np.float32)
+                    overlay[res.silhouette] = (1.0, 0.0, 0.85, 0.4)
+                    ax.imshow(overlay, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+                skeleton(ax, res.joints, "orangered")
+                ax.plot(peer.coco[:, 0], peer.coco[:, 1], "x", color="white", ms=4, mew=1.2)
+                box_patch(ax, res.box, "white")
+                m = res.metrics
+                scores.append(f"#{res.person}: PCK@0.1 {m['pck@0.1']:.2f}, @0.2 {m['pck@0.2']:.2f}, IoU {m['iou']:.2f}")
+        ax.set_title(f"{label}: mesh faces (magenta), COCO joints (red),\nBlazePose joints (x), person box (dashed)\n"
+                     + "\n".join(scores), fontsize=7)  # fmt: skip
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.95))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    # 256 colours (about a third of the bytes): these pictures live in docs/.
+    from PIL import Image
+
+    buf.seek(0)
+    with Image.open(buf) as im:
+        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- the whole run
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    label: str
+    predictor: Predictor
+    topology: Topology
+
+
+def evaluate(
+    models: Sequence[ModelSpec],
+    photos: Sequence[RealPhoto],
+    peer: BlazePoseFull,
+    *,
+    dirs: Sequence[Path] = (),
+    detector: Callable | None = None,
+    pictures: Path | None = None,
+    explicit: bool = False,
+    progress: Callable[[str], None] = lambda s: None,
+) -> tuple[dict[str, Any], dict[Path, bytes]]:
+    """Every person of every photo through every model and the peer -> (report, {png path: bytes}).
+
+    A photo outside the venv that is not found is skipped (listed in the report) unless `explicit`
+    (the user named it), then it is an error."""
+    evaluators = [Evaluator(m.predictor, m.topology, m.label) for m in models]
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    used: list[dict[str, Any]] = []
+    files: dict[Path, bytes] = {}
+    for photo in photos:
+        try:
+            image = photo.load(dirs)
+        except RealPhotoError as err:
+            if explicit or photo.shipped_in_venv:
+                raise
+            skipped.append({"photo": photo.name, "source": photo.source, "why": str(err)})
+            progress(f"warning: skipped {photo.name}: {err}")
+            continue
+        people = photo_people(photo, image, detector)
+        cache: dict[tuple[str, int], PeerResult] = {}
+        drawn: list[tuple[PeerResult, list[PersonResult]]] = []
+        for i, (box, source) in enumerate(people):
+            results = [ev.person(image, photo.name, i, box, source, peer, cache) for ev in evaluators]
+            peer_res = cache[(photo.name, i)]
+            drawn.append((peer_res, results))
+            rows.append(
+                {
+                    "photo": photo.name,
+                    "person": i,
+                    "box": [round(float(v), 2) for v in box],
+                    "box_source": source,
+                    "peer_crop_box": [round(float(v), 2) for v in peer_res.box],
+                    "peer_pose_flag": round(peer_res.pose_flag, 4),
+                    "models": {r.model: {k: _num(v) for k, v in r.metrics.items()} for r in results},
+                }
+            )
+        entry: dict[str, Any] = {"name": photo.name, "source": photo.source, "size": [image.shape[1], image.shape[0]]}
+        entry["people"] = len(people)
+        if pictures is not None and drawn:
+            path = pictures / f"{photo.name}.png"
+            files[path] = render_photo(image, drawn, [m.label for m in models], f"{photo.name}: {photo.source}")
+            entry["picture"] = str(path)
+        used.append(entry)
+        progress(f"{photo.name}: {len(people)} person(s)")
+    if not rows:
+        raise RealPhotoError(f"no person was evaluated (photos found: {len(used)}); {PHOTO_DIR_HINT}")
+    labels = [m.label for m in models]
+    report = {
+        "format": REPORT_FORMAT,
+        "format_version": REPORT_VERSION,
+        "rule": RULE,
+        "reference": {
+            "model": "BlazePose GHUM full (mediapipe 0.10.21 pose_landmark_full.tflite), LiteRT interpreter",
+            "crop": "the model's crop region padded to a square (zeros), 256x256 RGB in [0, 1]",
+            "coco_indices": list(BLAZEPOSE_COCO),
+            "segmentation_threshold": 0.5,
+        },
+        "metrics": {
+            "pck@t": "share of the 17 COCO joints within t * (longer side of the person box) of BlazePose's",
+            "mean_err": "mean joint distance / longer side of the person box",
+            "pck@0.1_visible": "PCK@0.1 over the joints BlazePose marks visible (> 0.5)",
+            "iou": "mesh faces filled in 2-D vs BlazePose segmentation > 0.5, image pixels",
+        },
+        "models": [{"label": m.label, **m.predictor.info.to_dict(), "topology": m.topology.name} for m in models],
+        "photos": used,
+        "skipped": skipped,
+        "num_people": len(rows),
+        "box_mode": "detector" if detector is not None else "stored",
+        "rows": rows,
+        "summary": {k: {kk: _num(vv) for kk, vv in v.items()} for k, v in summarise(rows, labels).items()},
+    }
+    return report, files
+
+
+def _num(v: float) -> float | None:
+    v = float(v)
+    return round(v, 4) if math.isfinite(v) else None
+
+
+def report_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=1) + "\n"

@@ -1,0 +1,202 @@
+"""`meshpose-eval-real`: models against BlazePose GHUM full on people in real photos (no labels).
+
+    meshpose-eval-real --model meshpose_xs --model runs/blaze/best.pt --out docs/results \
+        --pictures docs/images/realphoto
+
+Writes `realphoto.json` and `realphoto.md` (one row per person, the models side by side, the mean)
+into --out and one picture per photo into --pictures. The photos only judge models: never train or
+tune on them (meshpose_export.realphoto).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from meshpose_export._cli import LazyHelp, check_box_scale, targets
+from meshpose_mobile.cli import fail, guard_stdout, interrupted
+from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.paths import out_dir_or_nothing, user_path
+from meshpose_mobile.signals import install_handlers, raise_if_interrupted
+
+
+def _model_help() -> str:
+    return (
+        "Repeatable: a checkpoint, an artifact meshpose-export wrote ("
+        + ", ".join(t.suffix for t in targets() if t.runs_here())
+        + "), or a variant name with shipped weights (meshpose_xs). Each becomes a column group."
+    )
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--model", "models", multiple=True, required=True, cls=LazyHelp, help_fn=_model_help)
+@click.option("--label", "labels", multiple=True, help="Column label per --model, in order (default: its variant).")
+@click.option("--out", "out_dir", default="realphoto", show_default=True, help="Folder for realphoto.json/.md.")
+@click.option("--pictures", "pictures_dir", default=None, help="Folder for <photo>.png (default: OUT/images).")
+@click.option("--no-pictures", is_flag=True, help="Tables only.")
+@click.option(
+    "--photos",
+    default=None,
+    help="Comma-separated photo names: astronaut, grace_hopper, cameraman, messi, basketball, pedestrians "
+    "(default: all that are found).",
+)
+@click.option(
+    "--photo-dir",
+    default=None,
+    help="Folder holding the opencv-doc photos (messi5.jpg, basketball1.png, vtest.avi). Default: the "
+    "checkout's models/photos (`make realphotos`), then /usr/share/doc/opencv-doc/examples/data.",
+)
+@click.option(
+    "--boxes",
+    type=click.Choice(["stored", "detector"]),
+    default="stored",
+    show_default=True,
+    help="Person boxes: the hand-drawn ones stored with the photo list, or whoever the person detector finds.",
+)
+@click.option(
+    "--peer", "peer_path", default=None, help="BlazePose GHUM full .tflite (default: where make setup put it)."
+)
+@click.option("--detector", "detector_path", default=None, help="Person detector .tflite for --boxes detector.")
+@click.option("--topology", default=None, help="Topology .npz of the models (default: the packaged one).")
+@click.option("--box-scale", type=float, default=None, help="Override the crop contract's box scale.")
+def main(**options: Any) -> None:
+    """Compare models' meshes with BlazePose GHUM full on people in real photos shipped by installed packages."""
+    guard_stdout()
+    install_handlers()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        _run(**options)
+    except MeshPoseError as err:
+        fail(err)
+    except KeyboardInterrupt as err:
+        interrupted(err, "files already written are complete, none is half-written")
+
+
+def _run(
+    *,
+    models: tuple[str, ...],
+    labels: tuple[str, ...],
+    out_dir: str,
+    pictures_dir: str | None,
+    no_pictures: bool,
+    photos: str | None,
+    photo_dir: str | None,
+    boxes: str,
+    peer_path: str | None,
+    detector_path: str | None,
+    topology: str | None,
+    box_scale: float | None,
+) -> None:
+    from meshpose_export.realphoto import RealPhotoError
+
+    check_box_scale(box_scale)
+    if labels and len(labels) != len(models):
+        raise RealPhotoError(f"{len(labels)} --label for {len(models)} --model; pass one label per model or none")
+    out = user_path(out_dir, "--out")
+    assert out is not None
+    pictures = None if no_pictures else (user_path(pictures_dir, "--pictures") or out / "images")
+    names = [n.strip() for n in photos.split(",") if n.strip()] if photos is not None else None
+    if names is not None and not names:
+        raise RealPhotoError("--photos is empty; pass photo names separated by commas, or drop it")
+    with out_dir_or_nothing(out):
+        if pictures is not None:
+            with out_dir_or_nothing(pictures, "--pictures"):
+                _evaluate(models, labels, out, pictures, names, photo_dir, boxes, peer_path, detector_path, topology,
+                          box_scale)  # fmt: skip
+        else:
+            _evaluate(models, labels, out, None, names, photo_dir, boxes, peer_path, detector_path, topology, box_scale)
+
+
+def _resolve_model(value: str) -> Path:
+    from meshpose_mobile.weights import shipped_path
+
+    path = user_path(value, "--model")
+    assert path is not None
+    if not path.exists():
+        shipped = shipped_path(value)
+        if shipped is not None:
+            return shipped
+    return path
+
+
+def _evaluate(
+    models: tuple[str, ...],
+    labels: tuple[str, ...],
+    out: Path,
+    pictures: Path | None,
+    names: list[str] | None,
+    photo_dir: str | None,
+    boxes: str,
+    peer_path: str | None,
+    detector_path: str | None,
+    topology_path: str | None,
+    box_scale: float | None,
+) -> None:
+    from meshpose_export.predict import Predictor
+    from meshpose_export.realphoto import (
+        BlazePoseFull,
+        ModelSpec,
+        RealPhotoError,
+        evaluate,
+        markdown_table,
+        photo_dirs,
+        report_json,
+        select_photos,
+    )
+    from meshpose_mobile.atomic import write_files_atomic
+    from meshpose_mobile.topology import default_topology, load_topology
+
+    raise_if_interrupted()
+    chosen = select_photos(names)
+    topo = default_topology() if topology_path is None else load_topology(user_path(topology_path, "--topology"))
+    specs = []
+    for i, value in enumerate(models):
+        predictor = Predictor.load(_resolve_model(value), box_scale=box_scale, topology=topo)
+        label = labels[i] if labels else predictor.info.variant
+        specs.append(ModelSpec(label, predictor, topo))
+    seen = [s.label for s in specs]
+    if len(set(seen)) != len(seen):
+        specs = [ModelSpec(f"{s.label} ({Path(s.predictor.info.path).name})", s.predictor, s.topology) for s in specs]
+        if len({s.label for s in specs}) != len(specs):
+            raise RealPhotoError("two --model values name the same file; pass each model once, or set --label")
+    peer = BlazePoseFull(user_path(peer_path, "--peer"))
+    detector = None
+    if boxes == "detector":
+        from meshpose_export.detector import PersonDetector
+
+        detector = PersonDetector(user_path(detector_path, "--detector"), aspect=specs[0].predictor.contract.aspect)
+    report, files = evaluate(
+        specs,
+        chosen,
+        peer,
+        dirs=photo_dirs(user_path(photo_dir, "--photo-dir")),
+        detector=detector,
+        pictures=pictures,
+        explicit=names is not None,
+        progress=lambda line: click.echo(line, err=True),
+    )
+    if pictures is not None:
+        # Picture paths relative to the tables, so a docs folder stays movable.
+        for entry in report["photos"]:
+            if "picture" in entry:
+                entry["picture"] = os.path.relpath(entry["picture"], out)
+    for entry in report["models"]:
+        # A model inside the working folder is named relative to it: no machine's paths in docs/.
+        path = Path(entry["path"])
+        if path.is_relative_to(Path.cwd()):
+            entry["path"] = str(path.relative_to(Path.cwd()))
+    files[out / "realphoto.json"] = report_json(report).encode()
+    files[out / "realphoto.md"] = markdown_table(report).encode()
+    write_files_atomic(files)
+    click.echo(markdown_table(report), nl=False)
+    click.echo(
+        f"wrote {out / 'realphoto.json'}, {out / 'realphoto.md'}"
+        + (f" and {len(files) - 2} picture(s) in {pictures}" if pictures else "")
+    )
+
+
+if __name__ == "__main__":
+    main()

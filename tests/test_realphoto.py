@@ -1,0 +1,204 @@
+"""meshpose-eval-real: the metrics on cases with known answers, the peer's crop and its way back to
+the photo, and the command on one real photo with the tiny model (two columns side by side).
+
+BlazePose GHUM full comes from `make setup` (benchmarks/peers/) or `meshpose-models fetch`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from meshpose_export.realphoto import (
+    BLAZEPOSE_COCO,
+    PHOTOS,
+    BlazePoseFull,
+    crop_mask_to_image,
+    fill_faces,
+    mask_iou,
+    mean_error,
+    pck,
+    peer_box,
+)
+from meshpose_export.realphoto_cli import main
+from meshpose_mobile.checkpoint import save_checkpoint
+from meshpose_mobile.crop import CropContract
+
+ASTRONAUT = next(p for p in PHOTOS if p.name == "astronaut")
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory, tiny_model) -> Path:
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", tiny_model)
+
+
+@pytest.fixture(scope="module")
+def peer() -> BlazePoseFull:
+    return BlazePoseFull()
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+def test_pck_and_mean_error_known_answers() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(0, 300, size=(17, 2))
+    assert pck(ref, ref, 100.0, 0.1) == 1.0
+    assert mean_error(ref, ref, 100.0) == 0.0
+    # Every joint 15 px off on a 100 px box: outside 0.1, inside 0.2, mean error 0.15.
+    shifted = ref + np.array([9.0, 12.0])
+    assert pck(shifted, ref, 100.0, 0.1) == 0.0
+    assert pck(shifted, ref, 100.0, 0.2) == 1.0
+    assert mean_error(shifted, ref, 100.0) == pytest.approx(0.15)
+    # 8 joints 5 px off, 9 joints 25 px off.
+    mixed = ref.copy()
+    mixed[:8, 0] += 5.0
+    mixed[8:, 1] -= 25.0
+    assert pck(mixed, ref, 100.0, 0.1) == pytest.approx(8 / 17)
+    assert pck(mixed, ref, 100.0, 0.2) == pytest.approx(8 / 17)
+    assert pck(mixed, ref, 100.0, 0.3) == 1.0
+    assert mean_error(mixed, ref, 100.0) == pytest.approx((8 * 5 + 9 * 25) / 17 / 100)
+    # Only the masked joints count; none -> nan.
+    mask = np.zeros(17, bool)
+    mask[8:] = True
+    assert pck(mixed, ref, 100.0, 0.1, mask) == 0.0
+    assert math.isnan(pck(mixed, ref, 100.0, 0.1, np.zeros(17, bool)))
+
+
+def test_mask_iou_known_answers() -> None:
+    a = np.zeros((40, 40), bool)
+    a[10:20, 10:20] = True
+    assert mask_iou(a, a) == 1.0
+    b = np.zeros_like(a)
+    b[10:20, 15:25] = True  # overlap 10 x 5 of a union of 150
+    assert mask_iou(a, b) == pytest.approx(50 / 150)
+    assert mask_iou(a, ~a) == 0.0
+    assert mask_iou(np.zeros_like(a), np.zeros_like(a)) == 1.0
+
+
+def test_fill_faces_fills_the_triangles() -> None:
+    square = np.array([[10.0, 10.0], [20.0, 10.0], [20.0, 20.0], [10.0, 20.0]])
+    mask = fill_faces(square, np.array([[0, 1, 2], [0, 2, 3]]), 32, 32)
+    want = np.zeros((32, 32), bool)
+    want[10:21, 10:21] = True  # pixel centres 10..20 on and inside the edges
+    np.testing.assert_array_equal(mask, want)
+    assert mask_iou(fill_faces(square, np.array([[0, 1, 2]]), 32, 32), mask) == pytest.approx(66 / 121)
+
+
+def test_crop_mask_maps_back_to_its_box() -> None:
+    contract = CropContract(256, 256, box_scale=1.0)
+    affine = contract.box_affine((10.0, 20.0, 100.0, 100.0))
+    mask = crop_mask_to_image(np.ones((256, 256)), affine, 200, 200)
+    want = np.zeros((200, 200), bool)
+    want[20:120, 10:110] = True
+    np.testing.assert_array_equal(mask, want)
+    # Left half of the crop -> left half of the box.
+    half = np.zeros((256, 256))
+    half[:, :128] = 1.0
+    got = crop_mask_to_image(half, affine, 200, 200)
+    assert got[20:120, 10:59].all() and not got[:, 61:].any()
+
+
+# --- the peer on the model's crop --------------------------------------------------------------
+
+
+def test_peer_box_is_the_model_crop_squared(tiny_ckpt: Path) -> None:
+    from meshpose_export.predict import Predictor
+
+    predictor = Predictor.load(tiny_ckpt)
+    contract = predictor.contract
+    x, y, w, h = ASTRONAUT.boxes[0]
+    pred = predictor.predict(ASTRONAUT.load(), (x, y, w, h))
+    sq = peer_box(pred, contract)
+    # The crop grows the box to the model's aspect, scales it by box_scale; the peer pads it square.
+    grown_h = max(h, w / contract.aspect) * contract.box_scale
+    grown_w = grown_h * contract.aspect
+    side = max(grown_w, grown_h)
+    np.testing.assert_allclose(sq, (x + w / 2 - side / 2, y + h / 2 - side / 2, side, side), atol=1e-6)
+
+
+def test_peer_landmarks_and_mask_land_on_the_person(peer: BlazePoseFull) -> None:
+    image = ASTRONAUT.load()
+    x, y, w, h = ASTRONAUT.boxes[0]
+    side = max(w, h) * 1.1
+    res = peer(image, (x + w / 2 - side / 2, y + h / 2 - side / 2, side, side))
+    assert res.landmarks.shape == (39, 2) and res.mask.shape == image.shape[:2]
+    assert res.pose_flag > 0.5
+    # Her face is at about x 190..290, y 70..190 in this photo: the nose and both eyes are there.
+    for i in (0, 2, 5):
+        assert 190 < res.landmarks[i, 0] < 290 and 70 < res.landmarks[i, 1] < 190, res.landmarks[i]
+    assert res.mask[130, 240] and not res.mask[20, 480]  # her face; the sky by the shuttle
+    assert len(BLAZEPOSE_COCO) == 17 and res.coco.shape == (17, 2)
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def _invoke(args: list[str]):
+    return CliRunner().invoke(main, args)
+
+
+def test_cli_one_photo_two_models_side_by_side(tmp_path: Path, tiny_ckpt: Path) -> None:
+    out, pics = tmp_path / "res", tmp_path / "pics"
+    args = ["--model", str(tiny_ckpt), "--model", str(tiny_ckpt), "--label", "a", "--label", "b"]
+    result = _invoke([*args, "--photos", "astronaut", "--out", str(out), "--pictures", str(pics)])
+    assert result.exit_code == 0, result.output + (str(result.exception) if result.exception else "")
+    report = json.loads((out / "realphoto.json").read_text())
+    assert report["format"] == "meshpose-realphoto" and "never" in report["rule"]
+    assert [m["label"] for m in report["models"]] == ["a", "b"]
+    assert report["num_people"] == 1 and report["rows"][0]["photo"] == "astronaut"
+    a, b = (report["rows"][0]["models"][k] for k in ("a", "b"))
+    assert a == b  # the same checkpoint twice: the same numbers in both columns
+    for key in ("pck@0.1", "pck@0.2", "iou"):
+        assert 0.0 <= a[key] <= 1.0
+    assert a["pck@0.1"] <= a["pck@0.2"] and a["mean_err"] > 0
+    assert report["summary"]["a"]["pck@0.1"] == pytest.approx(a["pck@0.1"])
+    table = (out / "realphoto.md").read_text()
+    assert "| astronaut | 0 |" in table and "a PCK@0.1" in table and "b PCK@0.1" in table and "**mean**" in table
+    png = pics / "astronaut.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["photos"][0]["picture"] == "../pics/astronaut.png"
+
+
+def _one_error(result) -> str:
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip() and not ln.startswith(("warning:", "note:"))]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_cli_bad_input_one_line(tmp_path: Path, tiny_ckpt: Path) -> None:
+    base = ["--model", str(tiny_ckpt), "--out", str(tmp_path / "o"), "--no-pictures"]
+    assert "unknown photo 'nobody'" in _one_error(_invoke([*base, "--photos", "nobody"]))
+    # A file under the expected name that is not the one the boxes were drawn on.
+    fake = tmp_path / "photos"
+    fake.mkdir()
+    (fake / "messi5.jpg").write_bytes(b"not the photo")
+    line = _one_error(_invoke([*base, "--photos", "messi", "--photo-dir", str(fake)]))
+    assert "SHA-256" in line and "make realphotos" in line
+    assert "--label" in _one_error(_invoke([*base, "--label", "a", "--label", "b", "--photos", "astronaut"]))
+    assert "not found" in _one_error(_invoke([*base, "--photos", "astronaut", "--peer", str(tmp_path / "x.tflite")]))
+    assert not (tmp_path / "o").exists()  # refused runs leave no folder
+
+
+def test_missing_package_photo_is_skipped_and_detector_boxes(tmp_path: Path, tiny_ckpt: Path, peer) -> None:
+    from meshpose_export.detector import PersonDetector
+    from meshpose_export.predict import Predictor
+    from meshpose_export.realphoto import ModelSpec, evaluate, select_photos
+    from meshpose_mobile.topology import default_topology
+
+    topo = default_topology()
+    spec = ModelSpec("tiny", Predictor.load(tiny_ckpt, topology=topo), topo)
+    photos = select_photos(["astronaut", "messi"])
+    # Not found (no folder holds it) and not named by the user: listed as skipped, the rest runs.
+    report, files = evaluate([spec], photos, peer, dirs=[tmp_path])
+    assert [s["photo"] for s in report["skipped"]] == ["messi"] and "make realphotos" in report["skipped"][0]["why"]
+    assert report["num_people"] == 1 and files == {}
+    detector = PersonDetector(aspect=spec.predictor.contract.aspect)
+    report, _ = evaluate([spec], photos[:1], peer, detector=detector)
+    (row,) = report["rows"]
+    assert report["box_mode"] == "detector" and row["box_source"].startswith("detector")
