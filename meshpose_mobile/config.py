@@ -7,6 +7,8 @@ dataclass with a plain-dict form (`to_dict` / `from_dict`) that survives JSON.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,9 +83,23 @@ class ModelConfig:
         return dataclasses.replace(self, **changes)
 
     # --- checks ------------------------------------------------------------------------------
+    @classmethod
+    def check_field(cls, name: str, value: Any) -> None:
+        """`value`'s type for field `name` (ConfigError naming the field and the type it takes):
+        a checkpoint's config or a `--set model.x=...` override is data from outside."""
+        kind = _FIELD_KINDS.get(name)
+        if kind is None:
+            raise ConfigError(f"model config: unknown field {name}; valid: {', '.join(_FIELD_KINDS)}")
+        ok, what = _KIND_CHECKS[kind](value), _KIND_NAMES[kind]
+        if not ok:
+            raise ConfigError(f"model config: {name}={value!r} must be {what}")
+
     def validate(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"model config: {name}={getattr(self, name)!r} {why}")
+
+        for f in dataclasses.fields(self):
+            self.check_field(f.name, getattr(self, f.name))
 
         for name in ("num_vertices", "input_height", "input_width", "heatmap_stride", "num_bins", "head_mid"):
             value = getattr(self, name)
@@ -94,8 +110,8 @@ class ModelConfig:
         for name in ("input_height", "input_width"):
             if getattr(self, name) % 16:
                 raise bad(name, "must be a multiple of 16 (the backbones' deepest stride)")
-        if self.heatmap_stride != 4:
-            raise bad("heatmap_stride", "must be 4: every backbone outputs stride-4 features")
+        if self.heatmap_stride not in (4, 8):
+            raise bad("heatmap_stride", "must be 4 or 8, the stride of the backbone's dense features")
         if not self.gain > 0:
             raise bad("gain", "must be > 0")
         for axis in AXES:
@@ -131,9 +147,65 @@ class ModelConfig:
         kwargs = {}
         for key, value in data.items():
             if isinstance(value, list):
-                value = tuple(float(v) for v in value)
+                # Numbers become floats; anything else stays as it is for `check_field` to name.
+                value = tuple(float(v) if _is_number(v) else v for v in value)
             kwargs[key] = value
         try:
             return cls(**kwargs)
         except TypeError as err:
             raise ConfigError(f"model config: {err}") from None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _numbers(n: int) -> Any:
+    return lambda v: isinstance(v, tuple | list) and len(v) == n and all(_is_number(x) for x in v)
+
+
+# Field -> kind; `check_field` names the kind in its message.
+_FIELD_KINDS = {
+    "variant": "name",
+    "backbone": "name",
+    "num_vertices": "int",
+    "topology": "name",
+    "backbone_kwargs": "table",
+    "input_height": "int",
+    "input_width": "int",
+    "heatmap_stride": "int",
+    "gain": "number",
+    "num_bins": "int",
+    "head_mid": "int",
+    "x_range": "pair",
+    "y_range": "pair",
+    "z_range": "pair",
+    "bin_offset": "number",
+    "cell_offset": "number",
+    "pixel_offset": "number",
+    "foreground_head": "bool",
+    "seam_average": "bool",
+    "mean": "triple",
+    "std": "triple",
+    "crop_border": "border",
+}
+_KIND_CHECKS = {
+    "name": lambda v: isinstance(v, str) and bool(v.strip()),
+    "int": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+    "number": _is_number,
+    "bool": lambda v: isinstance(v, bool),
+    "table": lambda v: isinstance(v, dict),
+    "pair": _numbers(2),
+    "triple": _numbers(3),
+    "border": lambda v: _is_number(v) or _numbers(3)(v),
+}
+_KIND_NAMES = {
+    "name": "a non-empty string",
+    "int": "an integer",
+    "number": "a finite number",
+    "bool": "true or false",
+    "table": "a table (JSON object) of keyword arguments",
+    "pair": "a list of two finite numbers [lo, hi]",
+    "triple": "a list of three finite numbers [R, G, B]",
+    "border": "one number or a list of three [R, G, B] in 0..255",
+}

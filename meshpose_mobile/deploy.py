@@ -33,6 +33,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 from meshpose_mobile import decode
 from meshpose_mobile.config import AXES
 from meshpose_mobile.errors import ConfigError
+from meshpose_mobile.model import split_features
 
 INPUT_NAME = "image"
 # How the heatmap expectation is computed: "reduce" (multiply + reduce-sum; survives int8) or
@@ -173,9 +174,9 @@ class MeshPoseDeploy(nn.Module):
     # --- the graph ----------------------------------------------------------------------------
     def forward(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         x = image - self.pixel_mean if self.normalize_in_graph else image
-        feats = self.backbone(x)
+        feats, deep = split_features(self.backbone(x))
         prob = torch.softmax(self.heatmap(feats).reshape(1, self.k, self.hw), dim=-1)
-        rx, ry, rz, vis = self._regress(feats)
+        rx, ry, rz, vis = self._regress(deep)
         if self.expectation == "matmul":
             # x and y stay paired in the last axis (no slicing: Gather and Split are not in every
             # phone runtime's op set).

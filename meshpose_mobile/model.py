@@ -57,11 +57,20 @@ class MeshPose(nn.Module):
                 f"backbone {config.backbone!r} needs an input size divisible by {divisor}, got "
                 f"{config.input_height}x{config.input_width}; change input_height/input_width"
             )
+        stride = getattr(self.backbone, "out_stride", 4)
+        if config.heatmap_stride != stride:
+            raise ConfigError(
+                f"backbone {config.backbone!r} outputs stride-{stride} features but heatmap_stride is "
+                f"{config.heatmap_stride}; set heatmap_stride={stride}"
+            )
         c = self.backbone.out_channels
+        # A backbone may hand the regression branch its own (deeper) map: then it returns
+        # (dense, deep) and names the deep map's width `regression_channels`.
+        c_reg = getattr(self.backbone, "regression_channels", c)
         self.heatmap = nn.Conv2d(c, k, kernel_size=1)
         self.foreground = nn.Conv2d(c, 1, kernel_size=1) if config.foreground_head else None
         self.regression = nn.ModuleDict(
-            {name: RegressionBranch(c, config.head_mid, config.num_bins, k) for name in REG_BRANCHES}
+            {name: RegressionBranch(c_reg, config.head_mid, config.num_bins, k) for name in REG_BRANCHES}
         )
         f32 = torch.float32
         self.register_buffer(
@@ -75,14 +84,15 @@ class MeshPose(nn.Module):
         pairs = torch.as_tensor(topology.seam_pairs) if config.seam_average else None
         self.register_buffer("seam", decode.seam_matrix(k, pairs).to(f32), persistent=False)
 
-    def features(self, image: Tensor) -> Tensor:
-        return self.backbone((image - self.pixel_mean) / self.pixel_std)
+    def features(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """(dense map for the heatmaps, map for the regression branch); the same map for most backbones."""
+        return split_features(self.backbone((image - self.pixel_mean) / self.pixel_std))
 
     def forward(self, image: Tensor) -> MeshPoseOutput:
-        feats = self.features(image)
+        feats, deep = self.features(image)
         scores = self.heatmap(feats)
         p2d = decode.argsoftmax(scores, self.config.gain, self.grid_rows)
-        pooled = feats.mean(dim=(2, 3)).unsqueeze(-1)
+        pooled = deep.mean(dim=(2, 3)).unsqueeze(-1)
         logits = torch.stack([self.regression[name](pooled) for name in REG_BRANCHES], dim=1)
         regressed = torch.stack(
             [decode.bin_expectation(logits[:, i], self.bin_centres[i]) for i in range(len(AXES))], dim=-1
@@ -111,3 +121,7 @@ class MeshPose(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def split_features(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    return out if isinstance(out, tuple) else (out, out)

@@ -144,3 +144,17 @@ def meshpose_tiny(topology: Topology) -> ModelConfig:
         num_bins=16,
         head_mid=8,
     )
+
+
+@register_variant(
+    "meshpose_blaze",
+    "BlazePose GHUM full's encoder (imported from MediaPipe's .tflite) + light heads, 256x256, [0, 1] input",
+)
+def meshpose_blaze(topology: Topology) -> ModelConfig:
+    # BlazePose's region of interest: a square 256x256 RGB crop scaled to [0, 1] (mean 0, std 1 of
+    # the 0..255 input), zero outside the photo. Heads sized for phones (docs/design.md): heatmaps
+    # at stride 8 from a 96-channel neck, and a 32 x 64 regression expansion (2,048 wide, not 16,384).
+    return _project_config(
+        "meshpose_blaze", "blazepose_full", topology, 256, 256, backbone_kwargs={"out_channels": 96},
+        heatmap_stride=8, gain=10.0, num_bins=64, head_mid=32, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+    )  # fmt: skip

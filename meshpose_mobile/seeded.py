@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from meshpose_mobile.backbones import load_pretrained
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.registry import create_model
 from meshpose_mobile.topology import Topology
@@ -86,5 +87,7 @@ def seeded_model(variant: str, seed: int = 0, topology: Topology | None = None, 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = create_model(variant, topology, **overrides)
+    # Imported encoders (meshpose_blaze) keep their real weights; only the heads are seeded.
+    load_pretrained(model.backbone)
     calibrate_batchnorm(model, seed)
     return model

@@ -55,9 +55,14 @@ def savedmodel(args: dict) -> None:
             return {name: out for name, out in zip(names, outs, strict=True)}
 
     module = Named()
-    tf.saved_model.save(
-        module, args["saved_model"], signatures={"serving_default": module.serve.get_concrete_function()}
-    )
+    serve = module.serve.get_concrete_function()
+    # onnx2tf builds a grouped Keras Conv2D for a depthwise convolution whose input it first holds in
+    # NCHW (meshpose_blaze: 13 of them, each right after an Add); those layers' kernels are captured
+    # by the function but tracked by no object, and tf.saved_model.save refuses an "untracked
+    # resource". Tracking them here keeps every weight in the SavedModel.
+    tracked = {id(v) for v in keras_model.variables}
+    module.untracked = [v for v in serve.graph.variables if id(v) not in tracked]
+    tf.saved_model.save(module, args["saved_model"], signatures={"serving_default": serve})
 
 
 def convert(args: dict) -> None:

@@ -277,6 +277,9 @@ class _Immediate:
 
 def load_program(path: Path | str) -> Program:
     """Read the `main` function of a saved .mlpackage (no Core ML runtime needed)."""
+    from meshpose_export.targets.coreml_target import _ct
+
+    _ct()  # before the first coremltools import below: its first import is noisy
     from coremltools.proto import FeatureTypes_pb2
 
     path = Path(path)

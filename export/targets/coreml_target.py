@@ -16,6 +16,9 @@ import io
 import logging
 import os
 import platform
+import re
+import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -87,22 +90,57 @@ def _quiet():
     return stack
 
 
+# What importing coremltools (and the TensorFlow it imports) prints that no user can act on: about
+# 17 lines on Linux. Anything else printed during the import is passed on.
+_IMPORT_NOISE = re.compile(
+    "|".join(
+        (
+            r"has not been tested with coremltools",
+            r"scikit-learn version .* is not supported",
+            r"All log messages before absl::InitializeLog\(\) is called",
+            r"^[IW]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \w+\.cc:\d+\]",  # absl INFO/WARNING lines (TensorFlow)
+            r"oneDNN custom operations are on",
+            r"Could not find cuda drivers",
+            r"Unable to register cu\w+ factory",
+            r"TF-TRT Warning",
+        )
+    )
+)
+# Off macOS coremltools has no runtime library, which is expected there: its "Failed to load
+# _MLModelProxy ..." lines are noise; on macOS they would mean a broken install and are kept.
+_NO_RUNTIME = re.compile(r"Failed to load _ML\w+Proxy: No module named 'coremltools\.libcoremlpython'")
+
+
+def _is_noise(line: str) -> bool:
+    return bool(_IMPORT_NOISE.search(line)) or (platform.system() != "Darwin" and bool(_NO_RUNTIME.search(line)))
+
+
 @contextlib.contextmanager
-def _silence_native_stderr():
-    """TensorFlow (imported by coremltools) logs from C++ straight to file descriptor 2."""
+def _filtered_stderr():
+    """TensorFlow (imported by coremltools) logs from C++ straight to file descriptor 2: capture
+    fd 2 and sys.stderr during the block, then pass on what is not known noise."""
+    sys.stderr.flush()
     saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    captured = io.StringIO()
+    with tempfile.TemporaryFile() as native:
+        try:
+            os.dup2(native.fileno(), 2)
+            with contextlib.redirect_stderr(captured):
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            native.seek(0)
+            text = native.read().decode(errors="replace") + captured.getvalue()
+            kept = [ln for ln in text.splitlines() if ln.strip() and not _is_noise(ln)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
 
 
 def _ct():
-    with _quiet(), _silence_native_stderr():
+    with warnings.catch_warnings(), _filtered_stderr():
+        warnings.simplefilter("ignore")
+        logging.getLogger("coremltools").setLevel(logging.ERROR)
         import coremltools as ct
     return ct
 

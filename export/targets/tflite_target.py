@@ -144,8 +144,13 @@ class TfliteTarget(Target):
         # change by one grey level, so its float16 error is rounding, and 5 px stays under the
         # smallest injected converter fault (14.2 px). The int8 budgets stay where seeded weights
         # put them: the trained weights' 42-130 px are past any fault, a failure, not a budget.
+        # fp32 was 0.01 / 0.005 until meshpose_blaze (seeded heads) measured 0.0233 / 0.0087:
+        # XNNPACK's float32 sums leave ~2e-5 in the 2x2 deep map its regression branch pools
+        # (no spatial averaging there, unlike xs's 64x48 map), and the heads amplify it; ONNX
+        # Runtime gave 0.0031 / 0.0011 on the same weights. 0.1 / 0.05 keeps 4x headroom for other
+        # CPUs and stays 140x under the smallest injected converter fault (docs/design.md).
         return {
-            "fp32": Tolerance(max_px=0.01, p99_px=0.005, visibility=1e-4),
+            "fp32": Tolerance(max_px=0.1, p99_px=0.05, visibility=1e-4),
             "fp16": Tolerance(max_px=5.0, p99_px=2.0, visibility=5e-3),
             "int8_dynamic": Tolerance(max_px=8.0, p99_px=4.0, visibility=0.05),
             "int8_full": Tolerance(max_px=10.0, p99_px=6.0, visibility=0.05),
@@ -194,8 +199,20 @@ def _worker_cmd(mode: str, args: dict) -> list[str]:
     return [sys.executable, "-m", "meshpose_export.targets._onnx2tf_worker", mode, json.dumps(args)]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+def _env(tmp: Path) -> dict[str, str]:
+    # TMPDIR inside the export's own work folder: TensorFlow's autograph writes
+    # __autograph_generated_file*.py there and removes them only at a clean exit, so a worker
+    # ended by Ctrl-C, SIGTERM or its parent's death left them in the system temp folder. Here the
+    # staging folder's cleanup (or the next export's sweep after a SIGKILL) takes them.
+    where = str(tmp)
+    return {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "CUDA_VISIBLE_DEVICES": "-1",
+        "TMPDIR": where,
+        "TEMP": where,
+        "TMP": where,
+    }
 
 
 def _run_worker(mode: str, args: dict, log: Path) -> None:
@@ -218,9 +235,12 @@ def _run_workers(jobs: list[tuple[str, dict, Path]]) -> None:
     preexec = _die_with_parent if sys.platform.startswith("linux") else None
     try:
         for mode, args, log in jobs:
+            # Each worker's temp folder sits beside its log, in the export's work folder.
+            tmp = log.parent / f"tmp-{log.stem}"
+            tmp.mkdir(exist_ok=True)
             fh = open(log, "w")
             proc = subprocess.Popen(
-                _worker_cmd(mode, args), stdout=fh, stderr=subprocess.STDOUT, env=_env(), preexec_fn=preexec
+                _worker_cmd(mode, args), stdout=fh, stderr=subprocess.STDOUT, env=_env(tmp), preexec_fn=preexec
             )
             procs.append((proc, fh, log))
         failed = []

@@ -47,4 +47,11 @@ def list_backbones() -> list[str]:
 
 def _import_builtin() -> None:
     # Imported lazily so that `register_backbone` exists before the modules that use it load.
-    from meshpose_mobile.backbones import hrnet, mobilenetv2, resnet, tiny  # noqa: F401
+    from meshpose_mobile.backbones import blazepose, hrnet, mobilenetv2, resnet, tiny  # noqa: F401
+
+
+def load_pretrained(backbone: nn.Module) -> str | None:
+    """Load a backbone's imported weights when it has any (meshpose_blaze's BlazePose encoder);
+    returns a one-line note of what was loaded, or None for backbones trained from scratch."""
+    loader = getattr(backbone, "load_pretrained", None)
+    return loader() if callable(loader) else None
