@@ -8,14 +8,20 @@ from pathlib import Path
 
 import click
 
-from meshpose_mobile.cli import fail, interrupted
+from meshpose_mobile.cli import fail, guard_stdout, interrupted
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
 from meshpose_mobile.signals import install_handlers, raise_if_interrupted
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--variant", "variants", multiple=True, help="Repeatable (default: meshpose_xs).")
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    help="Repeatable or comma-separated, e.g. --variant meshpose_xs,meshpose_blaze (default: meshpose_xs and, "
+    "where registered, meshpose_blaze).",
+)
 @click.option(
     "--runtime",
     "runtimes",
@@ -33,7 +39,12 @@ from meshpose_mobile.signals import install_handlers, raise_if_interrupted
 @click.option("--warmup", default=5, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(), default="benchmarks/results", show_default=True)
 @click.option("--machine", default=None, help="Results folder name (default: from the CPU model and core count).")
-@click.option("--peer-dir", type=click.Path(), default="benchmarks/peers", show_default=True)
+@click.option(
+    "--peer-dir",
+    type=click.Path(),
+    default=None,
+    help="Folder holding pose_landmark_full.tflite (default: where `meshpose-models list` finds it).",
+)
 @click.option(
     "--compare-expectation",
     multiple=True,
@@ -61,17 +72,19 @@ def main(
     warmup: int,
     out_dir: str,
     machine: str | None,
-    peer_dir: str,
+    peer_dir: str | None,
     compare_expectation: tuple[str, ...],
     ckpt: Path | None,
     time_failed: bool,
     shipped: bool,
 ) -> None:
     """Measure every exported artifact on this machine; JSON, markdown table and PNG plot."""
+    guard_stdout()
     install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        from meshpose_export.bench.run import BenchConfig, run_bench
+        from meshpose_export.bench.run import BenchConfig, default_variants, run_bench
+        from meshpose_mobile.machine import usable_cores
 
         raise_if_interrupted()
         defaults = BenchConfig()
@@ -83,10 +96,11 @@ def main(
             by_target.setdefault(name, []).append(precision)
         out = user_path(out_dir, "--out")
         cfg = BenchConfig(
-            variants=variants or defaults.variants,
+            variants=tuple(v.strip() for spec in variants for v in spec.split(",") if v.strip()) or default_variants(),
             runtimes=runtimes,
             precisions={k: tuple(v) for k, v in by_target.items()},
-            threads=threads or defaults.threads,
+            # The default pair, without counts this machine cannot run (a 1-core runner).
+            threads=threads or tuple(t for t in defaults.threads if t <= usable_cores()) or (1,),
             runs=runs,
             warmup=warmup,
             out_dir=out,

@@ -1,8 +1,9 @@
 """Person detector: MediaPipe's BlazePose pose detector, decoded here, run on LiteRT.
 
 The model is `mediapipe/modules/pose_detection/pose_detection.tflite` from the mediapipe 0.10.21
-wheel (Apache-2.0). `make setup` unzips it to `models/pose_detection.tflite`; mediapipe is never
-imported and nothing is downloaded at run time.
+wheel (Apache-2.0). `meshpose-models fetch` unzips it into the user cache (`make setup` into the
+checkout's `models/`), where `paths.find_model_file` finds it; mediapipe is never imported and
+nothing is downloaded at run time.
 
 Model contract (read from the file: input (1, 224, 224, 3) float32, outputs (1, 2254, 12) and
 (1, 2254, 1)), with the decoding options of MediaPipe's pose detection graph:
@@ -37,6 +38,7 @@ import numpy as np
 
 from meshpose_export.tracking import Box, aspect_box, box_iou, clip_box
 from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.paths import FETCH_COMMAND, ModelNotFoundError, find_model_file
 
 DETECTOR_FILE = "pose_detection.tflite"
 DETECTOR_SOURCE = "mediapipe 0.10.21 wheel: mediapipe/modules/pose_detection/pose_detection.tflite (Apache-2.0)"
@@ -257,21 +259,21 @@ def detections_from_outputs(
 
 
 def find_detector(path: str | Path | None = None) -> Path:
-    """--detector, else $MESHPOSE_DETECTOR, else models/pose_detection.tflite of the checkout."""
-    candidates = []
-    if path is not None:
-        candidates.append(Path(path))
-    elif os.environ.get(DETECTOR_ENV):
-        candidates.append(Path(os.environ[DETECTOR_ENV]))
-    else:
-        root = Path(__file__).resolve().parents[1]
-        candidates += [root / "models" / DETECTOR_FILE, Path.cwd() / "models" / DETECTOR_FILE]
-    for c in candidates:
-        if c.is_file():
-            return c
+    """--detector, else $MESHPOSE_DETECTOR, else the copy `meshpose-models fetch` or `make setup` unzipped
+    (`paths.find_model_file`: $MESHPOSE_MODELS, the user cache, the checkout's models/)."""
+    flag = "--detector"
+    if path is None and os.environ.get(DETECTOR_ENV):
+        path, flag = os.environ[DETECTOR_ENV], f"${DETECTOR_ENV}"
+    if path is None:
+        try:
+            return find_model_file(DETECTOR_FILE)
+        except ModelNotFoundError as err:
+            raise DetectorError(f"{err}, or pass --box x,y,w,h") from None
+    if Path(path).is_file():
+        return Path(path)
     raise DetectorError(
-        f"person detector not found at {candidates[0]}; run `make setup` (it unzips {DETECTOR_FILE} from the "
-        f"mediapipe wheel), pass --detector PATH, or pass --box x,y,w,h"
+        f"person detector not found at {path} ({flag}); pass MediaPipe's {DETECTOR_FILE}, or unset it and run "
+        f"`{FETCH_COMMAND}`, or pass --box x,y,w,h"
     )
 
 
@@ -297,13 +299,15 @@ class PersonDetector:
             why = " ".join(str(err).split())[:120] or type(err).__name__
             raise DetectorError(
                 f"cannot load person detector {self.path} ({why}); pass MediaPipe's {DETECTOR_FILE} to --detector "
-                "or run `make setup` again"
+                f"or run `{FETCH_COMMAND} --force`"
             ) from None
         (inp,) = self.interp.get_input_details()
         shape = tuple(int(v) for v in inp["shape"])
         outs = {tuple(int(v) for v in d["shape"])[-1]: d["index"] for d in self.interp.get_output_details()}
         if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3 or set(outs) != {12, 1}:
-            raise DetectorError(f"{self.path} is not MediaPipe's pose detector (input {shape}); run `make setup` again")
+            raise DetectorError(
+                f"{self.path} is not MediaPipe's pose detector (input {shape}); run `{FETCH_COMMAND} --force`"
+            )
         self.input_size = shape[1]
         self._inp = inp["index"]
         self._boxes, self._scores = outs[12], outs[1]

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from meshpose_mobile.errors import MeshPoseError
@@ -126,3 +127,117 @@ def out_dir_or_nothing(path: Path, flag: str = "--out") -> Iterator[Path]:
             except OSError:
                 break
         raise
+
+
+# --------------------------------------------------------------------------- third-party models
+#
+# Google's models from the mediapipe 0.10.21 wheel (Apache-2.0) are never committed and never
+# imported from mediapipe: `meshpose-models fetch` (any install) or `make setup` (a checkout)
+# unzips them from the wheel that pip downloads from the package registry. Every command finds
+# them with `find_model_file`, so a checkout and a pip install look in the same places.
+
+MODELS_ENV = "MESHPOSE_MODELS"
+FETCH_COMMAND = "meshpose-models fetch"
+MEDIAPIPE_REQUIREMENT = "mediapipe==0.10.21"
+
+
+class ModelNotFoundError(MeshPoseError):
+    """A third-party model file (person detector, BlazePose) is in none of the places looked at."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str  # file name, the key of `find_model_file`
+    role: str  # what it is, for messages
+    used_by: str  # what needs it, for `meshpose-models list`
+    wheel_member: str  # path inside the mediapipe wheel
+    checkout_path: str  # where `make setup` unzips it, relative to the checkout root
+    sha256: str  # of the file as shipped in mediapipe 0.10.21 (checked by `meshpose-models fetch`)
+    size: int
+
+
+MODEL_FILES: dict[str, ModelFile] = {
+    m.name: m
+    for m in (
+        ModelFile(
+            "pose_detection.tflite",
+            "person detector",
+            "meshpose-predict without --box",
+            "mediapipe/modules/pose_detection/pose_detection.tflite",
+            "models/pose_detection.tflite",
+            "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+            2959046,
+        ),
+        ModelFile(
+            "pose_landmark_full.tflite",
+            "BlazePose GHUM full",
+            "meshpose_blaze's encoder, meshpose-bench's peer",
+            "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+            "benchmarks/peers/pose_landmark_full.tflite",
+            "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+            6440512,
+        ),
+    )
+}
+
+
+def models_dir() -> Path:
+    """Where `meshpose-models fetch` writes: $MESHPOSE_MODELS, else the user cache folder
+    ($XDG_CACHE_HOME/meshpose_mobile/models, else ~/.cache/meshpose_mobile/models)."""
+    if os.environ.get(MODELS_ENV, "").strip():
+        return Path(os.path.abspath(os.path.expanduser(os.environ[MODELS_ENV])))
+    return user_cache_models_dir()
+
+
+def user_cache_models_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    # XDG: a relative $XDG_CACHE_HOME is invalid and is ignored.
+    base = Path(cache) if cache and os.path.isabs(cache) else Path.home() / ".cache"
+    return base / "meshpose_mobile" / "models"
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from, or None when installed from a wheel (then
+    the folder above the package is site-packages, which holds no models of ours)."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() and (root / "Makefile").is_file() else None
+
+
+def model_search_paths(name: str) -> list[Path]:
+    """Where `find_model_file(name)` looks, in order: $MESHPOSE_MODELS, the user cache, the checkout."""
+    model = _model(name)
+    folders = []
+    if os.environ.get(MODELS_ENV, "").strip():
+        folders.append(models_dir())
+    folders.append(user_cache_models_dir())
+    paths = [f / model.name for f in folders]
+    root = checkout_root()
+    if root is not None:
+        paths.append(root / model.checkout_path)
+    return list(dict.fromkeys(paths))
+
+
+def find_model_file(name: str) -> Path:
+    """The first existing copy of a known third-party model (a key of `MODEL_FILES`, e.g.
+    "pose_detection.tflite"); `ModelNotFoundError` naming `meshpose-models fetch` when none exists."""
+    paths = model_search_paths(name)
+    for path in paths:
+        if path.is_file():
+            return path
+    raise ModelNotFoundError(missing_model_message(name, paths))
+
+
+def missing_model_message(name: str, looked_in: list[Path] | None = None) -> str:
+    model = _model(name)
+    where = ", ".join(str(p) for p in (looked_in or model_search_paths(name)))
+    fix = f"run `{FETCH_COMMAND}` (it unzips it from the {MEDIAPIPE_REQUIREMENT} wheel into {models_dir()})"
+    if checkout_root() is not None:
+        fix += " or `make setup` in the checkout"
+    return f"{model.role} {model.name} not found (looked in {where}); {fix}"
+
+
+def _model(name: str) -> ModelFile:
+    try:
+        return MODEL_FILES[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(MODEL_FILES)}") from None

@@ -6,6 +6,7 @@ Speed is never asserted (shared CI machines); only that every number is measured
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +69,8 @@ def test_onnx_macs_bad_file(tmp_path: Path) -> None:
 
 
 def test_peer_macs() -> None:
-    path = find_peer(Path(__file__).parents[1] / "benchmarks" / "peers")
-    assert path is not None, "BlazePose is not unzipped: run make setup (or make peers)"
+    path = find_peer()
+    assert path is not None, "BlazePose is not unzipped: run make setup or meshpose-models fetch"
     count = tflite_macs(path)
     assert count.total > 1e8 and set(count.by_op) >= {"CONV_2D", "DEPTHWISE_CONV_2D"}
 
@@ -169,7 +170,7 @@ def test_tiny_end_to_end(tmp_path: Path) -> None:
     assert stages["detect"] is None and stages["render"] is None
     assert all(stages[k] > 0 for k in ("preprocess", "inference", "postprocess"))
     assert sum(stages[k] for k in ("preprocess", "inference", "postprocess")) <= pipe.latency_median_ms * 1.5
-    assert any("run make peers" in line for line in lines)
+    assert any("not timed" in line and "meshpose-models fetch" in line for line in lines)
     md = (tmp_path / "test-machine" / "results.md").read_text()
     assert md.count("| meshpose_tiny |") == 3 and "Whole-pipeline stage medians" in md
     assert (tmp_path / "test-machine" / "latency_vs_macs.png").stat().st_size > 0
@@ -197,3 +198,65 @@ def test_time_failed_times_a_failing_artifact_and_says_so(tmp_path: Path, monkey
             assert row.status == "measured" and row.latency_median_ms > 0
             assert row.note.startswith("parity FAILED, timed on request") and row.parity_max_px > 0
             assert "**FAIL**" in (out / "m" / "results.md").read_text()
+
+
+def test_cost_table_and_ratios_against_the_peer() -> None:
+    from meshpose_export.bench.report import cost_table, ratio_lines
+
+    peer = Row("blazepose_full", "litert", "fp16 weights", 1, params=3_000_000, macs=400_000_000,
+               latency_median_ms=8.0)  # fmt: skip
+    ours = Row("meshpose_blaze", "litert", "fp32", 1, params=4_500_000, macs=480_000_000, latency_median_ms=10.0)
+    onnx = Row("meshpose_blaze", "onnxruntime", "fp32", 1, params=4_500_000, macs=480_000_000, latency_median_ms=9.0)
+    failed = Row("meshpose_xs", "export", "", None, status="failed")
+    table = cost_table([ours, onnx, failed, peer], "blazepose_full", ("meshpose_blaze", "meshpose_xs"))
+    assert table[2] == "| meshpose_blaze | 4.50 | 0.480 | 1.50x | 1.20x |"
+    assert table[3] == "| blazepose_full | 3.00 | 0.400 | 1.00x | 1.00x |" and len(table) == 4
+    assert cost_table([ours], "blazepose_full", ("meshpose_blaze",)) == []  # no peer in the run
+    # Latency ratios pair the same runtime and threads only (the peer runs on LiteRT alone).
+    (line,) = ratio_lines([ours, onnx, peer], "blazepose_full", "meshpose_blaze")
+    assert "litert fp32, 1 thread(s)" in line and line.endswith("= 1.25x")
+
+
+def test_default_variants_side_by_side() -> None:
+    """No --variant: the from-scratch variant and the one on BlazePose's encoder, in one run."""
+    from meshpose_export.bench.run import default_variants
+
+    assert default_variants() == ("meshpose_blaze", "meshpose_xs")
+
+
+@pytest.mark.export
+def test_a_failing_target_is_a_row_and_the_others_are_timed(tmp_path: Path, monkeypatch) -> None:
+    """A converter that fails for one variant (say TFLite for a new op) fails its own rows only."""
+    from meshpose_export.bench.run import run_bench
+    from meshpose_export.targets.base import get_target
+    from meshpose_mobile.errors import ExportError
+
+    def refuse(self, graph, out_path, precision, ctx):
+        raise ExportError("TFLite conversion step failed (stand-in)")
+
+    monkeypatch.setattr(type(get_target("tflite")), "export", refuse)
+    cfg = _tiny_bench(tmp_path, tmp_path, "m", runtimes=("onnxruntime", "litert"), precisions={"tflite": ("fp32",)})
+    lines: list[str] = []
+    run_bench(cfg, log=lines.append)
+    rows = [r for r in validate(json.loads((tmp_path / "m" / "results.json").read_text())) if r.scope == "model"]
+    by_runtime = {r.runtime: r for r in rows}
+    assert by_runtime["onnxruntime"].status == "measured" and by_runtime["onnxruntime"].macs > 0
+    assert by_runtime["litert"].status == "failed" and "stand-in" in by_runtime["litert"].note
+    assert by_runtime["litert"].macs == by_runtime["onnxruntime"].macs  # counted from the ONNX graph all the same
+    assert any("tflite: export failed" in line for line in lines)
+
+
+@pytest.mark.export
+def test_litert_rows_are_also_timed_interleaved_with_the_peer(tmp_path: Path) -> None:
+    """The ratio to BlazePose full from alternating runs in one process (paired.json, results.md)."""
+    from meshpose_export.bench.run import run_bench
+
+    cfg = _tiny_bench(tmp_path, tmp_path, "m", runtimes=("litert",), precisions={"tflite": ("fp32",)})
+    run_bench(replace(cfg, peer_dir=None), log=lambda _m: None)
+    (p,) = json.loads((tmp_path / "m" / "paired.json").read_text())["rows"]
+    key = (p["model"], p["runtime"], p["precision"], p["threads"], p["rounds"])
+    assert key == ("meshpose_tiny", "litert", "fp32", 1, 2)
+    assert p["model_median_ms"] > 0 and p["peer_median_ms"] > 0 and p["parity_failed"] is False
+    assert p["ratio_of_medians"] == pytest.approx(p["model_median_ms"] / p["peer_median_ms"])
+    md = (tmp_path / "m" / "results.md").read_text()
+    assert "Interleaved with the peer" in md and "| meshpose_tiny | " in md and "MACs / blazepose_full" in md

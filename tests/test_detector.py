@@ -142,7 +142,7 @@ def test_detector_finds_nobody_in_a_blank_photo(detector):
 def test_detector_missing_model_is_a_clear_error(tmp_path):
     from meshpose_export.detector import DetectorError
 
-    with pytest.raises(DetectorError, match="make setup"):
+    with pytest.raises(DetectorError, match="meshpose-models fetch"):
         PersonDetector(tmp_path / "nope.tflite")
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model")

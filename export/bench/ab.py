@@ -31,11 +31,22 @@ class AB:
     median_of_ratios: float  # per round after / before: robust to load that drifts between rounds
 
 
-def interleaved(kind: str, before: Path, after: Path, threads: int, shape: list[int], runs: int, warmup: int) -> AB:
+def interleaved(
+    kind: str,
+    before: Path,
+    after: Path,
+    threads: int,
+    shape: list[int],
+    runs: int,
+    warmup: int,
+    extra_before: str = "{}",
+    extra_after: str = "{}",
+) -> AB:
+    """`extra_*`: the worker's per-artifact options, e.g. '{"scale": 1.0}' for BlazePose's 0..1 input."""
     from meshpose_export.bench.worker import _make
 
-    fa = _make(kind, str(before), threads, shape)
-    fb = _make(kind, str(after), threads, shape)
+    fa = _make(kind, str(before), threads, shape, extra_before)
+    fb = _make(kind, str(after), threads, shape, extra_after)
     for _ in range(warmup):
         fa()
         fb()
@@ -52,10 +63,21 @@ def interleaved(kind: str, before: Path, after: Path, threads: int, shape: list[
     return AB(kind, threads, runs, ma, mb, p90(ta), p90(tb), mb / ma, statistics.median(ratios))
 
 
-def run_ab(kind: str, before: Path, after: Path, threads: int, shape: list[int], runs: int, warmup: int) -> AB:
+def run_ab(
+    kind: str,
+    before: Path,
+    after: Path,
+    threads: int,
+    shape: list[int],
+    runs: int,
+    warmup: int,
+    extra_before: str = "{}",
+    extra_after: str = "{}",
+) -> AB:
     """In a fresh process, like every other timing of meshpose-bench."""
     args = json.dumps({"kind": kind, "before": str(before), "after": str(after), "threads": threads,
-                       "shape": shape, "runs": runs, "warmup": warmup})  # fmt: skip
+                       "shape": shape, "runs": runs, "warmup": warmup,
+                       "extra_before": extra_before, "extra_after": extra_after})  # fmt: skip
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run(
         [sys.executable, "-m", "meshpose_export.bench.ab", args], capture_output=True, text=True, env=env
@@ -71,7 +93,10 @@ def main() -> None:
     from dataclasses import asdict
 
     a = json.loads(sys.argv[1])
-    r = interleaved(a["kind"], Path(a["before"]), Path(a["after"]), a["threads"], a["shape"], a["runs"], a["warmup"])
+    r = interleaved(
+        a["kind"], Path(a["before"]), Path(a["after"]), a["threads"], a["shape"], a["runs"], a["warmup"],
+        a.get("extra_before", "{}"), a.get("extra_after", "{}"),
+    )  # fmt: skip
     print("MESHPOSE_AB_RESULT " + json.dumps(asdict(r)), flush=True)
 
 

@@ -66,6 +66,30 @@ def ratio_lines(rows: list[Row], peer: str, model: str) -> list[str]:
     return out
 
 
+def cost_table(rows: list[Row], peer: str, models: tuple[str, ...] | list[str]) -> list[str]:
+    """Parameters and MACs of each model (counted from its graph) and their multiples of the peer's.
+    Empty when the peer is not in the run."""
+    first = {}
+    for r in rows:
+        if r.scope == "model" and r.params and r.macs:
+            first.setdefault(r.model, r)
+    p = first.get(peer)
+    if p is None:
+        return []
+    lines = [
+        f"| model | params M | GMACs | params / {peer} | MACs / {peer} |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in [*models, peer]:
+        r = first.get(name)
+        if r is not None:
+            lines.append(
+                f"| {name} | {r.params / 1e6:.2f} | {r.macs / 1e9:.3f} | {r.params / p.params:.2f}x "
+                f"| {r.macs / p.macs:.2f}x |"
+            )
+    return lines
+
+
 def plot(rows: list[Row], path: Path, title: str) -> None:
     import matplotlib
 

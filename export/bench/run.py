@@ -17,9 +17,10 @@ from typing import Any
 import torch
 
 from meshpose_export.bench import peer as peer_mod
+from meshpose_export.bench.ab import run_ab
 from meshpose_export.bench.macs import onnx_macs, tflite_macs
 from meshpose_export.bench.matmul_peak import matmul_peak
-from meshpose_export.bench.report import markdown, plot, ratio_lines
+from meshpose_export.bench.report import cost_table, markdown, plot, ratio_lines
 from meshpose_export.bench.schema import (
     TIMED_DESPITE_FAILURE,
     Row,
@@ -33,6 +34,7 @@ from meshpose_export.pipeline import plan_jobs, run_export
 from meshpose_export.targets.base import Precision, Target, TargetName, get_target, list_targets, target_for
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import ConfigError, MeshPoseError
+from meshpose_mobile.machine import usable_cores
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.paths import prepare_out_dir
 from meshpose_mobile.registry import get_variant
@@ -53,6 +55,18 @@ def all_runtimes() -> tuple[str, ...]:
     return (PYTORCH, *(t.runtime for t in _targets()))
 
 
+# Timed side by side with the peer by default: the from-scratch variant and the one on BlazePose's
+# own encoder (when its registry entry exists).
+SIDE_BY_SIDE = ("meshpose_blaze", "meshpose_xs")
+
+
+def default_variants() -> tuple[str, ...]:
+    from meshpose_mobile.registry import list_variants
+
+    names = {v.name for v in list_variants()}
+    return tuple(v for v in SIDE_BY_SIDE if v in names)
+
+
 def default_runtimes() -> tuple[str, ...]:
     """PyTorch and the runtime of every registered target that can execute on this machine."""
     return (PYTORCH, *(t.runtime for t in _targets() if t.runs_here()))
@@ -69,7 +83,7 @@ class BenchConfig:
     runs: int = 30
     out_dir: Path = Path("benchmarks/results")
     machine: str | None = None
-    peer_dir: Path = Path("benchmarks/peers")
+    peer_dir: Path | None = None  # None: where `paths.find_model_file` finds BlazePose full
     # Extra deployment forms timed next to the default one, in the same run (before/after).
     compare_expectation: tuple[str, ...] = ()
     compare_on: tuple[str, ...] = ("meshpose_xs",)  # variants the extra forms are timed for
@@ -100,6 +114,13 @@ class BenchConfig:
                 )
         if not self.threads or min(self.threads) < 1:
             raise ConfigError("--threads takes positive thread counts, e.g. --threads 1 2")
+        cores = usable_cores()
+        if max(self.threads) > cores:
+            # More threads than cores times the scheduler, not the model, and takes minutes.
+            raise ConfigError(
+                f"--threads {max(self.threads)} is more than the {cores} CPU core(s) this process may use; "
+                f"pass thread counts from 1 to {cores}"
+            )
         if self.runs < 1 or self.warmup < 0:
             raise ConfigError("--runs must be >= 1 and --warmup >= 0")
         from meshpose_mobile.deploy import EXPECTATIONS
@@ -218,8 +239,22 @@ def bench_variant(
                 if (j.target.name, j.precision) not in planned
             ]
     log(f"[{label}] exporting {len(jobs)} artifact(s) with parity")
-    results = run_export(_DeployAs(model, **deploy_kwargs), jobs, vdir, n_random=cfg.n_random, log=lambda _m: None)
-    macs = onnx_macs(next(r.path for r in results if r.target == MACS_FROM)).total
+    # One target at a time: a converter that fails for a new variant (a TFLite op, say) leaves the
+    # other targets timed, and the failure is a row of the table instead of the whole variant.
+    results, failures = [], []
+    for name in dict.fromkeys(j.target.name for j in jobs):
+        group = [j for j in jobs if j.target.name == name]
+        try:
+            results += run_export(
+                _DeployAs(model, **deploy_kwargs), group, vdir, n_random=cfg.n_random, log=lambda _m: None
+            )
+        except MeshPoseError as err:
+            log(f"  {label} {name}: export failed: {err}")
+            failures += [(j, err) for j in group]
+    if not results:
+        raise failures[0][1]
+    onnx = [r.path for r in results if r.target == MACS_FROM]
+    macs = onnx_macs(onnx[0]).total if onnx else None
 
     # Parity of a non-default form is against the default graph: "parity unchanged" means the
     # artifact still matches what every other target is checked against.
@@ -235,6 +270,10 @@ def bench_variant(
         base = Row(label, PYTORCH, "fp32", None, artifact=pt.name, artifact_bytes=pt.stat().st_size,
                    export_seconds=deploy_s, note="deployment graph, eager", **common)  # fmt: skip
         rows += [_timed_row(base, "torch", pt, t, cfg, peaks, log, spec) for t in cfg.threads]
+    for job, err in failures:
+        if job.target.runtime in cfg.active_runtimes:
+            base = Row(label, job.target.runtime, job.precision, None, status="failed", note=f"export: {err}", **common)
+            rows += [replace(base, threads=t) for t in cfg.threads]
     for r in results:
         target = get_target(r.target)
         runtime = target.runtime
@@ -287,7 +326,7 @@ def _pipeline_row(base: Row, kind: str, path: Path, threads: int, cfg: BenchConf
 def bench_peer(cfg: BenchConfig, peaks: dict[int, float], log: Log) -> list[Row]:
     path = peer_mod.find_peer(cfg.peer_dir)
     if path is None:
-        log(f"peer {peer_mod.PEER_NAME}: {cfg.peer_dir / peer_mod.PEER_FILE} is missing; run make peers")
+        log(f"peer {peer_mod.PEER_NAME} not timed: {peer_mod.missing_peer(cfg.peer_dir)}")
         return []
     target = target_for(path)
     base = Row(
@@ -298,6 +337,41 @@ def bench_peer(cfg: BenchConfig, peaks: dict[int, float], log: Log) -> list[Row]
     # The peer takes 0..1 pixels, ours 0..255.
     extra = json.dumps({"scale": 1.0})
     return [_timed_row(base, str(target.name), path, t, cfg, peaks, log, extra) for t in cfg.threads]
+
+
+def paired_with_peer(rows: list[Row], vdir: Path, peer: Path, cfg: BenchConfig, log: Log) -> list[dict[str, Any]]:
+    """Each measured model row on the peer's runtime, timed again alternately with the peer
+    (`bench/ab.py`): the ratio to the peer that the sequential rows give drifts with the machine's
+    load between the two timings, minutes apart; this one does not."""
+    target = target_for(peer)
+    out = []
+    for r in rows:
+        if r.scope != "model" or r.status != "measured" or r.runtime != target.runtime or r.threads is None:
+            continue
+        try:
+            ab = run_ab(str(target.name), peer, vdir / r.artifact, r.threads, list(r.input_shape), cfg.runs,
+                        cfg.warmup, extra_before=json.dumps({"scale": 1.0}))  # fmt: skip
+        except RuntimeError as err:
+            log(f"  {r.model} {r.runtime}/{r.precision} x{r.threads} interleaved with the peer: failed: {err}")
+            continue
+        p = {
+            "model": r.model, "runtime": r.runtime, "precision": r.precision, "threads": r.threads,
+            "peer": peer_mod.PEER_NAME, "rounds": ab.runs, "model_median_ms": ab.after_median_ms,
+            "peer_median_ms": ab.before_median_ms, "ratio_of_medians": ab.ratio_of_medians,
+            "median_of_ratios": ab.median_of_ratios, "parity_failed": r.note.startswith(TIMED_DESPITE_FAILURE),
+        }  # fmt: skip
+        log(f"  {paired_line(p)}")
+        out.append(p)
+    return out
+
+
+def paired_line(p: dict[str, Any]) -> str:
+    failed = " (its parity FAILED; timed on request)" if p["parity_failed"] else ""
+    head = f"{p['model']} {p['runtime']} {p['precision']}{failed}, {p['threads']} thread(s)"
+    return (
+        f"{head}: {p['model_median_ms']:.1f} ms vs {p['peer']} {p['peer_median_ms']:.1f} ms = "
+        f"{p['ratio_of_medians']:.2f}x (median of per-round ratios {p['median_of_ratios']:.2f}x, {p['rounds']} rounds)"
+    )
 
 
 def runtime_versions() -> dict[str, str]:
@@ -327,6 +401,8 @@ def run_bench(
         for t, p in peak_objs.items()
     }
     rows: list[Row] = []
+    paired: list[dict[str, Any]] = []
+    peer_path = peer_mod.find_peer(cfg.peer_dir)
     with tempfile.TemporaryDirectory(prefix="meshpose-bench-") as tmp:
         for variant in cfg.variants:
             model = model_factory(variant)
@@ -335,7 +411,10 @@ def run_bench(
                 forms += [(f"{variant}+{e}", {"expectation": e}) for e in cfg.compare_expectation]
             for label, kwargs in forms:
                 try:
-                    rows += bench_variant(model, label, kwargs, cfg, Path(tmp), peaks, log)
+                    measured = bench_variant(model, label, kwargs, cfg, Path(tmp), peaks, log)
+                    rows += measured
+                    if peer_path is not None:
+                        paired += paired_with_peer(measured, Path(tmp) / label, peer_path, cfg, log)
                 except MeshPoseError as err:
                     log(f"[{label}] not benchmarked: {err}")
                     rows.append(Row(label, "export", "", None, status="failed", note=str(err)))
@@ -344,8 +423,16 @@ def run_bench(
     write_json_atomic(out / "results.json", doc)
     table = markdown(machine, rows, {str(t): v for t, v in peak_doc.items()})
     ratios = [ln for v in cfg.variants for ln in ratio_lines(rows, peer_mod.PEER_NAME, v)]
+    cost = cost_table(rows, peer_mod.PEER_NAME, cfg.variants)
     changes = _before_after(rows, cfg)
-    text = table + ("\n\nRatio to the peer (same run):\n\n" + "\n".join(f"- {x}" for x in ratios) if ratios else "")
+    text = table + ("\n\nCost next to the peer (counted from the graphs):\n\n" + "\n".join(cost) if cost else "")
+    text += ("\n\nRatio to the peer (same run):\n\n" + "\n".join(f"- {x}" for x in ratios)) if ratios else ""
+    if paired:
+        write_json_atomic(out / "paired.json", {"schema": "meshpose-bench-paired", "version": 1, "rows": paired})
+        text += (
+            "\n\nInterleaved with the peer (both loaded in one process, single runs alternating, so a "
+            "neighbour's load lands on both; paired.json):\n\n" + "\n".join(f"- {paired_line(p)}" for p in paired)
+        )
     text += ("\n\nBefore / after (same run):\n\n" + "\n".join(f"- {x}" for x in changes)) if changes else ""
     write_text_atomic(out / "results.md", text + "\n")
     if any(r.status == "measured" for r in rows):
