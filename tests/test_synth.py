@@ -167,3 +167,255 @@ def test_synth_cli(tmp_path) -> None:
     assert res.exit_code != 0
     assert res.output.strip().startswith("error: synth config: selfie_fraction=2")
     assert "Traceback" not in res.output
+
+
+# ------------------------------------------------------------------------------------ photo look
+
+PHOTO = SynthConfig(height=96, width=72, num_points=48, appearance="photo")
+
+
+@pytest.fixture(scope="module")
+def photo_gen() -> SyntheticBodies:
+    return SyntheticBodies(PHOTO, seed=3)
+
+
+def test_flat_look_is_the_one_meshpose_xs_was_trained_on(gen: SyntheticBodies) -> None:
+    """The default (flat) samples did not move when the photo look was added: fingerprints of two
+    samples recorded from the generator before it (loose enough for a rounding flip on another CPU)."""
+    assert SMALL.appearance == "flat" and "background" not in gen[0]
+    for index, image_mean, vertex_sum, mask_px in (
+        (0, 78.54089506, 94306.644581, 3468),
+        (5, 87.37205826, 54538.604315, 2898),
+    ):
+        s = gen[index]
+        assert abs(float(s["image"].astype(np.float64).mean()) - image_mean) < 0.05
+        assert float(s["vertices"].astype(np.float64).sum()) == pytest.approx(vertex_sum, rel=1e-6)
+        assert abs(int(s["mask"].sum()) - mask_px) <= 3
+
+
+def test_photo_samples_are_a_pure_function_of_seed_and_index(photo_gen: SyntheticBodies) -> None:
+    other = SyntheticBodies(PHOTO, seed=3)
+    later, first = other[4], other[2]  # out of order: no state carries over between samples
+    for index, b in ((2, first), (4, later)):
+        a = photo_gen[index]
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert not np.array_equal(photo_gen[2]["image"], photo_gen[4]["image"])
+    assert not np.array_equal(SyntheticBodies(PHOTO, seed=4)[2]["image"], first["image"])
+
+
+def test_photo_look_differs_from_flat_and_labels_stay_self_consistent(photo_gen: SyntheticBodies) -> None:
+    flat = SyntheticBodies(SMALL, seed=3)
+    topo = default_topology()
+    for i in range(4):
+        p, f = photo_gen[i], flat[i]
+        assert p.keys() == f.keys() | {"background", "framing"}
+        assert np.abs(p["image"].astype(float) - f["image"].astype(float)).mean() > 10
+        # The clothes only change the picture: DensePose points still sit exactly on the naked mesh.
+        m = p["dp_mask"] > 0
+        corners = p["vertices"][topo.faces[p["dp_face"][m]]][..., :2]
+        np.testing.assert_allclose((p["dp_bary"][m][..., None] * corners).sum(1), p["dp_pixels"][m], atol=2e-3)
+        px = p["dp_pixels"][m].astype(int)
+        assert (p["mask"][px[:, 1], px[:, 0]] == 1).all()
+
+
+def test_photo_body_is_drawn_over_the_background(photo_gen: SyntheticBodies) -> None:
+    """Inside the visible body the picture differs from the photo behind it (clothes, skin, hair)."""
+    from meshpose_mobile import synth_photo
+
+    for i in range(4):
+        s = photo_gen[i]
+        assert int(s["background"]) in range(len(synth_photo.BACKGROUND_PHOTOS))
+        body = s["mask"] > 0
+        if body.sum() < 50:
+            continue
+        inside = s["image"][body].astype(float).std(0).mean()
+        assert inside > 3, "a flat blob, not a shaded body"
+
+
+def _in_crop(xy: np.ndarray, height: int, width: int) -> np.ndarray:
+    return (xy[..., 0] >= -0.5) & (xy[..., 0] < width - 0.5) & (xy[..., 1] >= -0.5) & (xy[..., 1] < height - 0.5)
+
+
+def test_cut_framing_labels_vertices_outside_the_picture_invisible() -> None:
+    """Bodies cut by the crop's edges: the loss's visibility labels (`partial_visibility_labels`,
+    the representation training uses) mark the vertices outside the picture invisible and only
+    those; DensePose points and joint masks agree; every vertex stays in the decodable range."""
+    import torch
+
+    from meshpose_mobile.config import ModelConfig
+    from meshpose_mobile.losses import partial_visibility_labels
+    from meshpose_mobile.registry import project_ranges
+    from meshpose_mobile.synth import FRAMINGS
+
+    h, w = 96, 64
+    cfg = SynthConfig(
+        height=h,
+        width=w,
+        num_points=48,
+        appearance="photo",
+        selfie_fraction=0.0,
+        cut_fraction=1.0,
+        upper_body_fraction=0.0,
+    )
+    gen = SyntheticBodies(cfg, seed=7)
+    topo = default_topology()
+    mcfg = ModelConfig(
+        variant="t", backbone="mobilenetv2", num_vertices=topo.num_vertices, input_height=h, input_width=w
+    )
+    ranges = project_ranges(h, w)
+    cut = 0
+    for i in range(10):
+        s = gen[i]
+        assert FRAMINGS[int(s["framing"])] == "cut"
+        v = s["vertices"][:, :2]
+        inside = _in_crop(v, h, w)
+        target, labelled = partial_visibility_labels(
+            topo.num_vertices,
+            torch.as_tensor(topo.faces),
+            torch.as_tensor(s["dp_face"])[None],
+            torch.as_tensor(s["dp_mask"] > 0)[None],
+            torch.as_tensor(s["vertices"])[None],
+            torch.ones(1),
+            mcfg,
+        )
+        target, labelled = target[0].numpy(), labelled[0].numpy()
+        invisible = labelled & (target == 0)
+        np.testing.assert_array_equal(invisible, ~inside & ~(labelled & (target == 1)))
+        seen = labelled & (target == 1)
+        # A vertex seen by a DensePose point is in the picture or a corner of a face the edge cuts.
+        seen_faces = topo.faces[s["dp_face"][s["dp_mask"] > 0]]
+        assert set(np.flatnonzero(seen & ~inside)) <= set(seen_faces.ravel().tolist())
+        np.testing.assert_array_equal(s["joints_2d_mask"] > 0, _in_crop(s["joints_2d"], h, w))
+        assert ranges["x_range"][0] <= v[:, 0].min() and v[:, 0].max() <= ranges["x_range"][1]
+        assert ranges["y_range"][0] <= v[:, 1].min() and v[:, 1].max() <= ranges["y_range"][1]
+        if (~inside).sum() > 20:
+            cut += 1
+            # The body reaches the edge it is cut by.
+            edges = np.concatenate([s["mask"][0], s["mask"][-1], s["mask"][:, 0], s["mask"][:, -1]])
+            assert edges.any() or s["mask"].sum() == 0
+    assert cut >= 7
+
+
+def test_upper_body_framing_cuts_the_legs() -> None:
+    from meshpose_mobile.synth import FRAMINGS
+
+    cfg = SynthConfig(
+        height=96, width=72, appearance="photo", selfie_fraction=0.0, upper_body_fraction=1.0, cut_fraction=0.0
+    )
+    gen = SyntheticBodies(cfg, seed=2)
+    legs_out = 0
+    for i in range(8):
+        s = gen[i]
+        assert FRAMINGS[int(s["framing"])] == "upper" and not bool(s["selfie"])
+        assert s["joints_2d_mask"][0] == 1  # the nose is in the picture
+        legs_out += int(s["joints_2d"][15:17, 1].min() > 95.5)
+    assert legs_out >= 7
+
+
+def test_backgrounds_come_from_the_listed_photos_without_people() -> None:
+    from meshpose_export.realphoto import PHOTOS
+    from meshpose_mobile import synth_photo
+    from meshpose_mobile.samples import SAMPLE_PHOTOS
+
+    names = {p.name for p in synth_photo.BACKGROUND_PHOTOS}
+    # Photos of people judge models (samples.py, the real-photo evaluation): never a background.
+    people = {p.name for p in SAMPLE_PHOTOS} | {p.ref.split(".")[0] for p in PHOTOS} | {p.name for p in PHOTOS}
+    people |= {"astronaut", "camera", "grace_hopper", "lfw_subset", "no_time_for_that"}
+    assert not names & people
+    assert not any(any(q in p.path for q in people) for p in synth_photo.BACKGROUND_PHOTOS)
+    lib = synth_photo.photo_library()
+    assert len(lib) == len(synth_photo.BACKGROUND_PHOTOS) >= 10
+    for photo in synth_photo.BACKGROUND_PHOTOS:
+        assert photo.file().is_file()
+    rng = np.random.default_rng(0)
+    used = set()
+    for _ in range(40):
+        crop = synth_photo.draw_photo_crop(rng, 96, 72)
+        used.add(crop.photo)
+        src = lib[crop.photo].pixels
+        ph, pw = src.shape[:2]
+        # The window lies inside the photo, zoomed in (never blown up past the photo's own pixels
+        # beyond 2.5x) and it is exactly what the crop shows.
+        assert 0 <= crop.top and crop.top + crop.step * 96 <= ph - 1 + 1e-6
+        assert 0 <= crop.left and crop.left + crop.step * 72 <= pw - 1 + 1e-6
+        image = synth_photo.render_photo_crop(crop, 96, 72)
+        y = crop.top + crop.step * 10.5 - 0.5
+        col = 71 - 20 if crop.flip else 20
+        x = crop.left + crop.step * (col + 0.5) - 0.5
+        y0, x0 = int(y), int(x)
+        fy, fx = y - y0, x - x0
+        ref = (
+            src[y0, x0] * (1 - fy) * (1 - fx)
+            + src[y0, x0 + 1] * (1 - fy) * fx
+            + src[y0 + 1, x0] * fy * (1 - fx)
+            + src[y0 + 1, x0 + 1] * fy * fx
+        )
+        np.testing.assert_allclose(image[10, 20], ref, atol=1e-2)
+    assert len(used) >= 8
+
+
+def test_camera_effects_stay_in_their_ranges() -> None:
+    from meshpose_mobile import synth_photo
+    from meshpose_mobile.synth_photo import EFFECT_RANGES as R
+
+    rng = np.random.default_rng(1)
+    grey = np.full((48, 40, 3), 128.0, np.float32)
+    jpeg = gray = 0
+    for _ in range(120):
+        fx = synth_photo.draw_effects(rng, 192, 192, (0.0, 6.0))
+        assert fx.blur_sigma == 0 or 0.3 <= fx.blur_sigma <= R["blur_sigma"][1]
+        assert fx.motion == 0 or 2 <= fx.motion <= R["motion"][1]
+        assert all(R["gains"][0] <= g <= R["gains"][1] for g in fx.gains)
+        for name in ("brightness", "contrast", "saturation", "gamma", "shot_noise"):
+            lo, hi = R[name]
+            assert lo <= getattr(fx, name) <= hi, name
+        assert 0 <= fx.read_noise <= 6.0
+        assert fx.jpeg_quality == 0 or R["jpeg_quality"][0] <= fx.jpeg_quality <= R["jpeg_quality"][1]
+        jpeg += fx.jpeg_quality > 0
+        gray += fx.grayscale
+        out = synth_photo.apply_effects(grey, fx, rng)
+        assert out.dtype == np.uint8 and out.shape == grey.shape
+        # Exposure and colour stay photographic: 128 grey lands within the ranges' extremes
+        # (0.85 gain x 0.7 brightness at gamma 1.25 .. 1.15 x 1.3 at gamma 0.8), plus noise.
+        assert 45 <= out.reshape(-1, 3).mean(0).min() and out.reshape(-1, 3).mean(0).max() <= 215
+    assert 60 <= jpeg <= 110 and 2 <= gray <= 30
+    # Without effects the picture only rounds.
+    none = synth_photo.CameraEffects(0.0, 0, 0, (1.0, 1.0, 1.0), 1.0, 1.0, 1.0, 1.0, False, 0.0, 0.0, 0)
+    ramp = np.linspace(0, 255, 48 * 40 * 3, dtype=np.float32).reshape(48, 40, 3)
+    np.testing.assert_allclose(synth_photo.apply_effects(ramp, none, rng), np.rint(ramp), atol=1)
+
+
+def test_photo_config_is_checked_and_old_datasets_read_as_flat() -> None:
+    with pytest.raises(ConfigError, match="appearance"):
+        SynthConfig(appearance="painted")
+    with pytest.raises(ConfigError, match="cut_fraction"):
+        SynthConfig(upper_body_fraction=0.7, cut_fraction=0.5)
+    old = SMALL.to_dict()
+    for key in ("appearance", "upper_body_fraction", "cut_fraction"):
+        old.pop(key)
+    assert SynthConfig.from_dict(old) == SMALL
+    assert SynthConfig.from_dict(PHOTO.to_dict()) == PHOTO
+
+
+def test_photo_dataset_round_trip(tmp_path) -> None:
+    out = write_dataset(tmp_path / "photo", 3, PHOTO, seed=3, shard_size=2)
+    ds = SynthDiskDataset(out)
+    assert ds.config.appearance == "photo"
+    ref = SyntheticBodies(PHOTO, seed=3)
+    for key, value in ref[2].items():
+        np.testing.assert_array_equal(ds[2][key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("sigma", [0.8, 1.3, 2.4, 2.5, 4.0, 7.0])
+def test_blur_keeps_the_light_and_spreads_it_by_sigma(sigma: float) -> None:
+    from meshpose_mobile.synth_photo import gaussian_blur
+
+    dot = np.zeros((81, 81, 1), np.float32)
+    dot[40, 40] = 1.0
+    out = gaussian_blur(dot, sigma)[..., 0]
+    assert out.sum() == pytest.approx(1.0, abs=1e-5)
+    offsets = np.arange(81) - 40
+    spread = np.sqrt((out.sum(1) * offsets**2).sum())
+    assert spread == pytest.approx(sigma, rel=0.17 if sigma >= 2.5 else 0.05)
