@@ -168,7 +168,7 @@ _ALLOWED = {
     "export/bench/profile_ort.py": "ONNX Runtime's own profiler over an .onnx",
     "export/bench/matmul_peak.py": "the CPU's GEMM roof through torch and ONNX Runtime's MLAS",
     "benchmarks/coreml_interpreter.py": "CoreML programs measured through the reference MIL interpreter",
-    "meshpose_mobile/backbones/blazepose.py": "reads Google's encoder from its .tflite file (an input, not an artifact)",
+    "meshpose_mobile/backbones/blazepose.py": "imports Google's encoder from its .tflite (an input)",
     "benchmarks/runtime_spread.py": "each runtime's own kernel switches (graph optimisation, op resolvers) measured",
 }
 
