@@ -35,7 +35,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup lint test-android-core
+test: setup lint test-android-core test-android-app
 	$(BIN)/python -m pytest -q
 
 # The Android app's platform-free Java core against golden/ (offline Maven; versions pinned in its pom).
@@ -48,6 +48,23 @@ test-android-core: setup
 	rc=0; (cd $(ANDROID_CORE) && mvn -o -q -B -Dstyle.color=never test) || rc=$$?; \
 	$(BIN)/python scripts/junit_summary.py $(ANDROID_CORE)/target/surefire-reports --label "Android core (JUnit)" || rc=1; \
 	exit $$rc
+
+# The Kotlin app compiled by kotlinc (npm's kotlin-compiler at the Kotlin version of
+# android_demo/build.gradle.kts, pinned with its integrity hash in compile_check/package-lock.json)
+# against the real Java core and our small stubs of Google's libraries: it checks our code against
+# our stubs, not against Google's libraries (android_demo/compile_check/README.md).
+# After test-android-core, which has Maven resolve Gson into ~/.m2.
+COMPILE_CHECK := android_demo/compile_check
+KOTLINC := $(COMPILE_CHECK)/node_modules/kotlin-compiler/bin/kotlinc
+.PHONY: test-android-app
+test-android-app: test-android-core $(KOTLINC)
+	$(COMPILE_CHECK)/compile.sh
+
+$(KOTLINC): $(COMPILE_CHECK)/package.json $(COMPILE_CHECK)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm (Node.js) is needed to install the Kotlin compiler for the Android app's compile check; install it (apt-get install nodejs npm)"; exit 1; }
+	@command -v javac >/dev/null || { echo "error: Java 17 (javac) is needed for the Android app's compile check; install it (android_demo/README.md)"; exit 1; }
+	npm ci --prefix $(COMPILE_CHECK) --no-audit --no-fund
+	touch $@
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -70,6 +87,9 @@ clean:
 # numpy<2); the wheel is fetched once with pip, nothing is downloaded at run time.
 # - models/pose_detection.tflite: the person detector of meshpose-predict (export/detector.py), part of setup.
 # - benchmarks/peers/pose_landmark_full.tflite: BlazePose GHUM full, the peer of meshpose-bench, part of setup (make peers).
+# A pip install has no Makefile: `meshpose-models fetch` (meshpose_mobile/models_cli.py) unzips the same files
+# from the same wheel into the user cache; meshpose_mobile.paths.find_model_file looks in both (and the SHA-256
+# of each file is pinned there).
 PEERS := benchmarks/peers
 MEDIAPIPE_WHEEL_DIR := $(PEERS)/wheels
 MEDIAPIPE_WHEEL_STAMP := $(MEDIAPIPE_WHEEL_DIR)/.downloaded
@@ -92,3 +112,27 @@ $(PEER): $(MEDIAPIPE_WHEEL_STAMP)
 
 $(DETECTOR): $(MEDIAPIPE_WHEEL_STAMP)
 	$(UNZIP_FROM_WHEEL) $(MEDIAPIPE_WHEEL_DIR) mediapipe/modules/pose_detection/pose_detection.tflite $@
+
+# Real photos of people for meshpose-eval-real (export/realphoto.py; judging models only, never training):
+# three of OpenCV's sample files from Debian's opencv-doc, pinned to the version the boxes were drawn on
+# (their SHA-256 are checked at run time). `apt-get download` needs no root; only these files are extracted.
+# Not part of setup: the evaluation's other photos ship in the venv (scikit-image, matplotlib).
+OPENCV_DOC := opencv-doc=4.6.0+dfsg-12
+REALPHOTOS := models/photos
+REALPHOTO_FILES := messi5.jpg basketball1.png vtest.avi
+.PHONY: realphotos eval-real
+realphotos: $(REALPHOTOS)/.extracted
+
+$(REALPHOTOS)/.extracted:
+	@command -v apt-get >/dev/null || { echo "error: apt-get (Debian) is needed to fetch opencv-doc; pass --photo-dir to meshpose-eval-real instead"; exit 1; }
+	rm -rf $(REALPHOTOS)/.deb && mkdir -p $(REALPHOTOS)/.deb
+	cd $(REALPHOTOS)/.deb && apt-get download -q $(OPENCV_DOC) 2>&1 | { grep -v "couldn't be accessed by user '_apt'" || true; }
+	dpkg-deb --fsys-tarfile $(REALPHOTOS)/.deb/opencv-doc_*.deb | tar -x -C $(REALPHOTOS)/.deb \
+		$(addprefix ./usr/share/doc/opencv-doc/examples/data/,$(REALPHOTO_FILES))
+	mv $(addprefix $(REALPHOTOS)/.deb/usr/share/doc/opencv-doc/examples/data/,$(REALPHOTO_FILES)) $(REALPHOTOS)/
+	rm -rf $(REALPHOTOS)/.deb
+	touch $@
+
+# meshpose_xs against BlazePose on every photo: docs/results/realphoto.{json,md}, docs/images/realphoto/.
+eval-real: setup realphotos
+	$(BIN)/meshpose-eval-real --model meshpose_xs --out docs/results --pictures docs/images/realphoto

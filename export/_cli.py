@@ -37,6 +37,8 @@ def check_box_scale(value: float | None, flag: str = "--box-scale") -> None:
         raise ConfigError(f"{flag} {value} must be a finite number > 0 (1.1 is the usual value)")
 
 
-def check_count(value: int, flag: str, minimum: int = 0) -> None:
+def check_count(value: int, flag: str, minimum: int = 0, maximum: int | None = None) -> None:
     if value < minimum:
         raise ConfigError(f"{flag} {value} must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{flag} {value} is more than {maximum}; pass at most {maximum}")

@@ -35,7 +35,7 @@ from meshpose_export.people import (
 )
 from meshpose_export.predict import Predictor
 from meshpose_export.video import FrameSource, VideoError, VideoWriter
-from meshpose_mobile.atomic import atomic_open, write_bytes_atomic
+from meshpose_mobile.atomic import atomic_open, write_files_atomic
 
 
 def photo_outputs(
@@ -50,20 +50,21 @@ def photo_outputs(
     title: str,
     compact_png: bool,
 ) -> tuple[list[Path], int]:
-    """One photo -> (written files, number of people)."""
-    from meshpose_export.overlay import save_overlay
+    """One photo -> (written files, number of people). The JSON and the overlay are rendered in
+    memory and written as a set: a failure leaves neither (`write_files_atomic`)."""
+    from meshpose_export.overlay import render_overlay
 
     people = predict_people(predictor, photo, detector, box)
     h, w = photo.shape[:2]
     doc = photo_document(people, predictor, str(path), (w, h), detector if box is None else None)
     if box is None and detector is None:
         doc["people"][0]["box_source"] = "whole image (--whole-image)"
-    written = [write_bytes_atomic(out_dir / f"{stem}.json", (json.dumps(doc) + "\n").encode())]
+    files = {out_dir / f"{stem}.json": (json.dumps(doc) + "\n").encode()}
     if overlay and people:
         target = out_dir / f"{stem}_overlay.png"
         if len(people) == 1:
-            written.append(
-                save_overlay(target, photo, people[0].prediction, predictor.faces, title=title, compact=compact_png)
+            files[target] = render_overlay(
+                photo, people[0].prediction, predictor.faces, title=title, compact=compact_png
             )
         else:
             drawn = draw_people(
@@ -81,8 +82,8 @@ def photo_outputs(
 
             buf = BytesIO()
             Image.fromarray(drawn).save(buf, format="PNG", optimize=compact_png)
-            written.append(write_bytes_atomic(target, buf.getvalue()))
-    return written, len(people)
+            files[target] = buf.getvalue()
+    return write_files_atomic(files), len(people)
 
 
 def _label(i: int, det: Any) -> str:
@@ -126,6 +127,7 @@ def run_video(
     track_ids: set[int] = set()
     first_size: tuple[int, int] | None = None
     writer = VideoWriter(video_path, source.fps) if overlay else None
+    placed_video = False
     start = time.perf_counter()
     cpu_start = time.process_time()
     bar = tqdm(total=total, file=sys.stderr, unit="frame", desc="track", dynamic_ncols=True)
@@ -201,13 +203,18 @@ def run_video(
                 "detector_share": round(t.detector_s / elapsed, 4),
             }
             fh.write((json.dumps(summary) + "\n").encode())
+            # The video is placed before the JSONL, inside its block: a disk that fills on the
+            # video's last write also drops the JSONL, so the two are left together or not at all.
+            if writer is not None:
+                writer.close()
+                placed_video = True
         bar.close()
-        if writer is not None:
-            writer.close()
     except BaseException:
         bar.close()
         if writer is not None:
             writer.abort()
+            if placed_video:
+                video_path.unlink(missing_ok=True)
         raise
     written = [jsonl_path] + ([video_path] if writer is not None else [])
     summary["written"] = [str(p) for p in written]

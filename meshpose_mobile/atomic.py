@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -55,6 +55,39 @@ def _os_cause(err: BaseException) -> OSError | None:
         err = err.__cause__ or err.__context__  # type: ignore[assignment]
         seen += 1
     return None
+
+
+def write_files_atomic(files: Mapping[Path, bytes]) -> list[Path]:
+    """Several files that belong together (a photo's JSON and its overlay): every one is written
+    to its temp file before any is renamed into place, so a disk that fills on the second file
+    leaves none of them, not a JSON without its overlay. A rename that fails half-way (rare: the
+    bytes are on disk by then) removes the ones already placed."""
+    temps: list[tuple[str, Path]] = []
+    placed: list[Path] = []
+    current = next(iter(files), Path("."))
+    try:
+        for path, data in files.items():
+            current = Path(path)
+            current.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=current.parent, prefix=temp_prefix(current), suffix=".tmp")
+            temps.append((tmp, current))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        for tmp, path in temps:
+            current = path
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+            os.replace(tmp, path)
+            placed.append(path)
+    except BaseException as err:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        for path in placed:
+            path.unlink(missing_ok=True)
+        cause = _os_cause(err)
+        if cause is not None:
+            raise write_error(current, cause) from None
+        raise
+    return placed
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:

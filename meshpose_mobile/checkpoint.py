@@ -20,7 +20,7 @@ from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import CheckpointError, MeshPoseError
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.official import convert_official_state_dict
-from meshpose_mobile.registry import create_model
+from meshpose_mobile.registry import create_model, list_variants
 from meshpose_mobile.released import (
     RELEASED_VERTICES,
     UPSAMPLER_KEY,
@@ -145,6 +145,14 @@ def _load_ours(path: str | Path, data: dict[str, Any], variant: str | None, topo
         raise CheckpointError(f"checkpoint {path} has a damaged config or topology ({err}); re-save it") from None
     except MeshPoseError as err:
         raise CheckpointError(f"checkpoint {path}: {err}") from None
+    known = [v.name for v in list_variants()]
+    if config.variant not in known:
+        # The variant name travels into every artifact's sidecar and the apps' labels: a name no
+        # variant has means an edited file or another toolkit's, not something to export as is.
+        raise CheckpointError(
+            f"checkpoint {path} names variant {config.variant!r}, which this toolkit does not have (known: "
+            f"{', '.join(known)}); the file was edited or made by another version: re-save it with save_checkpoint"
+        )
     if variant is not None and variant != config.variant:
         raise CheckpointError(
             f"checkpoint {path} holds {config.variant}, not {variant}; drop --variant or pass a {variant} checkpoint"

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,22 +31,32 @@ from typing import Any
 
 import numpy as np
 
+from meshpose_mobile import synth_photo
 from meshpose_mobile.errors import ConfigError, DataError
 from meshpose_mobile.machine import available_memory
 from meshpose_mobile.paths import OutputError, is_user_os_error, prepare_out_dir, sweep_stale, write_error
 from meshpose_mobile.topology import Topology, default_topology
 
 NUM_PARTS = 24
+APPEARANCES = ("flat", "photo")
+# Framing codes of the photo look's `framing` label.
+FRAMINGS = ("full", "selfie", "upper", "cut")
 FORMAT = "meshpose-synth"
 FORMAT_VERSION = 1
 # Largest image side: 10x the largest model input (384). One sample of 4096x4096 already peaks at
-# ~4.4 GB while it is drawn (`sample_peak_bytes`); larger crops train nothing the models can take.
+# ~4.4 GB while it is drawn (`memory_needed`); larger crops train nothing the models can take.
 MAX_SIDE = 4096
 # Peak bytes per pixel while one sample is drawn (float64 image, depth and label buffers), and
 # bytes per pixel of the sample kept afterwards (image, mask, part, uv): measured with tracemalloc
-# at 256x192, 512x384 and 1024x768 (264, 263, 262 B/px; 9.25 B/px kept).
+# at 256x192, 512x384 and 1024x768 (264, 263, 262 B/px; 9.25 B/px kept); appearance="photo" 270 and
+# 265 B/px at the first two.
 SAMPLE_PEAK_BYTES_PER_PX = 270
 SAMPLE_KEPT_BYTES_PER_PX = 9.25
+# The photo look draws a second (clothed) z-buffer and float32 picture layers: its peak, measured
+# the same way over 6 samples at 256x192 and 512x384, was 467 and 462 B/px (the flat look: 364
+# and 360 on the same samples), plus the decoded background photos held once per process (35 MB).
+SAMPLE_PEAK_BYTES_PER_PX_PHOTO = 480
+PHOTO_LIBRARY_BYTES = 40_000_000
 # Closest a low-poly vertex may come to the camera, metres (a phone held at arm's length sees the
 # hand at about this distance).
 _NEAREST = 0.3
@@ -119,6 +129,15 @@ class SynthConfig:
     # Gaussian pixel noise, standard deviation in 0..255 units drawn from this range.
     noise_range: tuple[float, float] = (0.0, 6.0)
     with_hires: bool = False
+    # "flat": the original look (colour fields, flat shapes, one light), kept bit for bit: the
+    # shipped meshpose_xs was trained on it and tests read it. "photo": clothes, hair, real photo
+    # backgrounds, lights and camera effects (synth_photo.py, docs/training.md "Photo-like bodies").
+    appearance: str = "flat"
+    # "photo" only (the flat look keeps its two framings): of the samples that are not selfies,
+    # these fractions are framed on the upper body from 1-2.5 m (video calls, AR) and zoomed
+    # 1.2-1.8x onto a random joint so the crop's edges cut the body.
+    upper_body_fraction: float = 0.2
+    cut_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         self.validate()
@@ -145,7 +164,9 @@ class SynthConfig:
             )
         if not isinstance(self.max_occluders, int) or self.max_occluders < 0:
             raise bad("max_occluders", "must be an integer >= 0")
-        for name in ("selfie_fraction", "occluder_prob", "pose_min_intensity"):
+        if self.appearance not in APPEARANCES:
+            raise bad("appearance", f"is not one of {', '.join(map(repr, APPEARANCES))}")
+        for name in ("selfie_fraction", "occluder_prob", "pose_min_intensity", "upper_body_fraction", "cut_fraction"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
                 raise bad(name, "must be a number in [0, 1]")
@@ -163,6 +184,11 @@ class SynthConfig:
                 or value[0] < 0
             ):
                 raise bad(name, "must be a pair (low, high) with 0 <= low <= high")
+        if self.upper_body_fraction + self.cut_fraction > 1.0:
+            raise ConfigError(
+                f"synth config: upper_body_fraction + cut_fraction = {self.upper_body_fraction + self.cut_fraction:g} "
+                "is more than 1; lower one of them"
+            )
         if self.scale_range[0] <= 0 or self.fill_range[0] <= 0:
             raise ConfigError("synth config: scale_range and fill_range must start above 0")
 
@@ -426,6 +452,12 @@ class SyntheticBodies:
     def rig(self) -> BodyRig:
         return BodyRig.from_topology(self.topology)
 
+    @cached_property
+    def photo_rig(self) -> synth_photo.PhotoRig:
+        topo = self.topology
+        assert topo.parts is not None
+        return synth_photo.PhotoRig.build(self.rig.template, topo.parts, list(topo.joint_names), self.rig.joints)
+
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         return self.sample(index)
 
@@ -444,12 +476,18 @@ class SyntheticBodies:
         uv (H, W, 2) float16; dp_pixels (N, 2), dp_part (N,), dp_uv (N, 2), dp_face (N,),
         dp_bary (N, 3), dp_mask (N,); vertices (K, 3) crop pixels + depth; joints_2d (17, 2),
         joints_2d_mask (17,) in the crop; joints_3d (17, 3); pixels_per_metre (); selfie ();
-        hires_vertices (N_hi, 3) when ``with_hires``.
+        hires_vertices (N_hi, 3) when ``with_hires``; with ``appearance="photo"`` also background ()
+        (index into `synth_photo.BACKGROUND_PHOTOS`) and framing () (index into `FRAMINGS`).
         """
         cfg, rig, topo = self.config, self.rig, self.topology
         rng = np.random.default_rng([self.seed, int(index)])
         height, width = cfg.height, cfg.width
         selfie = bool(rng.random() < cfg.selfie_fraction)
+        photo = cfg.appearance == "photo"
+        framing = "selfie" if selfie else "full"
+        if photo and not selfie:  # the flat look draws nothing here, so its samples are unchanged
+            u = rng.random() - cfg.upper_body_fraction
+            framing = "upper" if u < 0 else "cut" if u < cfg.cut_fraction else "full"
 
         # Shape: girth per group, then a global scale about the pelvis.
         girth = np.clip(rng.normal(0.0, cfg.girth_std, size=3), -2.5 * cfg.girth_std, 2.5 * cfg.girth_std)
@@ -477,6 +515,8 @@ class SyntheticBodies:
         yaw = np.deg2rad(rng.uniform(-cfg.yaw_range, cfg.yaw_range))
         if selfie:
             yaw = np.deg2rad(rng.uniform(-35, 35))
+        elif framing == "upper":  # people face a call or an AR camera more often than not
+            yaw = np.deg2rad(rng.uniform(-70, 70))
         tilt = np.deg2rad(rng.uniform(-cfg.tilt_range, cfg.tilt_range, size=2))
         world = euler_to_matrix(np.array([tilt[0], yaw, tilt[1]])) * scale
         posed_w = posed @ world.T
@@ -488,6 +528,8 @@ class SyntheticBodies:
         else:
             distance = rng.uniform(2.2, 6.0)
             aim = np.array([0.0, rng.uniform(-0.1, 0.3) * scale, 0.0]) @ world.T
+            if framing == "upper":
+                distance = rng.uniform(1.0, 2.5)
         # A limb swung towards a close camera must stay in front of it: step the camera back instead.
         distance = max(distance, float((posed_w[:, 2] - aim[2]).max()) + _NEAREST)
 
@@ -505,7 +547,7 @@ class SyntheticBodies:
         j_norm = joints_cam[:, :2] / joints_cam[:, 2:3]
 
         # Crop: an affine of the normalised image plane (focal length and principal point).
-        if selfie:
+        if framing in ("selfie", "upper"):
             # Framed on the head and upper torso whatever the arms do: from just above the head to
             # somewhere between the chest and below the hips, so the legs are always cut off.
             top = norm[rig.head, 1].min()
@@ -513,6 +555,8 @@ class SyntheticBodies:
             hips = j_norm[[11, 12], 1].mean()
             torso = max(abs(hips - shoulders), shoulders - top, 1e-6)
             bottom = shoulders + rng.uniform(0.3, 1.3) * torso
+            if framing == "upper":  # chest to mid-thigh: more of the body inside the decodable range
+                bottom += 0.3 * torso
             top -= rng.uniform(0.02, 0.15) * (bottom - top)
             focal = height / (bottom - top)
             centre_x = np.concatenate([norm[rig.head, 0], j_norm[[5, 6], 0]]).mean()
@@ -525,6 +569,17 @@ class SyntheticBodies:
             mid = (lo2 + hi2) / 2
             cx = width / 2 - focal * mid[0] + rng.uniform(-0.1, 0.1) * width
             cy = height / 2 - focal * mid[1] + rng.uniform(-0.1, 0.1) * height
+            if framing == "cut":
+                # Zoom onto a random joint placed anywhere in the middle of the crop, then shift so
+                # the body stays inside the decodable range (registry.project_ranges: x within
+                # -0.5..1.5 widths, y within -0.5..2.5 heights).
+                focal *= rng.uniform(1.2, 1.8)
+                k = int(rng.integers(len(j_norm)))
+                cx = rng.uniform(0.2, 0.8) * width - focal * j_norm[k, 0]
+                cy = rng.uniform(0.2, 0.8) * height - focal * j_norm[k, 1]
+                lo_px, hi_px = focal * lo2 + (cx, cy), focal * hi2 + (cx, cy)
+                cx += max(0.0, -0.45 * width - lo_px[0]) - max(0.0, hi_px[0] - 1.45 * width)
+                cy += max(0.0, -0.45 * height - lo_px[1]) - max(0.0, hi_px[1] - 2.45 * height)
         z_ref = float(cam[:, 2].mean())
         ppm = focal / z_ref
 
@@ -561,7 +616,12 @@ class SyntheticBodies:
             uvw /= np.maximum(uvw.sum(-1, keepdims=True), 1e-12)
             uv_map = np.einsum("hwc,hwcd->hwd", uvw, topo.uv.astype(np.float64)[rig.faces[fidx]])
 
-        image, occluded = self._paint(rng, fidx, bary, part_map, uv_map, posed_w, body)
+        extra: dict[str, np.ndarray] = {}
+        if photo:
+            image, occluded, crop = self._paint_photo(rng, posed_w, camera, label, body)
+            extra = {"background": np.int16(crop.photo), "framing": np.uint8(FRAMINGS.index(framing))}
+        else:
+            image, occluded = self._paint(rng, fidx, bary, part_map, uv_map, posed_w, body)
         mask = body & ~occluded
         part = np.where(mask, part_map, 0).astype(np.uint8)
         uv = np.where(mask[..., None], uv_map, 0.0).astype(np.float16)
@@ -604,6 +664,7 @@ class SyntheticBodies:
             "joints_3d": joints_3d.astype(np.float32),
             "pixels_per_metre": np.float32(ppm),
             "selfie": np.bool_(selfie),
+            **extra,
         }
         if cfg.with_hires:
             assert rig.hires is not None
@@ -681,6 +742,64 @@ class SyntheticBodies:
         image = image * gain + offset + rng.normal(0.0, rng.uniform(*cfg.noise_range), size=image.shape)
         return np.clip(np.rint(image), 0, 255).astype(np.uint8), occluded
 
+    def _paint_photo(
+        self,
+        rng: np.random.Generator,
+        posed_w: np.ndarray,
+        camera: Callable[[np.ndarray], np.ndarray],
+        label: Callable[[np.ndarray], np.ndarray],
+        body: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, synth_photo.PhotoCrop]:
+        """The photo look: RGB image, the occluder mask and the background's source.
+
+        The clothed surface (the body moved out along its normals) is drawn with its own z-buffer;
+        `body`, the naked body's pixels, only places the occluders, as in the flat look.
+        """
+        cfg, rig, look = self.config, self.rig, self.photo_rig
+        height, width = cfg.height, cfg.width
+        image, crop = synth_photo.background(rng, height, width)
+        outfit = synth_photo.draw_outfit(rng, look)
+        assert self.topology.parts is not None
+        vertex_region = synth_photo.regions(rig.template, self.topology.parts, outfit, look)
+        normals = _vertex_normals(posed_w, rig.faces)
+        clothed = posed_w + synth_photo.vertex_offsets(vertex_region, rig.template, outfit, look)[:, None] * normals
+        cam = camera(clothed)
+        cam[:, 2] = np.maximum(cam[:, 2], 0.5 * _NEAREST)
+        face_map, bary = rasterize(label(cam)[:, :2], cam[:, 2], rig.faces, height, width)
+        cover = face_map >= 0
+        idx = np.flatnonzero(cover)
+        lights = synth_photo.draw_lights(rng, image.reshape(-1, 3).mean(0))
+        if idx.size and rng.random() < 0.6:
+            # A soft shadow on whatever is behind: the body stops floating in front of the photo.
+            image *= 1 - rng.uniform(0.15, 0.45) * synth_photo.soft_shadow(rng, cover)[..., None]
+        if idx.size:
+            f = face_map.reshape(-1)[idx]
+            b = bary.reshape(-1, 3)[idx].astype(np.float64)
+            rest = np.einsum("nc,ncd->nd", b, rig.template[rig.faces[f]])
+            region = synth_photo.regions(rest, rig.face_part[f], outfit, look)
+            n = np.einsum("nc,ncd->nd", b, _vertex_normals(clothed, rig.faces)[rig.faces[f]])
+            n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+            colour = synth_photo.albedo(rest, region, outfit, look) * synth_photo.shade(n, lights)
+            image[idx // width, idx % width] = colour
+            image = synth_photo.soften_edges(image, cover)
+
+        # Occluders near the body, cut out of another photo and lit from one side.
+        occluded = np.zeros((height, width), dtype=bool)
+        if body.any():
+            ys, xs = np.nonzero(body)
+            for _ in range(cfg.max_occluders):
+                if rng.random() >= cfg.occluder_prob:
+                    continue
+                k = int(rng.integers(ys.size))
+                shape = _shape_mask(rng, height, width, xs[k], ys[k], rng.uniform(0.06, 0.22) * min(height, width))
+                texture, _ = synth_photo.background(rng, height, width)
+                ramp = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.2), width, dtype=np.float32)
+                image[shape] = (texture * ramp[None, :, None])[shape]
+                occluded |= shape
+
+        effects = synth_photo.draw_effects(rng, height, width, cfg.noise_range)
+        return synth_photo.apply_effects(image, effects, rng), occluded, crop
+
     # ---------------------------------------------------------------- speed
 
     def throughput(self, count: int = 64) -> float:
@@ -711,7 +830,10 @@ def memory_needed(config: SynthConfig, samples_held: int = 1) -> int:
     px, points = config.height * config.width, config.num_points
     # Per DensePose point: 48 bytes kept (pixel, part, uv, face, barycentrics, mask), about twice
     # that while drawn.
-    peak = px * SAMPLE_PEAK_BYTES_PER_PX + 100 * points
+    if config.appearance == "photo":
+        peak = px * SAMPLE_PEAK_BYTES_PER_PX_PHOTO + 100 * points + PHOTO_LIBRARY_BYTES
+    else:
+        peak = px * SAMPLE_PEAK_BYTES_PER_PX + 100 * points
     return int(peak + 2 * samples_held * (px * SAMPLE_KEPT_BYTES_PER_PX + 48 * points))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from meshpose_mobile.cli import fail, interrupted
+from meshpose_mobile.cli import fail, guard_stdout, interrupted
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import user_path
 from meshpose_mobile.signals import install_handlers, raise_if_interrupted
@@ -29,6 +29,7 @@ def main() -> None:
 def from_smpl(smpl_path: str, densepose_path: str, vertices: int, out_path: str, name: str | None) -> None:
     """A topology with DensePose's own 24 charts, decimated from the user's SMPL model, for training on
     DensePose-COCO (docs/training.md). Neither input file is shipped or downloaded."""
+    guard_stdout()
     install_handlers()
     out: Path | None = None
     try:

@@ -4,7 +4,10 @@ documented exit code, no traceback, and nothing half-written in the output folde
 Every case runs the command in a fresh Python process (as a user's shell would), from a working
 directory other than the repository. Classes (issue 11): output paths and disks, interrupted
 runs (signals), silently accepted values, files the user points at (checkpoints, run state,
-datasets, configs), images. The tiny model keeps each case to a few seconds.
+datasets, configs), images. Issue 20 adds standard output (a full disk, a closed pipe), sizes
+past memory, thread counts past the cores, edited checkpoint configs and damaged dataset
+metadata, photo outputs as a set, converter temp files and library noise.
+The tiny model keeps each case to a few seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ CLIS = {
     "meshpose-export": "meshpose_export.cli:main",
     "meshpose-predict": "meshpose_export.predict_cli:main",
     "meshpose-bench": "meshpose_export.bench_cli:main",
+    "meshpose-params": "meshpose_mobile.cli:params_main",
 }
 # A 3-step run of the tiny model on a handful of synthetic samples: seconds on one core.
 QUICK_TRAIN = (
@@ -57,8 +61,8 @@ def _command(cli: str, args: tuple[object, ...]) -> list[str]:
     return [sys.executable, "-c", code, *(str(a) for a in args)]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", **extra}
 
 
 def run(cli: str, *args: object, cwd: Path, timeout: float = 300) -> Result:
@@ -66,9 +70,17 @@ def run(cli: str, *args: object, cwd: Path, timeout: float = 300) -> Result:
     return Result(p.returncode, p.stdout, p.stderr)
 
 
-def start(cli: str, *args: object, cwd: Path) -> subprocess.Popen:
+def run_to(cli: str, *args: object, stdout: int | object, cwd: Path, timeout: float = 300) -> Result:
+    """`run` with standard output sent to `stdout` (a file descriptor or an open file)."""
+    p = subprocess.run(
+        _command(cli, args), stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env(), timeout=timeout
+    )
+    return Result(p.returncode, "", p.stderr)
+
+
+def start(cli: str, *args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        _command(cli, args), cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        _command(cli, args), cwd=cwd, env=env or _env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -144,9 +156,27 @@ def files(tmp_path_factory) -> dict[str, Path]:
     out["cut"] = d / "cut.pt"
     # A meshpose-synth dataset in two shards at the tiny model's size; the second is then cut.
     ds = write_dataset(d / "ds", 8, SynthConfig(height=64, width=48), shard_size=4)
+    out["good_dataset"] = shutil.copytree(ds, d / "good_ds")
+    # Damage inside the data, the zip directory at the end intact: found only when read.
+    flipped = shutil.copytree(ds, d / "flipped_ds") / "shard-00001.npz"
+    data = bytearray(flipped.read_bytes())
+    for i in range(len(data) // 4, len(data) // 2):
+        data[i] ^= 0x5A
+    flipped.write_bytes(bytes(data))
+    out["flipped_dataset"] = flipped.parent
     shard = ds / "shard-00001.npz"
     shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 3])
     out["cut_dataset"] = ds
+    for name, key, value in (
+        ("bogus_variant", "variant", "meshpose_bogus"),
+        ("bool_as_string", "seam_average", "maybe"),
+        ("mean_strings", "mean", ["a", "b", "c"]),
+        ("variant_number", "variant", 7),
+    ):
+        payload = torch.load(out["model"], weights_only=True)
+        payload["config"][key] = value
+        torch.save(payload, d / f"{name}.pt")
+        out[name] = d / f"{name}.pt"
     return out
 
 
@@ -289,11 +319,35 @@ def _toml(path: Path, text: str | bytes) -> Path:
         (("--set", "optim.lr=nan"), "optim.lr"),
         (("--steps", "0"), "steps=0"),
         (("--set", "data.train_size=-3"), "data.train_size=-3"),
+        (("--batch-size", "100000"), "batch_size 100000 is more than the 4 training samples"),
     ],
-    ids=["milestones-scalar", "milestones-decreasing", "milestones-string", "lr-nan", "steps-0", "train-size-neg"],
-)
+    ids=[
+        "milestones-scalar", "milestones-decreasing", "milestones-string", "lr-nan", "steps-0", "train-size-neg",
+        "batch-past-data",
+    ],
+)  # fmt: skip
 def test_train_values(args: tuple[str, ...], needle: str, work: Path, tmp_path: Path) -> None:
     answered(run("meshpose-train", "--out", tmp_path / "run", *QUICK_TRAIN, *args, cwd=work), 2, needle)
+    assert listing(tmp_path) == []
+
+
+MODEL_OVERRIDES = {
+    "bool-as-string": ("model.seam_average=maybe", "model.seam_average='maybe' must be true or false"),
+    "number-as-string": ('model.gain="x"', "model.gain='x' must be a finite number"),
+    "int-as-float": ("model.num_bins=2.5", "model.num_bins=2.5 must be an integer"),
+    "triple-of-strings": ('model.mean=["a", 1, 2]', "model.mean=['a', 1, 2] must be a list of three finite numbers"),
+    "unknown-field": ("model.seam_avg=true", "unknown key model.seam_avg"),
+}
+
+
+@pytest.mark.parametrize("case", list(MODEL_OVERRIDES))
+def test_model_overrides_typed(case: str, work: Path, tmp_path: Path) -> None:
+    """--print-config shows only a config the run accepts: a model field given the wrong type is
+    refused there, naming the field and its type, not later with a misleading message."""
+    assignment, needle = MODEL_OVERRIDES[case]
+    for extra in (("--print-config",), QUICK_TRAIN):
+        res = run("meshpose-train", "--out", tmp_path / "run", "--set", assignment, *extra, cwd=work)
+        answered(res, 2, needle)
     assert listing(tmp_path) == []
 
 
@@ -319,8 +373,13 @@ def test_train_config_files(content: str | bytes, needle: str, work: Path, tmp_p
         (("--bench", "--count", "0"), "--count 0"),
         (("--count", "-3", "--out", "ds"), "--count -3"),
         (("--count", "2", "--out", "ds", "--set", "selfie_fraction=2"), "selfie_fraction"),
+        (("--height", "100000", "--width", "100000", "--count", "1", "--out", "ds"), "larger than 4096 px a side"),
+        (("--height", "100000", "--width", "100000", "--bench", "--count", "1"), "larger than 4096 px a side"),
+        (("--count", "1", "--out", "ds", "--set", "height=100000"), "larger than 4096 px a side"),
+        (("--count", "1", "--out", "ds", "--seed", "-1"), "--seed -1 must be >= 0"),
+        (("--count", "1", "--out", "ds", "--set", "num_points=1000000000"), "num_points=1000000000 is more than"),
     ],
-    ids=["bench-count-0", "count-negative", "bad-field"],
+    ids=["bench-count-0", "count-negative", "bad-field", "huge", "huge-bench", "huge-set", "seed-neg", "points-huge"],
 )
 def test_synth_values(args: tuple[str, ...], needle: str, work: Path) -> None:
     before = listing(work)
@@ -328,8 +387,32 @@ def test_synth_values(args: tuple[str, ...], needle: str, work: Path) -> None:
     assert listing(work) == before
 
 
+def test_synth_memory_checked_before_allocating(monkeypatch) -> None:
+    """Sizes under the cap can still exceed this machine's memory: refused from the estimate
+    before any array exists (the estimate's numbers are measured, see synth.MAX_SIDE)."""
+    from meshpose_mobile import synth
+    from meshpose_mobile.errors import ConfigError
+
+    monkeypatch.setattr(synth, "available_memory", lambda: 2_000_000_000)
+    config = synth.SynthConfig(height=4096, width=4096)
+    with pytest.raises(ConfigError, match=r"4096x4096 images need about 8\d\.\d GB .* but 2\.0 GB is available"):
+        synth.write_dataset("/nonexistent/ds", 1000, config)
+    with pytest.raises(ConfigError, match="smaller --height/--width"):
+        synth.SyntheticBodies(config).throughput(1)
+    small = synth.SynthConfig(height=64, width=48)
+    assert synth.memory_needed(small, 256) < 100_000_000  # the tests' sizes pass on any machine
+    assert synth.memory_needed(synth.SynthConfig(), 256) < 1_000_000_000  # the default 384x288
+
+
 @pytest.mark.parametrize(
-    ("args", "needle"), [(("--steps", "0"), "steps=0"), (("--noise", "nan"), "noise=nan")], ids=["steps-0", "noise-nan"]
+    ("args", "needle"),
+    [
+        (("--steps", "0"), "steps=0"),
+        (("--noise", "nan"), "noise=nan"),
+        (("--seed", "-1"), "seed=-1 must be an integer >= 0"),
+        (("--train-size", "100000000"), "GB of memory but"),  # ~33 TB: refused on any machine
+    ],
+    ids=["steps-0", "noise-nan", "seed-neg", "pairs-past-memory"],
 )
 def test_upsampler_values(args: tuple[str, ...], needle: str, work: Path, tmp_path: Path) -> None:
     answered(run("meshpose-train-upsampler", "--out", tmp_path / "up", *args, cwd=work), 2, needle)
@@ -374,6 +457,29 @@ def test_export_ckpt_files(case: str, files: dict[str, Path], work: Path, tmp_pa
     res = run("meshpose-export", "--ckpt", files[name], "--target", "onnx", "--out", tmp_path / "out", cwd=work)
     answered(res, 2, needle)
     assert listing(tmp_path) == []
+
+
+# A checkpoint whose config was edited: refused when it is loaded (before anything is exported
+# or predicted), never written into a sidecar.
+EDITED_CONFIG_CASES = {
+    "bogus_variant": "names variant 'meshpose_bogus', which this toolkit does not have",
+    "variant_number": "variant=7 must be a non-empty string",
+    "bool_as_string": "seam_average='maybe' must be true or false",
+    "mean_strings": "mean=('a', 'b', 'c') must be a list of three finite numbers",
+}
+
+
+@pytest.mark.parametrize("case", list(EDITED_CONFIG_CASES))
+def test_checkpoint_with_edited_config(case: str, files: dict[str, Path], work: Path, tmp_path: Path) -> None:
+    needle = EDITED_CONFIG_CASES[case]
+    res = run("meshpose-export", "--ckpt", files[case], "--target", "onnx", "--out", tmp_path / "out", cwd=work)
+    answered(res, 2, needle)
+    from PIL import Image
+
+    Image.new("RGB", (48, 64), (90, 90, 90)).save(tmp_path / "p.png")
+    res = run("meshpose-predict", "p.png", "--model", files[case], "--whole-image", "--out", "pred", cwd=tmp_path)
+    answered(res, 2, needle)
+    assert listing(tmp_path) == ["p.png"]
 
 
 def test_predict_model_and_upsampler_swapped(files: dict[str, Path], work: Path, tmp_path: Path) -> None:
@@ -433,23 +539,125 @@ def test_resume_truncated_metrics(finished_run: Path, work: Path, tmp_path: Path
     assert not [p for p in listing(run_dir) if p.endswith(".tmp")]
 
 
+def test_workers_past_cores_are_capped(work: Path, tmp_path: Path) -> None:
+    from meshpose_mobile.machine import usable_cores
+
+    res = run("meshpose-train", "--out", tmp_path / "run", "--steps", "1", "--workers", "64", *QUICK_TRAIN, cwd=work)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert (
+        f"note: data.workers 64 is more than the {usable_cores()} CPU cores here; using {usable_cores()}" in res.stderr
+    )
+    assert "check_worker_number_rationality" not in res.stderr  # torch's own warning is not reached
+
+
 def test_resume_without_run(work: Path, tmp_path: Path) -> None:
     answered(run("meshpose-train", "--out", tmp_path / "none", "--resume", *QUICK_TRAIN, cwd=work), 2, "--resume")
     assert listing(tmp_path) == []
 
 
 @pytest.mark.parametrize("workers", [0, 1])
-def test_truncated_shard_mid_run(workers: int, files: dict[str, Path], work: Path, tmp_path: Path) -> None:
-    """The dataset opens (meta.json and files present); the cut shard is met during training."""
-    ds = files["cut_dataset"]
+@pytest.mark.parametrize("damage", ["cut", "flipped"])
+def test_damaged_shard(damage: str, workers: int, files: dict[str, Path], work: Path, tmp_path: Path) -> None:
+    """cut: the zip directory is gone, found when the dataset opens, before any run file exists.
+    flipped: bytes inside the data, found at the first training step (in a DataLoader worker
+    with workers=1), before any checkpoint: the run removes what it wrote (config.json,
+    metrics.jsonl, an untrained model-best.pt) and says to run again, not to --resume."""
+    ds = files[f"{damage}_dataset"]
     run_dir = tmp_path / "run"
     res = run(
         "meshpose-train", "--out", run_dir, "--train-data", ds, "--steps", "20", "--workers", workers,
         "--batch-size", "4", "--set", "data.val_size=2", "--no-progress", cwd=work,
     )  # fmt: skip
     line = answered(res, 2, "shard-00001.npz is truncated or damaged")
+    assert "regenerate the dataset" in line and "--resume" not in line
+    if damage == "flipped":
+        assert "eval step 0" in res.stderr  # the run had started
+        assert "run the same command again" in line
+    assert listing(tmp_path) == []
+
+
+DATASET_META_CASES = {
+    "list": (lambda m: [m], "holds a JSON list, not the object meshpose-synth writes"),
+    "no-config": (lambda m: {k: v for k, v in m.items() if k != "config"}, "has no 'config' object"),
+    "config-bad": (lambda m: {**m, "config": {**m["config"], "height": "tall"}}, "has an invalid config"),
+    "shards-not-list": (lambda m: {**m, "shards": "shard-00000.npz"}, "lists no shards"),
+    "shard-escapes": (
+        lambda m: {**m, "shards": [{"file": "../model.pt", "count": 4}]},
+        "shard entry without a plain file name",
+    ),
+    "count-string": (lambda m: {**m, "shards": [{"file": "shard-00000.npz", "count": "4"}]}, "count='4'"),
+    "shard-not-npz": (lambda m: {**m, "shards": [{"file": "meta.json", "count": 4}]}, "meta.json is truncated"),
+}
+
+
+@pytest.mark.parametrize("case", list(DATASET_META_CASES))
+def test_dataset_meta(case: str, files: dict[str, Path], work: Path, tmp_path: Path) -> None:
+    edit, needle = DATASET_META_CASES[case]
+    ds = shutil.copytree(files["good_dataset"], tmp_path / "ds")
+    meta = json.loads((ds / "meta.json").read_text())
+    (ds / "meta.json").write_text(json.dumps(edit(meta)))
+    before = listing(tmp_path)
+    res = run(
+        "meshpose-train", "--out", tmp_path / "run", "--train-data", ds, "--steps", "2", "--batch-size", "2",
+        "--set", "data.val_size=2", "--no-progress", cwd=work,
+    )  # fmt: skip
+    line = answered(res, 2, needle)
     assert "regenerate the dataset" in line
-    assert not [p for p in listing(run_dir) if p.endswith(".tmp")]
+    assert listing(tmp_path) == before
+
+
+# --------------------------------------------------------------------------- standard output
+
+# Every command that prints to standard output, at its quickest.
+STDOUT_COMMANDS = {
+    "params": ("meshpose-params",),
+    "synth-bench": ("meshpose-synth", "--bench", "--count", "2", "--height", "64", "--width", "48"),
+    "train-print-config": ("meshpose-train", "--out", "run", "--print-config"),
+    "export": (
+        "meshpose-export",
+        "--variant",
+        "meshpose_tiny",
+        "--target",
+        "onnx",
+        "--random-inputs",
+        "0",
+        "--out",
+        "a",
+    ),
+    "predict": ("meshpose-predict", "p.png", "--whole-image", "--no-overlay", "--out", "pred"),
+}
+
+
+@pytest.mark.parametrize("sink", ["full", "closed-pipe"])
+@pytest.mark.parametrize("case", list(STDOUT_COMMANDS))
+def test_stdout_cannot_be_written(case: str, sink: str, files: dict[str, Path], tmp_path: Path) -> None:
+    """`> /dev/full` (ENOSPC) and a pipe whose reader has gone (EPIPE): one line, exit 2, no
+    traceback, no "Exception ignored" at the interpreter's exit; an export stops before it starts."""
+    from PIL import Image
+
+    Image.new("RGB", (48, 64), (90, 90, 90)).save(tmp_path / "p.png")
+    cli, *args = STDOUT_COMMANDS[case]
+    if cli == "meshpose-predict":
+        args += ["--model", str(files["model"])]
+    if sink == "full":
+        if not Path("/dev/full").exists():
+            pytest.skip("no /dev/full here")
+        with open("/dev/full", "w") as full:
+            res = run_to(cli, *args, stdout=full, cwd=tmp_path)
+        why = "the disk is full"
+    else:
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            res = run_to(cli, *args, stdout=write, cwd=tmp_path)
+        finally:
+            os.close(write)
+        why = "broken pipe"
+    line = answered(res, 2, f"cannot write to standard output ({why}")
+    assert "Exception ignored" not in res.stderr
+    assert "redirect" in line
+    if case == "export":
+        assert listing(tmp_path) == ["p.png"]
 
 
 # --------------------------------------------------------------------------- images
@@ -593,6 +801,7 @@ EXPORT_VALUES = {
     "box-scale-inf": (("--box-scale", "inf"), "--box-scale inf"),
     "box-scale-nan": (("--box-scale", "nan"), "--box-scale nan"),
     "random-inputs-neg": (("--random-inputs", "-3"), "--random-inputs -3"),
+    "random-inputs-huge": (("--random-inputs", "100000000"), "--random-inputs 100000000 is more than 256"),
 }
 
 
@@ -662,6 +871,70 @@ def test_export_interrupts(work: Path, tmp_path: Path) -> None:
     assert res.returncode == 0 and "left by an export that was killed" in res.stdout, res.stdout + res.stderr
     assert not [p for p in listing(out) if p.startswith(".staging-")]
     assert "meshpose_tiny_fp32.onnx" in listing(out)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the converter workers")
+def test_export_interrupted_leaves_no_tensorflow_temp_files(work: Path, tmp_path: Path) -> None:
+    """TensorFlow's autograph writes __autograph_generated_file*.py into the temp folder and removes
+    them only at a clean exit. The converter workers get a temp folder inside the export's staging
+    folder, so SIGTERM while they run leaves none in the system temp folder (here $TMPDIR)."""
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    out = tmp_path / "arts"
+    args = ("--variant", "meshpose_tiny", "--target", "tflite", "--precision", "fp32", "--out", out)
+
+    def generated(folder: Path) -> list[str]:
+        return [p for p in listing(folder) if "__autograph_generated_file" in p]
+
+    proc = start("meshpose-export", *args, cwd=work, env=_env(TMPDIR=str(system_tmp)))
+    try:
+        wait_for(lambda: bool(generated(out) or generated(system_tmp)), timeout=240, what="autograph's files")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        res = finish(proc)
+    wait_for(lambda: not _tflite_workers(str(out)), timeout=30, what="the workers to end")
+    answered(res, 143, "terminated (SIGTERM)")
+    assert generated(system_tmp) == [] and listing(out) == []
+
+
+@pytest.fixture(scope="module")
+def coreml_export(tmp_path_factory) -> Path:
+    from meshpose_export.pipeline import plan_jobs, run_export
+    from meshpose_mobile.seeded import seeded_model
+
+    out = tmp_path_factory.mktemp("coreml")
+    (result,) = run_export(
+        seeded_model("meshpose_tiny"), plan_jobs("coreml", ("fp16",)), out, n_random=0, log=lambda s: None
+    )
+    return result.path
+
+
+def test_coreml_predict_says_only_what_a_user_needs(coreml_export: Path, tmp_path: Path) -> None:
+    """Off macOS, coremltools and the TensorFlow it imports printed ~17 lines (untested versions,
+    absl and oneDNN logs, 'Failed to load _MLModelProxy'). Left: one note saying who ran the
+    program (the reference interpreter, not the Core ML runtime)."""
+    from PIL import Image
+
+    Image.new("RGB", (48, 64), (90, 90, 90)).save(tmp_path / "p.png")
+    res = run("meshpose-predict", "p.png", "--model", coreml_export, "--whole-image", "--out", "pred", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    if sys.platform != "darwin":
+        assert lines == [f"note: {coreml_export.name}: MIL program executed by the reference interpreter "
+                         "(not the Core ML runtime)"], res.stderr  # fmt: skip
+    assert res.stdout.splitlines()[0].startswith("wrote ")
+
+
+def test_library_noise_filter_keeps_the_rest(capfd) -> None:
+    """The filter drops known noise only: an unknown line printed during the import still shows."""
+    from meshpose_export.targets.coreml_target import _filtered_stderr
+
+    with _filtered_stderr():
+        os.write(2, b"I0000 00:00:1796395801.885965    8566 port.cc:153] oneDNN custom operations are on.\n")
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+        print("TensorFlow version 2.21.0 has not been tested with coremltools.", file=sys.stderr)
+        os.write(2, b"something a user must see\n")
+    assert capfd.readouterr().err.splitlines() == ["something a user must see"]
 
 
 @pytest.mark.parametrize("when", ["imports", "onnx"])
@@ -780,6 +1053,7 @@ BENCH_CASES = {
     "expectation-bogus": (("--compare-expectation", "bogus"), "--compare-expectation 'bogus'"),
     "out-file": (("--out", "taken"), "is a file, not a folder"),
     "out-empty": (("--out", ""), "--out is empty"),
+    "threads-past-cores": (("--threads", "1", "--threads", "512"), "--threads 512 is more than the"),
 }
 
 
@@ -792,6 +1066,38 @@ def test_bench_fails_before_measuring(case: str, tmp_path: Path) -> None:
     answered(res, 2, needle)
     assert "measuring" not in res.stderr and time.monotonic() - start_time < 60
     assert listing(tmp_path) == ["taken"]
+
+
+def test_predict_disk_fills_at_the_overlay(files: dict[str, Path], full_disk: Path, tmp_path: Path) -> None:
+    """A 64 kB disk holds the photo's JSON (about 23 kB) but not its overlay (about 195 kB): the
+    two are written as a set, so neither is left, not a JSON without its overlay."""
+    from PIL import Image
+
+    Image.new("RGB", (48, 64), (90, 90, 90)).save(tmp_path / "p.png")
+    out = full_disk / "pred"
+    res = run("meshpose-predict", "p.png", "--model", files["model"], "--whole-image", "--out", out, cwd=tmp_path)
+    answered(res, 2, "p_overlay.png (the disk is full)")
+    assert listing(full_disk) == []
+    # The same photo without the overlay fits: the disk was the only problem.
+    res = run(
+        "meshpose-predict", "p.png", "--model", files["model"], "--whole-image", "--no-overlay", "--out", out,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert listing(full_disk) == ["pred", "pred/p.json"]
+    shutil.rmtree(out)
+
+
+def test_predict_video_disk_full(files: dict[str, Path], full_disk: Path, tmp_path: Path) -> None:
+    """A video's overlay (noise frames: about 800 kB) fills a 64 kB disk part-way: neither the
+    video nor its JSONL is left (they are placed together, `people_cli.run_video`)."""
+    from meshpose_export.video import write_video
+
+    rng = np.random.default_rng(0)
+    write_video([rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(20)], tmp_path / "v.mp4", 10)
+    res = run("meshpose-predict", "v.mp4", "--model", files["model"], "--out", full_disk / "v", cwd=tmp_path)
+    answered(res, 2, "(the disk is full)")
+    assert listing(full_disk) == []
 
 
 def test_bench_read_only_out(read_only: Path, tmp_path: Path) -> None:

@@ -14,11 +14,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import platform
 import re
-import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -36,6 +33,7 @@ from meshpose_export.targets.base import (
     Tolerance,
     register_target,
 )
+from meshpose_mobile.cli import filtered_stderr
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
@@ -115,30 +113,8 @@ def _is_noise(line: str) -> bool:
     return bool(_IMPORT_NOISE.search(line)) or (platform.system() != "Darwin" and bool(_NO_RUNTIME.search(line)))
 
 
-@contextlib.contextmanager
-def _filtered_stderr():
-    """TensorFlow (imported by coremltools) logs from C++ straight to file descriptor 2: capture
-    fd 2 and sys.stderr during the block, then pass on what is not known noise."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    captured = io.StringIO()
-    with tempfile.TemporaryFile() as native:
-        try:
-            os.dup2(native.fileno(), 2)
-            with contextlib.redirect_stderr(captured):
-                yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            native.seek(0)
-            text = native.read().decode(errors="replace") + captured.getvalue()
-            kept = [ln for ln in text.splitlines() if ln.strip() and not _is_noise(ln)]
-            if kept:
-                sys.stderr.write("\n".join(kept) + "\n")
-
-
 def _ct():
-    with warnings.catch_warnings(), _filtered_stderr():
+    with warnings.catch_warnings(), filtered_stderr(_is_noise):
         warnings.simplefilter("ignore")
         logging.getLogger("coremltools").setLevel(logging.ERROR)
         import coremltools as ct

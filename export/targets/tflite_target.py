@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from meshpose_export.targets.base import (
     register_target,
 )
 from meshpose_export.targets.onnx_target import export_onnx
+from meshpose_mobile.cli import filtered_stderr
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 from meshpose_mobile.signals import raise_if_interrupted
@@ -173,12 +175,24 @@ def op_details(path: Path | str) -> list[dict[str, Any]]:
     return list(Interpreter(model_path=str(path))._get_ops_details())
 
 
+# LiteRT's one line on every interpreter that gets its default CPU delegate: says nothing a user
+# of meshpose-predict can act on (issue 20's sweep). Any other line LiteRT prints is passed on.
+_LITERT_NOISE = re.compile(r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$")
+
+
+def _is_litert_noise(line: str) -> bool:
+    return bool(_LITERT_NOISE.match(line.strip()))
+
+
 def litert_interpreter(path: Path | str, threads: int | None = None) -> Any:
-    """A LiteRT interpreter for a .tflite that is not a MeshPose artifact (the person detector of
-    meshpose_export.detector): LiteRT stays imported only here."""
+    """A LiteRT interpreter with its tensors allocated, for a .tflite that is not a MeshPose
+    artifact (the person detector of meshpose_export.detector): LiteRT stays imported only here."""
     from ai_edge_litert.interpreter import Interpreter
 
-    return Interpreter(model_path=str(path), num_threads=threads)
+    with filtered_stderr(_is_litert_noise):
+        interp = Interpreter(model_path=str(path), num_threads=threads)
+        interp.allocate_tensors()
+    return interp
 
 
 def tensor_shapes(path: Path | str) -> dict[int, list[int]]:
@@ -275,7 +289,9 @@ def tflite_runner(path: Path, threads: int | None = None):
     signature (its dynamic-range file): the three outputs have distinct shapes (1,K,3), (1,K), (1,K,2)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_path=str(path), num_threads=threads)
+    with filtered_stderr(_is_litert_noise):
+        interp = Interpreter(model_path=str(path), num_threads=threads)
+        interp.allocate_tensors()
     if interp.get_signature_list():
         runner = interp.get_signature_runner()
         (input_name,) = runner.get_input_details().keys()
