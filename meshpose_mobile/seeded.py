@@ -8,6 +8,7 @@ gradient), then the BN affine parameters get a seeded perturbation, so every fol
 with realistic magnitudes. Finally the heatmap and bin-logit layers are rescaled so the decoding
 works in a trained network's regime (peaked but not one-hot distributions): left alone, random
 heads saturate the bin softmax at the range ends, and parity measured there would prove little.
+Heads on an imported (real-data) encoder are also aligned with their heatmaps (`align_heads`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from meshpose_mobile import decode
 from meshpose_mobile.backbones import load_pretrained
+from meshpose_mobile.config import AXES
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.registry import create_model
 from meshpose_mobile.topology import Topology
@@ -25,6 +28,10 @@ _BN = (nn.BatchNorm1d, nn.BatchNorm2d)
 HEATMAP_LOGIT_STD = 1.0
 BIN_LOGIT_STD = 1.5
 VAR_FLOOR_QUANTILE = 0.9
+# Heads on an imported encoder (align_heads): the bin prior's spread as a fraction of each axis
+# range, and what is left of the input-dependent bin logits (docs/design.md, meshpose_blaze).
+PRIOR_SPREAD = 0.25
+ALIGNED_WEIGHT_SCALE = 0.3
 
 
 def synthetic_batch(batch: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
@@ -88,6 +95,57 @@ def seeded_model(variant: str, seed: int = 0, topology: Topology | None = None, 
         torch.manual_seed(seed)
         model = create_model(variant, topology, **overrides)
     # Imported encoders (meshpose_blaze) keep their real weights; only the heads are seeded.
-    load_pretrained(model.backbone)
+    imported = load_pretrained(model.backbone) is not None
     calibrate_batchnorm(model, seed)
+    if imported:
+        align_heads(model, seed)
     return model
+
+
+@torch.no_grad()
+def align_heads(model: MeshPose, seed: int, batch_size: int = 8) -> None:
+    """Start the regression branches where the heatmaps already point, as training would leave them.
+
+    Random heads on an imported encoder regress positions unrelated to the VertexPose ones
+    (|p - r| 130-170 px on average, up to 460 px on meshpose_blaze's parity inputs), so Eq. 7
+    turns any visibility error into pixels (CoreML fp16: 6.7 px on one synthetic input, budget 5),
+    where a trained model has p ~ r. Here each x / y branch gets a Gaussian prior over its bins
+    centred on that vertex's mean heatmap position over synthetic and noise images (z on 0), the
+    construction of `train.prior.apply_prior`: two `mid` channels made constant (u and u^2 per bin,
+    BatchNorm gamma 0) weighted per vertex by conv2; the input-dependent rest of conv2 is scaled by
+    `ALIGNED_WEIGHT_SCALE`, so r still follows the input (|p - r| now 8-35 px on average, 30-124
+    max). Scratch-trained backbones (meshpose_xs, tiny) are left as they are: their golden vectors
+    and measured budgets rest on them.
+    """
+    cfg = model.config
+    g = torch.Generator().manual_seed(seed + 1)
+    h, w = cfg.input_height, cfg.input_width
+    x = torch.cat([synthetic_batch(batch_size, h, w, g), torch.rand(batch_size, 3, h, w, generator=g) * 255.0])
+    feats, deep = model.features(x)
+    p2d = decode.argsoftmax(model.heatmap(feats), cfg.gain, model.grid_rows).mean(dim=0)
+    pooled = deep.mean(dim=(2, 3)).unsqueeze(-1)
+    u = (torch.arange(cfg.num_bins, dtype=torch.float64) + cfg.bin_offset) / cfg.num_bins
+    # Quadratic logits u mu / sd^2 - u^2 / (2 sd^2): at a quarter of the range they stay below 16,
+    # where float16 keeps 0.008 (at 1/32 they reached 334; train/prior.py).
+    sd2 = PRIOR_SPREAD**2  # the fixed-point steps below move only the centre's weight
+    for i, axis in enumerate(AXES):
+        branch = model.regression[axis]
+        lo, hi = cfg.range_of(axis)
+        target = p2d[:, i].double() if i < 2 else torch.zeros(cfg.num_vertices, dtype=torch.float64)
+        goal = (target - lo) / (hi - lo)
+        branch.start_at(u, goal, PRIOR_SPREAD, ALIGNED_WEIGHT_SCALE)
+        # The range truncates the Gaussian, which pulls its mean inwards; a few fixed-point steps
+        # put the mean regressed position (not the Gaussian's centre) on the target.
+        mu = goal.clone()
+        for _ in range(6):
+            branch.conv2.weight[:, 0, 0] = (mu / sd2).float()
+            r = decode.bin_expectation(branch(pooled), model.bin_centres[i]).mean(dim=0).double()
+            mu += goal - (r - lo) / (hi - lo)
+        branch.conv2.weight[:, 0, 0] = (mu / sd2).float()
+    # Visibility as calibrated swings w from 0.04 to 0.95 on a synthetic image that wakes the deep
+    # map (its bin logits reach 15, where float16 keeps only 0.008, and w moved by 0.005 under
+    # CoreML fp16); the same scale keeps it input-dependent, re-centred so Eq. 7 still mixes both.
+    vis = model.regression["vis"]
+    vis.conv2.weight.mul_(ALIGNED_WEIGHT_SCALE)
+    vis.conv2.bias.zero_()
+    vis.conv2.bias.copy_(-vis(pooled).mean(dim=(0, 2)))

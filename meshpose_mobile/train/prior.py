@@ -75,29 +75,12 @@ def apply_prior(model: MeshPose, mean: np.ndarray, std: np.ndarray) -> None:
         span = hi - lo
         mu = (torch.as_tensor(mean[:, i], dtype=torch.float64) - lo) / span
         sd = (torch.as_tensor(std[:, i], dtype=torch.float64) / span).clamp(min=MIN_SPREAD)
-        # A Gaussian over the bins is quadratic in u: -(u - mu)^2 / (2 sd^2) = u mu / sd^2 - u^2 / (2 sd^2)
-        # + const. Conv2's bias is per vertex (constant over bins), so the per-(vertex, bin) prior
-        # rides on two of the `mid` channels: their BatchNorm outputs the constant u (channel 0) and
-        # u^2 (channel 1) for every input (gamma 0; still trainable), and conv2 weighs them per vertex.
-        _constant_channel(branch, 0, u)
-        _constant_channel(branch, 1, u * u)
-        branch.conv2.weight.mul_(WEIGHT_SCALE)
-        branch.conv2.weight[:, 0, 0] = (mu / sd**2).float()
-        branch.conv2.weight[:, 1, 0] = (-0.5 / sd**2).float()
-        branch.conv2.bias.zero_()
+        branch.start_at(u, mu, sd, WEIGHT_SCALE)
     vis = model.regression["vis"]
     vis.conv2.weight.mul_(WEIGHT_SCALE)
     vis.conv2.bias.fill_(math.log(START_VISIBILITY / (1.0 - START_VISIBILITY)))
     model.heatmap.weight.mul_(WEIGHT_SCALE)
     model.heatmap.bias.mul_(WEIGHT_SCALE)
-
-
-def _constant_channel(branch: torch.nn.Module, m: int, values: torch.Tensor) -> None:
-    """Make mid channel `m` of a RegressionBranch output `values` (>= 0, one per bin) for any input."""
-    bins = values.numel()
-    sl = slice(m * bins, (m + 1) * bins)
-    branch.bn.weight[sl] = 0.0
-    branch.bn.bias[sl] = values.float()
 
 
 def prior_init(model: MeshPose, source: SampleSource, count: int = PRIOR_SAMPLES) -> dict[str, float]:
