@@ -927,9 +927,10 @@ def test_coreml_predict_says_only_what_a_user_needs(coreml_export: Path, tmp_pat
 
 def test_library_noise_filter_keeps_the_rest(capfd) -> None:
     """The filter drops known noise only: an unknown line printed during the import still shows."""
-    from meshpose_export.targets.coreml_target import _filtered_stderr
+    from meshpose_export.targets.coreml_target import _is_noise
+    from meshpose_mobile.cli import filtered_stderr
 
-    with _filtered_stderr():
+    with filtered_stderr(_is_noise):
         os.write(2, b"I0000 00:00:1796395801.885965    8566 port.cc:153] oneDNN custom operations are on.\n")
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
         print("TensorFlow version 2.21.0 has not been tested with coremltools.", file=sys.stderr)

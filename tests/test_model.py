@@ -72,7 +72,11 @@ def test_deploy_graph_matches_training_model(variant: str) -> None:
         graph_err = max(
             (graph32(x[i : i + 1])[0].double() - ref["vertices"][i : i + 1]).norm(dim=-1).max() for i in range(4)
         )
-    assert graph_err <= 2 * model_err + 1e-4
+    # The floor: float32 rounding alone, on an imported encoder with large activations, moves both by
+    # ~1e-3 px (meshpose_blaze here: model 7.9e-4 / 1.1e-3 px, graph 2.4e-4 / 8.8e-4 px at 1 / 2
+    # threads; 3.1e-3 vs 1.3e-3 with its earlier unaligned heads); folding errors are caught in
+    # float64 above, and 2e-3 px stays 5x under ONNX's fp32 budget.
+    assert graph_err <= 2 * model_err + 2e-3
 
 
 def test_deploy_graph_is_fixed_shape_batch_one(tiny_graph) -> None:
