@@ -243,6 +243,25 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert code != 0 and "optim.gamma=2" in out
 
 
+def test_print_config_needs_no_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`meshpose-train --config configs/blaze_cpu.toml --print-config` (docs/training.md) was refused
+    for a missing --out, though printing writes nothing; a training run still needs one."""
+    monkeypatch.chdir(tmp_path)
+    config = Path(__file__).resolve().parents[1] / "configs" / "blaze_cpu.toml"
+    code, out = _cli(["--config", str(config), "--print-config"])
+    assert code == 0, out
+    shown = json.loads(out)
+    assert shown["variant"] == "meshpose_blaze" and shown["freeze_encoder"] is True
+    assert shown["data"]["synth"]["appearance"] == "photo"
+    code, out = _cli(["--variant", "meshpose_tiny", "--steps", "1"])
+    assert code != 0 and out.strip().splitlines() == [
+        "error: --out is required: pass the run folder, e.g. --out runs/my_run"
+    ]
+    code, out = _cli(["--variant", "meshpose_tiny", "--resume", "--print-config"])
+    assert code != 0 and out.strip().splitlines() == ["error: --resume needs --out, the run folder to continue"]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_trains_and_resumes(tmp_path: Path) -> None:
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps(BASE))

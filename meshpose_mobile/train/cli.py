@@ -64,7 +64,9 @@ def build_config(config_file: Path | None, flags: dict[str, Any], assignments: t
 
 @click.command(context_settings=CONTEXT)
 @click.option("--config", "config_file", type=click.Path(), help="TOML or JSON config file.")
-@click.option("--out", type=click.Path(), required=True, help="Run folder (checkpoints, metrics).")
+@click.option(
+    "--out", type=click.Path(), default=None, help="Run folder (checkpoints, metrics); not needed with --print-config."
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--variant", default=None, help="Model variant (meshpose_tiny, meshpose_xs, ...).")
 @click.option(
@@ -88,7 +90,7 @@ def build_config(config_file: Path | None, flags: dict[str, Any], assignments: t
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on when stderr is a terminal).")
 def train_main(
     config_file: Path | None,
-    out: Path,
+    out: Path | None,
     resume: bool,
     assignments: tuple[str, ...],
     print_config: bool,
@@ -99,11 +101,16 @@ def train_main(
     guard_stdout()
     install_handlers()
     try:
-        # --out first, before seconds of imports: a wrong folder is answered at once.
+        # --out first, before seconds of imports: a wrong folder is answered at once. Printing the
+        # config writes nothing, so it needs no run folder.
         out = user_path(out, "--out")
-        if resume and not out.is_dir():
+        if out is None and not print_config:
+            raise ConfigError("--out is required: pass the run folder, e.g. --out runs/my_run")
+        if resume and out is None:
+            raise ConfigError("--resume needs --out, the run folder to continue")
+        if resume and out is not None and not out.is_dir():
             raise ConfigError(f"nothing to resume: --out {out} is not a run folder; drop --resume to start a new run")
-        with contextlib.nullcontext() if print_config else out_dir_or_nothing(out):
+        with contextlib.nullcontext() if out is None or print_config else out_dir_or_nothing(out):
             from meshpose_mobile.train.loop import train
 
             raise_if_interrupted()  # a Ctrl-C some import swallowed
@@ -111,6 +118,7 @@ def train_main(
             if print_config:
                 click.echo(json.dumps(config.to_dict(), indent=1))
                 return
+            assert out is not None  # refused above unless --print-config
             show = sys.stderr.isatty() if progress is None else progress
             start = time.perf_counter()
             result = train(config, out, resume=resume, progress=show, echo=lambda m: click.echo(m, err=True))

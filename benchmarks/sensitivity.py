@@ -1,0 +1,150 @@
+"""How far a model's vertices move when its input changes by one grey level (docs/design.md,
+"Tolerances on trained weights"; issue 22's sensitivity aim: at most 5 px).
+
+    python benchmarks/sensitivity.py --model meshpose_xs --model runs/blaze_cpu/model-best.pt
+    python benchmarks/sensitivity.py --model runs/x/model.pt --synthetic 12 --trials 4 --out /tmp/s.json
+
+Each input, a whole-number RGB crop (what a camera gives), gets `trials` draws of integer noise in
+{-1, 0, +1} per pixel and channel (clipped to 0..255: two frames of a still camera differ by about
+that), and the float32 deployment graph (`MeshPose.deploy()`, what every target converts) runs on
+the clean and the noisy copy. Reported per input set: the largest 2-D move of any vertex (`max_px`),
+the 99th percentile and the mean over vertices, trials and inputs, in crop pixels.
+
+Input sets: `photo` are the crops of the shipped sample photos and their mirror images (the
+parity inputs' real crops, `meshpose_mobile.samples`); `synthetic` are the first N bodies of the
+trainer's validation stream (seed + VAL_SEED_OFFSET) at the model's size. Measuring is not
+training: nothing here feeds back into a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def grey_level_moves(graph: torch.nn.Module, images: np.ndarray, trials: int, seed: int = 0) -> np.ndarray:
+    """(N, 3, H, W) whole-number images -> (N, trials, K) 2-D vertex moves in crop pixels under
+    one-grey-level noise; `graph` maps a (1, 3, H, W) float32 image to (vertices, ...)."""
+    rng = np.random.default_rng(seed)
+    moves = []
+    with torch.no_grad():
+        for image in images:
+            clean = np.ascontiguousarray(image[None], dtype=np.float32)
+            ref = graph(torch.from_numpy(clean))[0][0, :, :2].numpy()
+            per = []
+            for _ in range(trials):
+                noise = rng.integers(-1, 2, size=clean.shape).astype(np.float32)
+                noisy = np.clip(clean + noise, 0.0, 255.0)
+                out = graph(torch.from_numpy(noisy))[0][0, :, :2].numpy()
+                per.append(np.linalg.norm(out - ref, axis=-1))
+            moves.append(per)
+    return np.asarray(moves, dtype=np.float64)
+
+
+def summarise(moves: np.ndarray) -> dict[str, float]:
+    flat = moves.reshape(-1)
+    per_input = moves.reshape(moves.shape[0], -1).max(axis=1)
+    return {
+        "max_px": float(flat.max()),
+        "p99_px": float(np.percentile(flat, 99)),
+        "mean_px": float(flat.mean()),
+        "inputs": int(moves.shape[0]),
+        "trials": int(moves.shape[1]),
+        "per_input_max_px": [round(float(v), 3) for v in per_input],
+    }
+
+
+def photo_crops(config: Any) -> tuple[np.ndarray, list[str]]:
+    from meshpose_mobile.crop import CropContract
+    from meshpose_mobile.samples import SAMPLE_PHOTOS
+
+    contract = CropContract.for_config(config)
+    images, names = [], []
+    for photo in SAMPLE_PHOTOS:
+        crop, _ = contract.crop(photo.load(), photo.box)
+        chw = np.clip(np.rint(crop.transpose(2, 0, 1)), 0, 255).astype(np.float32)
+        images += [chw, np.ascontiguousarray(chw[..., ::-1])]
+        names += [photo.name, f"{photo.name}_mirrored"]
+    return np.stack(images), names
+
+
+def synthetic_crops(config: Any, topology: Any, count: int, appearance: str, seed: int = 0) -> np.ndarray:
+    from meshpose_mobile.synth import SynthConfig, SyntheticBodies
+    from meshpose_mobile.train.data import VAL_SEED_OFFSET
+
+    synth = SynthConfig.from_dict(
+        {"height": config.input_height, "width": config.input_width, "appearance": appearance}
+    )
+    gen = SyntheticBodies(synth, seed + VAL_SEED_OFFSET, topology)
+    return np.stack([gen.sample(i)["image"].transpose(2, 0, 1).astype(np.float32) for i in range(count)])
+
+
+def _load(value: str) -> tuple[Any, str]:
+    from meshpose_mobile.checkpoint import load_checkpoint
+    from meshpose_mobile.weights import shipped_path
+
+    path = Path(value)
+    if not path.exists():
+        shipped = shipped_path(value)
+        if shipped is None:
+            sys.exit(f"error: --model {value} is neither a file nor a variant with shipped weights")
+        path = shipped
+    return load_checkpoint(path).eval(), str(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", action="append", required=True, help="checkpoint or variant with shipped weights")
+    ap.add_argument("--synthetic", type=int, default=12, help="validation bodies (0: none)")
+    ap.add_argument("--appearance", default="photo", choices=("photo", "flat"), help="look of the synthetic bodies")
+    ap.add_argument("--trials", type=int, default=4, help="noise draws per input")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    report: dict[str, Any] = {
+        "what": "largest 2-D vertex move (crop px) under integer noise in {-1,0,1} per pixel, float32 deployment graph",
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "models": {},
+    }
+    for value in args.model:
+        t0 = time.perf_counter()
+        model, path = _load(value)
+        graph = model.deploy().eval()
+        photos, names = photo_crops(model.config)
+        row: dict[str, Any] = {"path": path, "variant": model.config.variant}
+        row["photo"] = {**summarise(grey_level_moves(graph, photos, args.trials, args.seed)), "names": names}
+        if args.synthetic:
+            synth = synthetic_crops(model.config, model.topology, args.synthetic, args.appearance, args.seed)
+            row[f"synthetic_{args.appearance}"] = summarise(grey_level_moves(graph, synth, args.trials, args.seed))
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        report["models"][value] = row
+        for key in ("photo", f"synthetic_{args.appearance}"):
+            if key in row:
+                s = row[key]
+                print(
+                    f"{value} {key}: max {s['max_px']:.2f} px, p99 {s['p99_px']:.2f} px, mean {s['mean_px']:.3f} px "
+                    f"({s['inputs']} inputs x {s['trials']} trials)",
+                    flush=True,
+                )
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(report, indent=1) + "\n")
+        tmp.replace(args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""benchmarks/sensitivity.py: the one-grey-level sensitivity measure (issue 22) on cases with a known answer."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("sensitivity", REPO / "benchmarks" / "sensitivity.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class _PixelProbe(torch.nn.Module):
+    """Vertex 0 sits at x = (pixel (0, 0) of channel 0) * 3, vertex 1 never moves: known moves."""
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor]:
+        v = torch.zeros(1, 2, 3)
+        v[0, 0, 0] = image[0, 0, 0, 0] * 3.0
+        return (v,)
+
+
+def test_moves_are_the_noise_through_a_known_graph() -> None:
+    sens = _module()
+    images = np.full((2, 3, 4, 4), 128.0, dtype=np.float32)
+    images[1, 0, 0, 0] = 255.0  # clipped from above: it can only move down
+    moves = sens.grey_level_moves(_PixelProbe(), images, trials=20, seed=1)
+    assert moves.shape == (2, 20, 2)
+    assert set(np.unique(moves[:, :, 0])) == {0.0, 3.0}  # one grey level -> 3 px, or none
+    assert np.all(moves[:, :, 1] == 0.0)
+    again = sens.grey_level_moves(_PixelProbe(), images, trials=20, seed=1)
+    np.testing.assert_array_equal(moves, again)  # seeded
+    s = sens.summarise(moves)
+    assert s["max_px"] == 3.0 and s["inputs"] == 2 and s["trials"] == 20
+    assert s["max_px"] >= s["p99_px"] >= s["mean_px"] > 0.0
+
+
+def test_measures_a_deployment_graph_on_photo_and_synthetic_crops() -> None:
+    from meshpose_mobile.seeded import seeded_model
+
+    sens = _module()
+    model = seeded_model("meshpose_tiny")
+    graph = model.deploy().eval()
+    photos, names = sens.photo_crops(model.config)
+    assert photos.shape[1:] == (3, 64, 48) and len(names) == len(photos) == 4
+    assert np.array_equal(photos, np.rint(photos)) and photos.min() >= 0 and photos.max() <= 255
+    synth = sens.synthetic_crops(model.config, model.topology, 2, "photo")
+    assert synth.shape == (2, 3, 64, 48)
+    moves = sens.grey_level_moves(graph, np.concatenate([photos[:1], synth]), trials=2)
+    assert moves.shape == (3, 2, model.config.num_vertices)
+    s = sens.summarise(moves)
+    assert np.isfinite(s["max_px"]) and s["max_px"] > 0.0  # a real network does respond
