@@ -85,7 +85,7 @@ clean:
 
 # Models unzipped from the mediapipe 0.10.21 wheel (Apache-2.0), never imported (mediapipe needs
 # numpy<2); the wheel is fetched once with pip, nothing is downloaded at run time.
-# - models/pose_detection.tflite: the person detector of meshpose-predict (export/detector.py), part of setup.
+# - models/pose_detection.tflite: the person detector of meshpose-predict (export/runtime/detector.py), part of setup.
 # - benchmarks/peers/pose_landmark_full.tflite: BlazePose GHUM full, the peer of meshpose-bench, part of setup (make peers).
 # A pip install has no Makefile: `meshpose-models fetch` (meshpose_mobile/models_cli.py) unzips the same files
 # from the same wheel into the user cache; meshpose_mobile.paths.find_model_file looks in both (and the SHA-256
@@ -113,7 +113,7 @@ $(PEER): $(MEDIAPIPE_WHEEL_STAMP)
 $(DETECTOR): $(MEDIAPIPE_WHEEL_STAMP)
 	$(UNZIP_FROM_WHEEL) $(MEDIAPIPE_WHEEL_DIR) mediapipe/modules/pose_detection/pose_detection.tflite $@
 
-# Real photos of people for meshpose-eval-real (export/realphoto.py; judging models only, never training):
+# Real photos of people for meshpose-eval-real (export/runtime/realphoto.py; judging models only, never training):
 # three of OpenCV's sample files from Debian's opencv-doc, pinned to the version the boxes were drawn on
 # (their SHA-256 are checked at run time). `apt-get download` needs no root; only these files are extracted.
 # Not part of setup: the evaluation's other photos ship in the venv (scikit-image, matplotlib).

@@ -17,8 +17,9 @@ from pathlib import Path
 from meshpose_export.bench.ab import run_ab
 from meshpose_export.bench.run import _DeployAs
 from meshpose_export.bench.schema import machine_name, write_json_atomic, write_text_atomic
-from meshpose_export.parity import check, parity_inputs, torch_runner
-from meshpose_export.pipeline import plan_jobs, run_export
+from meshpose_export.convert.parity import check, parity_inputs
+from meshpose_export.convert.pipeline import plan_jobs, run_export
+from meshpose_export.reference import reference_artifact
 from meshpose_export.targets.base import TargetName, get_target
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.seeded import seeded_model
@@ -49,7 +50,7 @@ def main() -> None:
             path = folder / t.artifact_name("meshpose_xs", "fp32")
             if not path.exists():
                 run_export(_DeployAs(model, expectation=form), plan_jobs(target, ["fp32"]), folder, log=lambda _m: None)
-            rep = check(t, t.open(path), graph, torch_runner(reference), inputs)
+            rep = check(t, t.open(path), graph, reference_artifact(reference), inputs)
             files[(form, target)] = path
             s = rep.stats["vertices"]
             parity[f"{form}/{target}"] = {"max_px": s.max, "p99_px": s.p99, "passed": rep.passed}
@@ -57,7 +58,7 @@ def main() -> None:
     for target in TARGETS:
         for threads in args.threads:
             ab = run_ab(target, files[("reduce", target)], files[("matmul", target)], threads,
-                        list(cfg.input_shape), args.runs, args.warmup)  # fmt: skip
+                        args.runs, args.warmup)  # fmt: skip
             results.append(asdict(ab))
             print(f"{target} x{threads}: {ab.before_median_ms:.2f} -> {ab.after_median_ms:.2f} ms "
                   f"({ab.ratio_of_medians:.3f}x; per-round median {ab.median_of_ratios:.3f}x)")  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshpose_export.bench_cli import main
+from meshpose_export.cli.bench_cli import main
 
 if __name__ == "__main__":
     main()

@@ -24,12 +24,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 
-from meshpose_export.parity import check, parity_inputs, torch_runner
+from meshpose_export.convert.parity import check, parity_inputs
+from meshpose_export.reference import reference_artifact
 from meshpose_export.sidecar import Sidecar, build_metadata
-from meshpose_export.targets import coreml_mil as mil
 from meshpose_export.targets.base import ExportContext, get_target
-from meshpose_export.targets.coreml_ane import ane_report
-from meshpose_export.targets.coreml_contract import base_name
+from meshpose_export.targets.coreml import mil
+from meshpose_export.targets.coreml.ane import ane_report
+from meshpose_export.targets.coreml.contract import base_name
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.seeded import seeded_model
 
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     reference = model.deploy()
     contract = CropContract.for_config(model.config)
     inputs = parity_inputs(graph, contract)
-    ref_run = torch_runner(reference)
+    ref_run = reference_artifact(reference)
     refs = [ref_run(i.image) for i in inputs]
     images = [i.image for i in inputs]
     work = args.work / args.variant

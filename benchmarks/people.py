@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from meshpose_export.detector import PersonDetector
-from meshpose_export.tracking import aspect_box, box_iou
-from meshpose_export.video_metrics import composite_recall
+from meshpose_export.runtime.detector import PersonDetector
+from meshpose_export.runtime.tracking import aspect_box, box_iou
+from meshpose_export.runtime.video_metrics import composite_recall
 from meshpose_mobile.atomic import write_text_atomic
 
 # (label, images, people per image, width, height, distance range m)
@@ -148,11 +148,11 @@ def latency(det: PersonDetector, runs: int = 30) -> dict:
 
 
 def throughput(model: Path, frames: int) -> dict:
-    from meshpose_export.detector import DetectorParams
-    from meshpose_export.people import VideoSettings
-    from meshpose_export.people_cli import run_video
-    from meshpose_export.predict import Predictor
-    from meshpose_export.video import open_frames, write_video
+    from meshpose_export.cli.people_cli import run_video
+    from meshpose_export.runtime.detector import DetectorParams
+    from meshpose_export.runtime.people import VideoSettings
+    from meshpose_export.runtime.predict import Predictor
+    from meshpose_export.runtime.video import open_frames, write_video
     from meshpose_mobile.synth_video import SceneConfig, SyntheticScene
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -100,7 +100,7 @@ def _worker(runtime: str, settings: dict[str, Any], work: Path, out: Path) -> No
     elif runtime == "torch":
         import torch
 
-        from meshpose_export.parity import torch_runner
+        from meshpose_export.reference import reference_artifact
         from meshpose_mobile.seeded import seeded_model
 
         torch.set_num_threads(settings["threads"])
@@ -109,7 +109,7 @@ def _worker(runtime: str, settings: dict[str, Any], work: Path, out: Path) -> No
             ("meshpose_tiny", ("tiny_astronaut", "tiny_grace_hopper")),
             ("meshpose_xs", ("xs_astronaut",)),
         ):
-            run = torch_runner(seeded_model(variant, seed=0).deploy())
+            run = reference_artifact(seeded_model(variant, seed=0).deploy())
             for key in keys:
                 results.update({f"{key}/{n}": v for n, v in run(inputs[key]).items()})
     elif runtime == "litert":
@@ -128,7 +128,7 @@ def _worker(runtime: str, settings: dict[str, Any], work: Path, out: Path) -> No
     elif runtime == "parity":
         import torch
 
-        from meshpose_export.pipeline import Job, run_export
+        from meshpose_export.convert.pipeline import Job, run_export
         from meshpose_export.targets.base import get_target
         from meshpose_mobile.seeded import seeded_model
 
@@ -158,7 +158,7 @@ def _worker(runtime: str, settings: dict[str, Any], work: Path, out: Path) -> No
 
 def _prepare(work: Path, tflite: bool) -> dict[str, float]:
     """Export the tiny model and write the photo crops; returns each input's crop-to-image scale."""
-    from meshpose_export.pipeline import Job, run_export
+    from meshpose_export.convert.pipeline import Job, run_export
     from meshpose_export.targets.base import get_target
     from meshpose_mobile.crop import CropContract
     from meshpose_mobile.samples import SAMPLE_PHOTOS

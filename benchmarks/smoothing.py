@@ -3,7 +3,7 @@
 The model's output is replaced by the true vertices plus Gaussian noise of a known size (1, 2 and
 4 px per axis), on three synthetic sequences at 30 FPS (a body moving smoothly while walking, the
 camera panning): the frame-to-frame jitter with and without smoothing and the lag it adds, in
-frames (definitions in meshpose_export/video_metrics.py). Aim: jitter at most half, lag at most
+frames (definitions in meshpose_export/runtime/video_metrics.py). Aim: jitter at most half, lag at most
 one frame. Writes docs/results/smoothing.json; exits 1 if the aim is missed.
 
     python benchmarks/smoothing.py [--min-cutoff 1 --beta 12 --d-cutoff 1] [--frames 150]
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from meshpose_export.tracking import OneEuroParams
-from meshpose_export.video_metrics import smoothing_experiment
+from meshpose_export.runtime.tracking import OneEuroParams
+from meshpose_export.runtime.video_metrics import smoothing_experiment
 from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.synth_video import SceneConfig, SyntheticScene
 

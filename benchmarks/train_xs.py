@@ -192,7 +192,7 @@ def overlay(ckpt: Path, index: int, out: Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
 
-    from meshpose_export.predict import Predictor
+    from meshpose_export.runtime.predict import Predictor
     from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
     from meshpose_mobile.samples import SAMPLE_PHOTOS
     from meshpose_mobile.synth import SynthConfig, SyntheticBodies

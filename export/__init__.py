@@ -2,10 +2,16 @@
 
 This package lives in the repository's `export/` folder and is installed (and imported) as
 `meshpose_export` (pyproject.toml's package-dir; a bare top-level `export` package would collide).
-It holds everything that runs artifacts: the targets and their registry (`targets/`), the opened
-artifact (`artifact.py`), the sidecar (`sidecar.py`), parity (`parity.py`), the export pipeline,
-prediction and its overlay (`predict.py`, `overlay.py`), the benchmark (`bench/`) and the CLIs.
-The model core, `meshpose_mobile`, never imports it.
+Its layers, lowest first; each imports only the ones before it (tests/test_layers.py checks it):
+
+  core       this folder's modules: artifact, sidecar, reference (PyTorch as an artifact), litert
+  targets/   the converters and their checks behind one interface and registry (coreml/ is one)
+  runtime/   what runs artifacts on photos and videos: predict, detector, people, tracking, video...
+  convert/   the export pipeline and the one parity function
+  bench/     speed, size and cost (meshpose-bench)
+  cli/       the console commands
+
+The model core, `meshpose_mobile`, is below all of them and never imports this package.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from meshpose_export import __version__
 from meshpose_mobile.atomic import write_text_atomic
@@ -18,8 +18,6 @@ from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import ConfigError
 
 if TYPE_CHECKING:
-    from meshpose_export.parity import ParityReport
-    from meshpose_export.targets.base import Target
     from meshpose_mobile.deploy import MeshPoseDeploy
 
 SIDECAR_FORMAT: Final = "meshpose-sidecar"
@@ -29,6 +27,19 @@ TOOLKIT_LICENSE = "Apache-2.0 (MeshPose Mobile); default topology geometry CC0 (
 
 class SidecarError(ConfigError):
     """A sidecar that is missing or is not one meshpose-export wrote."""
+
+
+class Target(Protocol):
+    """What the sidecar reads from a target; structural, so that this core module imports no
+    upper layer (every `targets.base.Target` and the PyTorch reference have these)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def input_layout(self) -> str: ...
+
+    def output_dtype(self, precision: str) -> str: ...
 
 
 def _normalisation(graph: MeshPoseDeploy) -> dict[str, Any]:
@@ -123,7 +134,11 @@ class Sidecar:
         contract: CropContract,
         artifact: str,
         weights_note: str,
+        *,
+        tracking: dict[str, Any] | None = None,
     ) -> Sidecar:
+        """`tracking`: the video defaults the apps start from (the runtime's
+        `people.tracking_defaults()`, passed in by the export pipeline); empty when not given."""
         cfg, topo = graph.config, graph.topology
         spec = graph.input_spec
         return cls(
@@ -154,18 +169,12 @@ class Sidecar:
                 "parts": topo.parts.tolist() if topo.parts is not None else None,
             },
             model_config=cfg.to_dict(),
-            tracking=tracking_section(),
+            tracking=dict(tracking or {}),
         )
 
-    def with_parity(self, report: ParityReport) -> Sidecar:
-        return replace(
-            self,
-            parity={
-                "status": report.status,
-                "passed": report.passed,
-                "vertices_max_px": (report.stats["vertices"].max if report.stats else None),
-            },
-        )
+    def with_parity(self, summary: dict[str, Any]) -> Sidecar:
+        """`summary`: `ParityReport.summary()` (status, passed, vertices_max_px)."""
+        return replace(self, parity=dict(summary))
 
     @property
     def num_vertices(self) -> int:
@@ -316,15 +325,3 @@ class Sidecar:
                 "meshpose-export wrote next to the artifact"
             )
         return cls.read(path)
-
-
-def tracking_section() -> dict[str, Any]:
-    """Video defaults of meshpose_export.tracking / .detector, as the sidecar carries them."""
-    from meshpose_export.detector import DETECTOR_FILE, DETECTOR_SOURCE
-    from meshpose_export.people import VideoSettings
-
-    return {
-        **VideoSettings().to_dict(),
-        "detector_model": {"file": DETECTOR_FILE, "source": DETECTOR_SOURCE, "input": [224, 224]},
-        "rules": "meshpose_export/tracking.py module docstring",
-    }

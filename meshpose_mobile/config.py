@@ -12,6 +12,8 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from meshpose_mobile.errors import ConfigError
 
 AXES = ("x", "y", "z")
@@ -124,8 +126,6 @@ class ModelConfig:
                 raise bad(name, "must have 3 values (R, G, B)")
         if min(self.std) <= 0:
             raise bad("std", "must be > 0 per channel")
-        from meshpose_mobile.crop import as_border
-
         object.__setattr__(self, "crop_border", as_border(self.crop_border))
 
     # --- serialisation -----------------------------------------------------------------------
@@ -209,3 +209,21 @@ _KIND_NAMES = {
     "triple": "a list of three finite numbers [R, G, B]",
     "border": "one number or a list of three [R, G, B] in 0..255",
 }
+
+
+# A crop's border fill (R, G, B): the model config and the crop contract both hold one.
+Border = tuple[float, float, float]
+
+
+def as_border(value: Any) -> Border:
+    """A border fill as (R, G, B) floats; one number means all three channels."""
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        values: list[Any] = [value] * 3
+    elif isinstance(value, list | tuple | np.ndarray) and len(value) == 3:
+        values = list(value)
+    else:
+        raise ConfigError(f"crop border_value {value!r} must be one number or three (R, G, B) in 0..255")
+    ok = all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in values)
+    if not ok or not all(0.0 <= float(v) <= 255.0 for v in values):
+        raise ConfigError(f"crop border_value {value!r} must be three finite numbers (R, G, B) in 0..255")
+    return (float(values[0]), float(values[1]), float(values[2]))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from meshpose_mobile.config import Border, as_border
 from meshpose_mobile.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 # How much context around the person box the crop takes (the released model's value).
 DEFAULT_BOX_SCALE = 1.1
-Border = tuple[float, float, float]
 
 
 @dataclass(frozen=True)
@@ -131,20 +131,6 @@ def _affine_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 def invert_affine(m: np.ndarray) -> np.ndarray:
     lin = np.linalg.inv(m[:, :2])
     return np.concatenate([lin, -lin @ m[:, 2:]], axis=1)
-
-
-def as_border(value: Any) -> Border:
-    """A border fill as (R, G, B) floats; one number means all three channels."""
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
-        values: list[Any] = [value] * 3
-    elif isinstance(value, list | tuple | np.ndarray) and len(value) == 3:
-        values = list(value)
-    else:
-        raise ConfigError(f"crop border_value {value!r} must be one number or three (R, G, B) in 0..255")
-    ok = all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in values)
-    if not ok or not all(0.0 <= float(v) <= 255.0 for v in values):
-        raise ConfigError(f"crop border_value {value!r} must be three finite numbers (R, G, B) in 0..255")
-    return (float(values[0]), float(values[1]), float(values[2]))
 
 
 def bilinear_sample(image: np.ndarray, sx: np.ndarray, sy: np.ndarray, border: Any) -> np.ndarray:

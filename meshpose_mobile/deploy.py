@@ -31,9 +31,9 @@ from torch.fx.experimental.optimization import fuse as fx_fuse_conv_bn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from meshpose_mobile import decode
+from meshpose_mobile.backbones import split_features
 from meshpose_mobile.config import AXES
 from meshpose_mobile.errors import ConfigError
-from meshpose_mobile.model import split_features
 
 INPUT_NAME = "image"
 # How the heatmap expectation is computed: "reduce" (multiply + reduce-sum; survives int8) or

@@ -34,11 +34,5 @@ class ExportError(MeshPoseError):
     """A conversion to a target format failed."""
 
 
-class ParityError(MeshPoseError):
-    """An artifact's outputs differ from PyTorch beyond the tolerance."""
-
-    exit_code = 3
-
-
 class ModelFileError(MeshPoseError):
     """A third-party model file (e.g. BlazePose's .tflite) is damaged or is not the one expected."""

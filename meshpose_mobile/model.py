@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from meshpose_mobile import decode
-from meshpose_mobile.backbones import build_backbone
+from meshpose_mobile.backbones import build_backbone, split_features
 from meshpose_mobile.config import AXES, ModelConfig
+from meshpose_mobile.deploy import MeshPoseDeploy
 from meshpose_mobile.errors import ConfigError
 from meshpose_mobile.heads import RegressionBranch
 from meshpose_mobile.topology import Topology
@@ -115,13 +116,7 @@ class MeshPose(nn.Module):
 
     def deploy(self, *, normalize_in_graph: bool = True, expectation: str = "reduce") -> nn.Module:
         """The eval-only, fixed-shape, batch-1 deployment graph (see `meshpose_mobile.deploy`)."""
-        from meshpose_mobile.deploy import MeshPoseDeploy
-
         return MeshPoseDeploy(self, normalize_in_graph=normalize_in_graph, expectation=expectation)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
-
-def split_features(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-    return out if isinstance(out, tuple) else (out, out)

@@ -17,13 +17,14 @@ import sys
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
 from meshpose_mobile.atomic import temp_prefix, write_bytes_atomic
-from meshpose_mobile.cli import fail, guard_stdout, interrupted
+from meshpose_mobile.cliframe import group
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import (
     FETCH_COMMAND,
@@ -38,7 +39,7 @@ from meshpose_mobile.paths import (
     sweep_stale,
     user_path,
 )
-from meshpose_mobile.signals import install_handlers, raise_if_interrupted
+from meshpose_mobile.signals import raise_if_interrupted
 
 # One wheel for every machine: the models inside are the same files in every platform's wheel,
 # and this one is what `make setup` downloads too.
@@ -157,12 +158,16 @@ def _env_set() -> bool:
     return bool(os.environ.get(MODELS_ENV, "").strip())
 
 
-@click.group()
+@group()
 def models_main() -> None:
     """Third-party models from the mediapipe 0.10.21 wheel (Apache-2.0, see NOTICE): fetch them, list where they are."""
 
 
-@models_main.command("fetch")
+def _fetch_interrupted(params: Mapping[str, Any]) -> str:
+    return f"models already written to {models_dir()} are complete; run it again for the rest"
+
+
+@models_main.command("fetch", interrupted=_fetch_interrupted)
 @click.option(
     "--wheel",
     type=click.Path(),
@@ -173,15 +178,7 @@ def models_main() -> None:
 def fetch_cmd(wheel: str | None, force: bool) -> None:
     """Download mediapipe==0.10.21 with pip and unzip the person detector and BlazePose GHUM full
     into $MESHPOSE_MODELS, else $XDG_CACHE_HOME/meshpose_mobile/models (~/.cache/meshpose_mobile/models)."""
-    guard_stdout()
-    install_handlers()
-    try:
-        where = fetch(user_path(wheel, "--wheel"), force)
-    except KeyboardInterrupt as err:
-        interrupted(err, f"models already written to {models_dir()} are complete; run it again for the rest")
-    except MeshPoseError as err:
-        fail(err)
-        return
+    where = fetch(user_path(wheel, "--wheel"), force)
     click.echo(f"models ready in {next(iter(where.values())).parent}")
 
 
@@ -189,17 +186,13 @@ def fetch_cmd(wheel: str | None, force: bool) -> None:
 def list_cmd() -> None:
     """Where each model is found (the first of $MESHPOSE_MODELS, the user cache, the checkout);
     exit 2 when one is missing."""
-    guard_stdout()
-    try:
-        missing = 0
-        for m in MODEL_FILES.values():
-            try:
-                found = str(find_model_file(m.name))
-            except ModelNotFoundError:
-                found, missing = "missing", missing + 1
-            click.echo(f"{m.name}  {m.role}, for {m.used_by}: {found}")
-        click.echo(f"fetch folder: {models_dir()}")
-        if missing:
-            raise ModelNotFoundError(f"{missing} model(s) missing; run `{FETCH_COMMAND}`")
-    except MeshPoseError as err:
-        fail(err)
+    missing = 0
+    for m in MODEL_FILES.values():
+        try:
+            found = str(find_model_file(m.name))
+        except ModelNotFoundError:
+            found, missing = "missing", missing + 1
+        click.echo(f"{m.name}  {m.role}, for {m.used_by}: {found}")
+    click.echo(f"fetch folder: {models_dir()}")
+    if missing:
+        raise ModelNotFoundError(f"{missing} model(s) missing; run `{FETCH_COMMAND}`")

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
-from meshpose_mobile.cli import fail, guard_stdout, interrupted
-from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.cliframe import group
 from meshpose_mobile.paths import user_path
-from meshpose_mobile.signals import install_handlers, raise_if_interrupted
-
-CONTEXT = {"help_option_names": ["-h", "--help"]}
+from meshpose_mobile.signals import raise_if_interrupted
 
 
-@click.group(context_settings=CONTEXT)
+@group()
 def main() -> None:
     """Build low-poly body topologies (meshpose_mobile/topology.py's .npz format)."""
 
 
-@main.command("from-smpl", context_settings=CONTEXT)
+def _nothing_written(params: Mapping[str, Any]) -> str:
+    return f"nothing was written to {params['out_path']}"
+
+
+@main.command("from-smpl", interrupted=_nothing_written)
 @click.option("--smpl", "smpl_path", required=True, type=click.Path(), help="SMPL model: SMPL_NEUTRAL.pkl (or .npz).")
 @click.option("--densepose", "densepose_path", required=True, type=click.Path(), help="DensePose's UV_Processed.mat.")
 @click.option("--vertices", type=int, default=600, show_default=True, help="Low-poly vertex count.")
@@ -29,25 +31,15 @@ def main() -> None:
 def from_smpl(smpl_path: str, densepose_path: str, vertices: int, out_path: str, name: str | None) -> None:
     """A topology with DensePose's own 24 charts, decimated from the user's SMPL model, for training on
     DensePose-COCO (docs/training.md). Neither input file is shipped or downloaded."""
-    guard_stdout()
-    install_handlers()
-    out: Path | None = None
-    try:
-        smpl = user_path(smpl_path, "--smpl")
-        densepose = user_path(densepose_path, "--densepose")
-        out = user_path(out_path, "--out")
-        assert smpl is not None and densepose is not None and out is not None
-        from meshpose_mobile.smpl_topology import topology_from_smpl
+    smpl = user_path(smpl_path, "--smpl")
+    densepose = user_path(densepose_path, "--densepose")
+    out = user_path(out_path, "--out")
+    assert smpl is not None and densepose is not None and out is not None
+    from meshpose_mobile.smpl_topology import topology_from_smpl
 
-        raise_if_interrupted()
-        start = time.perf_counter()
-        topo, report = topology_from_smpl(smpl, densepose, vertices, out, name)
-    except KeyboardInterrupt as err:
-        interrupted(err, f"nothing was written to {out_path}")
-        return
-    except MeshPoseError as err:
-        fail(err)
-        return
+    raise_if_interrupted()
+    start = time.perf_counter()
+    topo, report = topology_from_smpl(smpl, densepose, vertices, out, name)
     for line in report.lines():
         click.echo(line)
     click.echo(

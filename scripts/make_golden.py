@@ -1,8 +1,8 @@
 """Write the golden test vectors in golden/ that the iOS (MeshPoseKit) and Android (core) tests read.
 
 Every expected value comes from the project's own Python code: real sidecars written by
-export/sidecar.py, the crop contract of meshpose_mobile/crop.py, export/frame_geometry.py, a real
-exported ONNX model run by ONNX Runtime through the prediction engine, meshpose_export.tracking and
+export/sidecar.py, the crop contract of meshpose_mobile/crop.py, export/runtime/frame_geometry.py, a real
+exported ONNX model run by ONNX Runtime through the prediction engine, meshpose_export.runtime.tracking and
 export/bench/schema.py. golden/README.md documents each file's schema.
 
     python scripts/make_golden.py            # rewrite golden/
@@ -194,7 +194,7 @@ def sidecar_view(doc: Any) -> dict[str, Any]:
 
 def _real_sidecars(work: Path) -> dict[str, dict[str, Any]]:
     """Sidecars that `meshpose-export`'s pipeline writes for the tiny model (ONNX fp32, CoreML fp16)."""
-    from meshpose_export.pipeline import Job, run_export
+    from meshpose_export.convert.pipeline import Job, run_export
     from meshpose_export.targets.base import get_target
     from meshpose_mobile.seeded import seeded_model
 
@@ -420,7 +420,7 @@ def crop_cases() -> dict[str, Any]:
 
 
 def geometry_cases() -> dict[str, Any]:
-    from meshpose_export import frame_geometry as fg
+    from meshpose_export.runtime import frame_geometry as fg
     from meshpose_mobile.errors import MeshPoseError
 
     rotation_cases = []
@@ -676,7 +676,7 @@ def geometry_cases() -> dict[str, Any]:
             )
     return _doc(
         "geometry",
-        "Frame geometry of export/frame_geometry.py: sensor buffer -> upright image (rotation), upright "
+        "Frame geometry of export/runtime/frame_geometry.py: sensor buffer -> upright image (rotation), upright "
         "image -> view (aspect fill / fit, front-camera mirroring), detector boxes -> COCO pixel boxes.",
         {
             "pixels": PIXELS + "; the same in the buffer and the upright image",
@@ -694,22 +694,24 @@ def geometry_cases() -> dict[str, Any]:
             "orientations": "buffer -> upright with a mirror: turn clockwise by `rotation`, then, if `mirrored`, "
             "flip the upright image horizontally; `exif` is the EXIF / CGImagePropertyOrientation raw value (1-8) "
             "of that buffer",
-            "cameras": "export/frame_geometry.py camera_orientation: what turns a frame of `camera` upright and true "
+            "cameras": "export/runtime/frame_geometry.py camera_orientation: what turns a frame of `camera` upright "
+            "and true "
             "(never a mirror image) with the phone held as `holding` (UIDeviceOrientation names: landscape_left = "
             "home edge on the right = Surface.ROTATION_90); ios: CameraSource's unmirrored connection; android: the "
             "frame's ImageInfo.rotationDegrees (`rotation_degrees`, CameraX, sensor orientation 90 back / 270 front) "
             "with no mirror; `view_mirrored`: the preview is a mirror view (front camera); `buffer_to_view`: fill mode",
             "locked": "orientation lock (ios): the model's image is turned for how the phone is held (`rotation`), the "
             "screen shows the frame turned for the interface (`display_rotation`); `upright_to_view` takes the model's "
-            "upright pixels to the view (fill mode), export/frame_geometry.py upright_to_view_matrix",
+            "upright pixels to the view (fill mode), export/runtime/frame_geometry.py upright_to_view_matrix",
             "gravity": "CoreMotion gravity (x right edge, y top edge, z out of the screen, in g) and the previous "
-            "holding -> holding (export/frame_geometry.py holding_from_gravity)",
+            "holding -> holding (export/runtime/frame_geometry.py holding_from_gravity)",
             "android_locked": "orientation lock (android): ImageAnalysis's target rotation follows how the phone is "
             "held (`target_rotation`, Surface.ROTATION_* 0-3), so CameraX turns frames by `rotation_degrees`; the "
             "preview keeps the display's (`display_target_rotation`, `display_rotation_degrees`); `upright_to_view` "
-            "takes the model's upright pixels to the view (fill mode), export/frame_geometry.py upright_to_view_matrix",
+            "takes the model's upright pixels to the view (fill mode), "
+            "export/runtime/frame_geometry.py upright_to_view_matrix",
             "orientation_events": "OrientationEventListener degrees (-1 = ORIENTATION_UNKNOWN, lying flat) and the "
-            "previous holding -> holding (export/frame_geometry.py holding_from_orientation_degrees) and the "
+            "previous holding -> holding (export/runtime/frame_geometry.py holding_from_orientation_degrees) and the "
             "ImageAnalysis target rotation for it (Surface.ROTATION_*, target_rotation)",
         },
         [],
@@ -769,7 +771,7 @@ def decode_expected(case: dict[str, Any]) -> dict[str, Any]:
     """A decode case's `expected`, from the case alone: the prediction engine (Predictor.predict)
     run with a runner that returns the case's stored outputs. Nothing here depends on a runtime's
     CPU kernels, so the stored expected values must match this exactly on any machine."""
-    from meshpose_export.predict import ModelInfo, Predictor
+    from meshpose_export.runtime.predict import ModelInfo, Predictor
     from meshpose_mobile.crop import CropContract
 
     outs = {name: output_array(entry) for name, entry in case["outputs"].items()}
@@ -819,8 +821,8 @@ def _decode_case(
 
 
 def decode_cases(work: Path) -> dict[str, Any]:
-    from meshpose_export.parity import torch_runner
-    from meshpose_export.predict import ModelInfo, Predictor
+    from meshpose_export.reference import reference_artifact
+    from meshpose_export.runtime.predict import ModelInfo, Predictor
     from meshpose_mobile.crop import CropContract
     from meshpose_mobile.samples import SAMPLE_PHOTOS
     from meshpose_mobile.seeded import seeded_model
@@ -861,7 +863,7 @@ def decode_cases(work: Path) -> dict[str, Any]:
         "mesh": {"num_vertices": cfg.num_vertices},
     }
     info = ModelInfo("pytorch", "seeded", cfg.variant, "fp32", cfg.num_vertices, "seed 0")
-    xs_pred = Predictor(torch_runner(graph), CropContract(cfg.input_height, cfg.input_width), info)
+    xs_pred = Predictor(reference_artifact(graph), CropContract(cfg.input_height, cfg.input_width), info)
     cases.append(
         _decode_case(
             "xs_deploy_fp32_astronaut",
@@ -1057,16 +1059,16 @@ def bench_cases() -> dict[str, Any]:
 
 
 def tracking_docs() -> dict[str, dict[str, Any]]:
-    """one_euro.json and tracker.json, from meshpose_export.tracking (absent before issue 12 landed)."""
+    """one_euro.json and tracker.json, from meshpose_export.runtime.tracking (absent before issue 12 landed)."""
     try:
-        import meshpose_export.tracking  # noqa: F401
+        import meshpose_export.runtime.tracking  # noqa: F401
     except ImportError:
         return {}
     return {"one_euro.json": one_euro_doc(), "tracker.json": tracker_doc()}
 
 
 def one_euro_doc() -> dict[str, Any]:
-    from meshpose_export.tracking import OneEuroFilter, OneEuroParams
+    from meshpose_export.runtime.tracking import OneEuroFilter, OneEuroParams
 
     rng = np.random.default_rng(16)
     n, k, d = 24, 3, 2
@@ -1114,9 +1116,9 @@ def one_euro_doc() -> dict[str, Any]:
             )
     return _doc(
         "one_euro",
-        "One-Euro smoothing of meshpose_export.tracking (OneEuroFilter), element-wise over a (K, D) array.",
+        "One-Euro smoothing of meshpose_export.runtime.tracking (OneEuroFilter), element-wise over a (K, D) array.",
         {
-            "formulas": "see the docstring of export/tracking.py; timestamps in seconds",
+            "formulas": "see the docstring of export/runtime/tracking.py; timestamps in seconds",
             "x": "per sample, the (K, D) array flattened row-major; `shape` = [K, D]",
             "expected": "the filter's output after each sample (same layout); tolerance 1e-7",
             "value_scale": "divides the derivative (the app passes the person box height in pixels)",
@@ -1166,8 +1168,8 @@ def _scenario_people(name: str, frame: int) -> list[dict[str, Any]]:
 
 
 def tracker_doc() -> dict[str, Any]:
-    from meshpose_export.tracking import PersonTracker, box_iou
-    from meshpose_export.tracking import TrackerParams as _TrackerParams
+    from meshpose_export.runtime.tracking import PersonTracker, box_iou
+    from meshpose_export.runtime.tracking import TrackerParams as _TrackerParams
 
     aspect = 0.75  # 256x192, the models' input
     # Every parameter spelled out: the vectors must not move when the module's defaults are tuned.
@@ -1250,7 +1252,7 @@ def tracker_doc() -> dict[str, Any]:
         )
     return _doc(
         "tracker",
-        "Person tracker of meshpose_export.tracking (PersonTracker), replayed frame by frame.",
+        "Person tracker of meshpose_export.runtime.tracking (PersonTracker), replayed frame by frame.",
         {
             "replay": "per frame: begin_frame() must return needs_detection; if it is true, apply_detections("
             "detections.boxes, detections.scores); then for each entry of meshes, in order, apply_mesh(track_id, "

@@ -32,9 +32,9 @@ CLIS = {
     "meshpose-train": "meshpose_mobile.train.cli:train_main",
     "meshpose-train-upsampler": "meshpose_mobile.train.cli:train_upsampler_main",
     "meshpose-synth": "meshpose_mobile.train.cli:synth_main",
-    "meshpose-export": "meshpose_export.cli:main",
-    "meshpose-predict": "meshpose_export.predict_cli:main",
-    "meshpose-bench": "meshpose_export.bench_cli:main",
+    "meshpose-export": "meshpose_export.cli.export_cli:main",
+    "meshpose-predict": "meshpose_export.cli.predict_cli:main",
+    "meshpose-bench": "meshpose_export.cli.bench_cli:main",
     "meshpose-params": "meshpose_mobile.cli:params_main",
 }
 # A 3-step run of the tiny model on a handful of synthetic samples: seconds on one core.
@@ -767,7 +767,7 @@ EXPORT_QUICK = ("--variant", "meshpose_tiny", "--target", "onnx", "--random-inpu
 @pytest.fixture(scope="module")
 def onnx_export(tmp_path_factory) -> Path:
     """One tiny ONNX artifact with its sidecar, made in-process."""
-    from meshpose_export.pipeline import plan_jobs, run_export
+    from meshpose_export.convert.pipeline import plan_jobs, run_export
     from meshpose_mobile.seeded import seeded_model
 
     out = tmp_path_factory.mktemp("onnx")
@@ -825,7 +825,7 @@ def test_export_constants_with_our_checkpoint(files: dict[str, Path], work: Path
 
 def test_targets_and_precisions_all_run() -> None:
     """Two --target flags both run; a precision offered by one of them is kept for it only."""
-    from meshpose_export.pipeline import plan_jobs
+    from meshpose_export.convert.pipeline import plan_jobs
 
     jobs = [(str(j.target.name), j.precision) for j in plan_jobs(("onnx", "tflite"), ("fp32", "fp16"))]
     assert jobs == [("onnx", "fp32"), ("tflite", "fp32"), ("tflite", "fp16")]
@@ -899,7 +899,7 @@ def test_export_interrupted_leaves_no_tensorflow_temp_files(work: Path, tmp_path
 
 @pytest.fixture(scope="module")
 def coreml_export(tmp_path_factory) -> Path:
-    from meshpose_export.pipeline import plan_jobs, run_export
+    from meshpose_export.convert.pipeline import plan_jobs, run_export
     from meshpose_mobile.seeded import seeded_model
 
     out = tmp_path_factory.mktemp("coreml")
@@ -927,7 +927,7 @@ def test_coreml_predict_says_only_what_a_user_needs(coreml_export: Path, tmp_pat
 
 def test_library_noise_filter_keeps_the_rest(capfd) -> None:
     """The filter drops known noise only: an unknown line printed during the import still shows."""
-    from meshpose_export.targets.coreml_target import _is_noise
+    from meshpose_export.targets.coreml.tools import _is_noise
     from meshpose_mobile.cli import filtered_stderr
 
     with filtered_stderr(_is_noise):
@@ -1092,7 +1092,7 @@ def test_predict_disk_fills_at_the_overlay(files: dict[str, Path], full_disk: Pa
 def test_predict_video_disk_full(files: dict[str, Path], full_disk: Path, tmp_path: Path) -> None:
     """A video's overlay (noise frames: about 800 kB) fills a 64 kB disk part-way: neither the
     video nor its JSONL is left (they are placed together, `people_cli.run_video`)."""
-    from meshpose_export.video import write_video
+    from meshpose_export.runtime.video import write_video
 
     rng = np.random.default_rng(0)
     write_video([rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(20)], tmp_path / "v.mp4", 10)
@@ -1113,7 +1113,7 @@ def test_interrupt_swallowed_by_a_converter_still_stops_the_export(tmp_path: Pat
     anything, as for any interrupt."""
     import signal as signal_mod
 
-    from meshpose_export.pipeline import plan_jobs, run_export
+    from meshpose_export.convert.pipeline import plan_jobs, run_export
     from meshpose_export.targets.base import get_target
     from meshpose_mobile import signals
     from meshpose_mobile.seeded import seeded_model

@@ -14,9 +14,9 @@ import pytest
 
 from meshpose_export.bench.android import android_row, parse_benchmark_model
 from meshpose_export.bench.macs import onnx_macs, tflite_macs
-from meshpose_export.bench.peer import find_peer
 from meshpose_export.bench.schema import Row, results_dict, this_machine, validate
 from meshpose_export.bench.timing import p90, time_callable
+from meshpose_export.runtime.peer import find_peer
 from meshpose_mobile.errors import ConfigError
 
 DATA = Path(__file__).parent / "data"

@@ -311,8 +311,8 @@ def test_meshpose_blaze_exports_everywhere_with_parity(tmp_path: Path) -> None:
 
     from click.testing import CliRunner
 
-    from meshpose_export.cli import main
-    from meshpose_export.pipeline import plan_jobs
+    from meshpose_export.cli.export_cli import main
+    from meshpose_export.convert.pipeline import plan_jobs
 
     result = CliRunner().invoke(main, ["--variant", "meshpose_blaze", "--target", "all", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

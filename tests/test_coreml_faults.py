@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meshpose_export.parity import check, parity_inputs, torch_runner
+from meshpose_export.convert.parity import check, parity_inputs
+from meshpose_export.reference import reference_artifact
 from meshpose_export.sidecar import Sidecar, build_metadata
-from meshpose_export.targets import coreml_mil as mil
 from meshpose_export.targets.base import ExportContext, get_target
+from meshpose_export.targets.coreml import mil
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.seeded import seeded_model
 
@@ -48,7 +49,7 @@ def _parity(small_xs, path: Path):
     model, graph, _, inputs = small_xs
     target = get_target("coreml")
     side = Sidecar.build(graph, target, "fp16", CropContract.for_config(model.config), path.name, "")
-    return check(target, target.open(path, sidecar=side), graph, torch_runner(model.deploy()), inputs)
+    return check(target, target.open(path, sidecar=side), graph, reference_artifact(model.deploy()), inputs)
 
 
 def _edited(src: Path, dst: Path, edit: Callable) -> Path:

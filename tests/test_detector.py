@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from meshpose_export.detector import (
+from meshpose_export.runtime.detector import (
     DetectorParams,
     Letterbox,
     PersonDetector,
@@ -18,7 +18,7 @@ from meshpose_export.detector import (
     ssd_anchors,
     weighted_nms,
 )
-from meshpose_export.tracking import aspect_box, box_iou
+from meshpose_export.runtime.tracking import aspect_box, box_iou
 
 
 def test_anchors_count_order_and_grids():
@@ -140,7 +140,7 @@ def test_detector_finds_nobody_in_a_blank_photo(detector):
 
 
 def test_detector_missing_model_is_a_clear_error(tmp_path):
-    from meshpose_export.detector import DetectorError
+    from meshpose_export.runtime.detector import DetectorError
 
     with pytest.raises(DetectorError, match="meshpose-models fetch"):
         PersonDetector(tmp_path / "nope.tflite")
@@ -154,7 +154,7 @@ def test_detector_recall_and_iou_on_synthetic_composites(detector):
     """Synthetic photos whose visible-person boxes are known (meshpose_mobile.synth_video).
     Measured with these seeds: 1 person 4/4 found, IoU 0.79; 2 people 6/8, IoU 0.74, no false
     positive (benchmarks/people.py has the larger table in docs/design.md)."""
-    from meshpose_export.video_metrics import composite_recall
+    from meshpose_export.runtime.video_metrics import composite_recall
 
     one = composite_recall(detector, 4, 1, seed=1)
     assert one.recall == 1.0 and one.mean_iou >= 0.7 and one.false_positives == 0

@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from meshpose_export.artifact import Artifact, Executor
-from meshpose_export.cli import main
-from meshpose_export.parity import compare, parity_inputs, torch_runner
-from meshpose_export.pipeline import plan_jobs, run_export
+from meshpose_export.cli.export_cli import main
+from meshpose_export.convert.parity import compare, parity_inputs
+from meshpose_export.convert.pipeline import plan_jobs, run_export
+from meshpose_export.reference import reference_artifact
 from meshpose_export.sidecar import Sidecar
 from meshpose_export.targets.base import Tolerance, get_target, list_targets
 from meshpose_export.targets.onnx_target import STANDARD_OPS, graph_checks
@@ -116,7 +117,7 @@ def test_tflite_export_ignores_onnxsim_on_path(tiny_exports, onnxsim_on_path: Pa
 
 def test_compare_detects_a_broken_artifact(tiny_graph) -> None:
     inputs = parity_inputs(tiny_graph, CropContract(64, 48), n_random=2)
-    ref = torch_runner(tiny_graph)
+    ref = reference_artifact(tiny_graph)
 
     def shifted(image: np.ndarray) -> dict[str, np.ndarray]:
         out = ref(image)

@@ -1,5 +1,5 @@
 """The golden vectors in golden/ (read by the iOS and Android core tests) are fresh, and the
-Python reference they come from (export/frame_geometry.py, the sidecar rules) behaves as documented."""
+Python reference they come from (export/runtime/frame_geometry.py, the sidecar rules) behaves as documented."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from meshpose_export import frame_geometry as fg
+from meshpose_export.runtime import frame_geometry as fg
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import ConfigError
 
@@ -133,9 +133,9 @@ def test_decode_cases_from_other_kernels_are_fresh(regenerated: dict, tmp_path: 
     import onnxruntime as ort
     import torch
 
-    from meshpose_export.parity import torch_runner
-    from meshpose_export.pipeline import Job, run_export
-    from meshpose_export.predict import ModelInfo, Predictor
+    from meshpose_export.convert.pipeline import Job, run_export
+    from meshpose_export.reference import reference_artifact
+    from meshpose_export.runtime.predict import ModelInfo, Predictor
     from meshpose_export.targets.base import get_target
     from meshpose_mobile.samples import SAMPLE_PHOTOS
     from meshpose_mobile.seeded import seeded_model
@@ -171,7 +171,7 @@ def test_decode_cases_from_other_kernels_are_fresh(regenerated: dict, tmp_path: 
         xs = seeded_model("meshpose_xs", seed=0)
         info = ModelInfo("pytorch", "seeded", "meshpose_xs", "fp32", xs.config.num_vertices, "seed 0")
         contract = CropContract(xs.config.input_height, xs.config.input_width)
-        pred = Predictor(torch_runner(xs.deploy()), contract, info)
+        pred = Predictor(reference_artifact(xs.deploy()), contract, info)
         sidecar = {"outputs": old["sidecar_outputs"], "mesh": {"num_vertices": old["num_vertices"]}}
         fresh["cases"][by_name["xs_deploy_fp32_astronaut"]] = mg._decode_case(
             old["name"], old["description"], "torch", sidecar, pred, SAMPLE_PHOTOS[0]

@@ -1,4 +1,4 @@
-"""The NumPy MIL interpreter (export/targets/coreml_mil.py): each op kind against PyTorch, on a
+"""The NumPy MIL interpreter (export/targets/coreml/mil.py): each op kind against PyTorch, on a
 program written with coremltools' MIL builder and saved as a real .mlpackage (no optimisation
 passes, so every op survives as written), then whole MeshPose programs against the PyTorch
 deployment graph for every CoreML precision."""
@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from meshpose_export.targets import coreml_mil as mil
-from meshpose_export.targets.coreml_target import _ct, _quiet
+from meshpose_export.targets.coreml import mil
+from meshpose_export.targets.coreml.tools import coremltools_quietly, quiet
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(1, 4, 9, 7)).astype(np.float32)
@@ -44,7 +44,7 @@ MAT = RNG.normal(size=(7, 5)).astype(np.float32)
 
 
 def _build(path: Path, fp16: bool = False) -> None:
-    ct = _ct()
+    ct = coremltools_quietly()
     from coremltools.converters.mil import Builder as mb
     from coremltools.optimize._utils import pack_elements_into_bits
 
@@ -133,7 +133,7 @@ def _build(path: Path, fp16: bool = False) -> None:
     if fp16:  # only the pass that makes an FP16 program: float16 ops between casts
         for name in ("common::add_fp16_cast", "common::const_elimination", "common::dead_code_elimination"):
             pipeline.append_pass(name)
-    with _quiet():
+    with quiet():
         model = ct.convert(
             prog,
             convert_to="mlprogram",
@@ -309,14 +309,14 @@ def test_fp16_mode_rounds_each_op_output(tmp_path: Path) -> None:
 
 
 def test_unknown_op_is_an_error_naming_it(tmp_path: Path) -> None:
-    ct = _ct()
+    ct = coremltools_quietly()
     from coremltools.converters.mil import Builder as mb
 
     @mb.program(input_specs=[mb.TensorSpec(shape=(1, 3))], opset_version=ct.target.iOS16)
     def prog(x):
         return mb.sin(x=x, name="wave")
 
-    with _quiet():
+    with quiet():
         model = ct.convert(prog, convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
                            pass_pipeline=ct.PassPipeline.EMPTY, compute_precision=ct.precision.FLOAT32)  # fmt: skip
         model.save(str(tmp_path / "sin.mlpackage"))
@@ -371,14 +371,14 @@ def _worst_px(reference, runner, images) -> float:
 @pytest.mark.export
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_tiny_program_matches_pytorch(tiny_programs, tiny_graph, precision: str) -> None:
-    from meshpose_export.parity import torch_runner
+    from meshpose_export.reference import reference_artifact
     from meshpose_export.targets.base import get_target
 
     prog = mil.load_program(tiny_programs[precision])
     assert set(prog.op_kinds()) <= set(mil.supported_ops()) | {"const"}
     g = torch.Generator().manual_seed(1)
     images = [torch.randint(0, 256, (1, 3, 64, 48), generator=g).float().numpy() for _ in range(3)]
-    reference = torch_runner(tiny_graph)
+    reference = reference_artifact(tiny_graph)
     tol = get_target("coreml").tolerance(precision)
     fp32 = _worst_px(reference, mil.image_runner(prog, "fp32"), images)
     fp16 = _worst_px(reference, mil.image_runner(prog, "fp16"), images)
@@ -395,7 +395,8 @@ def test_coreml_parity_runs_the_program_on_linux(tiny_programs, tiny_model, prec
     """Off macOS a CoreML artifact opens runnable: its program, run by the interpreter, labelled."""
     import platform
 
-    from meshpose_export.parity import check, parity_inputs, torch_runner
+    from meshpose_export.convert.parity import check, parity_inputs
+    from meshpose_export.reference import reference_artifact
     from meshpose_export.sidecar import Sidecar
     from meshpose_export.targets.base import get_target
     from meshpose_mobile.crop import CropContract
@@ -411,7 +412,7 @@ def test_coreml_parity_runs_the_program_on_linux(tiny_programs, tiny_model, prec
     assert artifact.can_run and artifact.executor.note == mil.INTERPRETER_NOTE
     inputs = parity_inputs(graph, contract, n_random=2)
     assert all(np.array_equal(i.image, np.rint(i.image)) for i in inputs)  # camera pixels: whole numbers
-    report = check(target, artifact, graph, torch_runner(tiny_model.deploy()), inputs)
+    report = check(target, artifact, graph, reference_artifact(tiny_model.deploy()), inputs)
     assert report.measured_by == mil.INTERPRETER_NOTE
     assert "reference interpreter (not the Core ML runtime)" in report.verdict()  # every summary line says so
     assert report.passed and report.status == "pass", report.table()
@@ -422,7 +423,7 @@ def test_coreml_parity_runs_the_program_on_linux(tiny_programs, tiny_model, prec
 
 @pytest.mark.export
 def test_ane_report_names_its_evidence(tiny_programs) -> None:
-    from meshpose_export.targets.coreml_ane import LABEL, ane_report
+    from meshpose_export.targets.coreml.ane import LABEL, ane_report
 
     r16 = ane_report(mil.load_program(tiny_programs["fp16"]))
     assert r16["label"] == LABEL and "estimate" in LABEL

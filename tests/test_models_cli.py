@@ -160,7 +160,7 @@ def test_fetch_names_the_fix_when_pip_fails(no_models: Path, tmp_path: Path, mon
 
 
 def test_predict_without_box_names_the_fetch_command(no_models: Path, tmp_path: Path, tiny_model) -> None:
-    from meshpose_export.predict_cli import main as predict_main
+    from meshpose_export.cli.predict_cli import main as predict_main
     from meshpose_mobile.checkpoint import save_checkpoint
 
     ckpt = save_checkpoint(tmp_path / "tiny.pt", tiny_model)
@@ -173,7 +173,7 @@ def test_predict_without_box_names_the_fetch_command(no_models: Path, tmp_path: 
 
 
 def test_bench_peer_missing_names_the_fetch_command(no_models: Path) -> None:
-    from meshpose_export.bench.peer import find_peer, missing_peer
+    from meshpose_export.runtime.peer import find_peer, missing_peer
 
     assert find_peer() is None
     assert "`meshpose-models fetch`" in missing_peer() and str(no_models / BLAZEPOSE) in missing_peer()

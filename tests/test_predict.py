@@ -13,11 +13,11 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from meshpose_export.cli import EXIT_PARITY_FAILED
-from meshpose_export.cli import main as export_main
-from meshpose_export.overlay import render_overlay
-from meshpose_export.predict import PredictError, Predictor, check_box, parse_box
-from meshpose_export.predict_cli import main as predict_main
+from meshpose_export.cli.export_cli import EXIT_PARITY_FAILED
+from meshpose_export.cli.export_cli import main as export_main
+from meshpose_export.cli.predict_cli import main as predict_main
+from meshpose_export.runtime.overlay import render_overlay
+from meshpose_export.runtime.predict import PredictError, Predictor, check_box, parse_box
 from meshpose_export.targets.base import get_target
 from meshpose_mobile.checkpoint import save_checkpoint
 from meshpose_mobile.crop import CropContract

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from meshpose_export.realphoto import (
+from meshpose_export.cli.realphoto_cli import main
+from meshpose_export.runtime.realphoto import (
     BLAZEPOSE_COCO,
     PHOTOS,
     BlazePoseFull,
@@ -24,7 +25,6 @@ from meshpose_export.realphoto import (
     pck,
     peer_box,
 )
-from meshpose_export.realphoto_cli import main
 from meshpose_mobile.checkpoint import save_checkpoint
 from meshpose_mobile.crop import CropContract
 
@@ -107,7 +107,7 @@ def test_crop_mask_maps_back_to_its_box() -> None:
 
 
 def test_peer_box_is_the_model_crop_squared(tiny_ckpt: Path) -> None:
-    from meshpose_export.predict import Predictor
+    from meshpose_export.runtime.predict import Predictor
 
     predictor = Predictor.load(tiny_ckpt)
     contract = predictor.contract
@@ -186,9 +186,9 @@ def test_cli_bad_input_one_line(tmp_path: Path, tiny_ckpt: Path) -> None:
 
 
 def test_missing_package_photo_is_skipped_and_detector_boxes(tmp_path: Path, tiny_ckpt: Path, peer) -> None:
-    from meshpose_export.detector import PersonDetector
-    from meshpose_export.predict import Predictor
-    from meshpose_export.realphoto import ModelSpec, evaluate, select_photos
+    from meshpose_export.runtime.detector import PersonDetector
+    from meshpose_export.runtime.predict import Predictor
+    from meshpose_export.runtime.realphoto import ModelSpec, evaluate, select_photos
     from meshpose_mobile.topology import default_topology
 
     topo = default_topology()

@@ -213,7 +213,7 @@ def test_truncated_or_misplaced_released_files(tmp_path: Path, released_file: Pa
 
 
 def test_export_cli_rejects_constants_without_checkpoint(tmp_path: Path) -> None:
-    from meshpose_export.cli import main
+    from meshpose_export.cli.export_cli import main
 
     path = write_constants(tmp_path / "c.json")
     result = CliRunner().invoke(main, ["--released-constants", str(path), "--target", "onnx", "--out", str(tmp_path)])

@@ -575,7 +575,7 @@ def test_mixed_batches_with_synthetic_bodies_of_this_topology(coco: dict[str, Pa
 
 @pytest.mark.export
 def test_export_with_the_built_topology(coco: dict[str, Path], built: tuple, tmp_path: Path) -> None:
-    from meshpose_export.cli import main as export_main
+    from meshpose_export.cli.export_cli import main as export_main
     from meshpose_mobile.train.loop import train
 
     topo = built[0]
@@ -595,7 +595,7 @@ def test_export_with_the_built_topology(coco: dict[str, Path], built: tuple, tmp
     # meshpose-predict --topology: the checkpoint and the artifact run with the matching topology.
     from PIL import Image
 
-    from meshpose_export.predict_cli import main as predict_main
+    from meshpose_export.cli.predict_cli import main as predict_main
 
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 100, 3), dtype=np.uint8)).save(photo)

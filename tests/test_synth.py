@@ -315,7 +315,7 @@ def test_upper_body_framing_cuts_the_legs() -> None:
 
 
 def test_backgrounds_come_from_the_listed_photos_without_people() -> None:
-    from meshpose_export.realphoto import PHOTOS
+    from meshpose_export.runtime.realphoto import PHOTOS
     from meshpose_mobile import synth_photo
     from meshpose_mobile.samples import SAMPLE_PHOTOS
 

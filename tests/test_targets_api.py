@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from meshpose_export.cli import main as export_main
-from meshpose_export.predict import Predictor
-from meshpose_export.predict_cli import main as predict_main
+from meshpose_export.cli.export_cli import main as export_main
+from meshpose_export.cli.predict_cli import main as predict_main
+from meshpose_export.runtime.predict import Predictor
 from meshpose_export.sidecar import Sidecar
 from meshpose_export.targets.base import (
     PLUGIN_ENV,
@@ -166,6 +166,7 @@ _FORMAT = re.compile(
 # Tools about one runtime by nature, not artifact dispatch.
 _ALLOWED = {
     "export/bench/profile_ort.py": "ONNX Runtime's own profiler over an .onnx",
+    "export/litert.py": "opening a .tflite on LiteRT, shared by the TFLite target, the person detector and the peer",
     "export/bench/matmul_peak.py": "the CPU's GEMM roof through torch and ONNX Runtime's MLAS",
     "benchmarks/coreml_interpreter.py": "CoreML programs measured through the reference MIL interpreter",
     "meshpose_mobile/backbones/blazepose.py": "imports Google's encoder from its .tflite (an input)",

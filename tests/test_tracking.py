@@ -1,4 +1,4 @@
-"""Tracker and One-Euro filter: the rules of meshpose_export.tracking, checked one by one."""
+"""Tracker and One-Euro filter: the rules of meshpose_export.runtime.tracking, checked one by one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from meshpose_export.tracking import (
+from meshpose_export.runtime.tracking import (
     OneEuroFilter,
     OneEuroParams,
     PersonTracker,
@@ -249,34 +249,3 @@ def test_tracker_params_validated():
         TrackerParams(max_people=0)
     with pytest.raises(ValueError, match="aspect"):
         PersonTracker(TrackerParams(), aspect=0.0)
-
-
-# --------------------------------------------------------------------------- golden vectors for the apps
-
-
-def test_golden_vectors_replay_from_their_own_json():
-    """What the apps do with the golden file: replay the inputs, compare with the expected values."""
-    import json
-
-    from meshpose_export.golden_people import golden
-
-    g = json.loads(json.dumps(golden()))
-    assert g == json.loads(json.dumps(golden()))  # deterministic
-    for case in g["one_euro"]:
-        f = OneEuroFilter(OneEuroParams(**case["params"]))
-        got = [f(np.array(x), t, case["value_scale"]) for x, t in zip(case["x"], case["t"], strict=True)]
-        np.testing.assert_allclose(got, case["expected"], rtol=0, atol=1e-12)
-    assert case["expected"][6] == case["expected"][5]  # the repeated timestamp
-    tc = g["tracker"]
-    tr = PersonTracker(TrackerParams(**tc["params"]), tc["aspect"], tuple(tc["image_size"]))
-    for fr in tc["frames"]:
-        assert tr.begin_frame() == fr["expected_detector_ran"]
-        if fr["expected_detector_ran"]:
-            tr.apply_detections([tuple(d) for d in fr["detections"]], fr["scores"])
-        for m in fr["meshes"]:
-            tr.apply_mesh(m["track_id"], np.array(m["xy"]), np.array(m["visibility"]))
-        tr.end_frame()
-        got = [{"id": t.id, "box": list(t.box), "missed": t.missed, "flagged": t.flagged} for t in tr.state.tracks]
-        assert got == fr["expected_tracks"]
-    dc = g["detector"]
-    assert len(dc["expected"]) == 2 and dc["expected"][0]["score"] > dc["expected"][1]["score"]

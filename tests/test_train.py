@@ -281,7 +281,7 @@ def test_cli_trains_and_resumes(tmp_path: Path) -> None:
 
 @pytest.mark.export
 def test_trained_checkpoint_feeds_meshpose_export(straight_run: Path, tmp_path: Path) -> None:
-    from meshpose_export.cli import main as export_main
+    from meshpose_export.cli.export_cli import main as export_main
 
     res = CliRunner().invoke(
         export_main, ["--ckpt", str(straight_run / "model.pt"), "--target", "onnx", "--out", str(tmp_path / "a")]

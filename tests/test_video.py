@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from meshpose_export.people import VideoPipeline, VideoSettings
-from meshpose_export.predict import ModelInfo, Prediction
-from meshpose_export.predict_cli import main as predict_main
-from meshpose_export.tracking import OneEuroParams, TrackerParams, aspect_box, box_iou
-from meshpose_export.video import VideoError, open_frames
-from meshpose_export.video_metrics import jitter, lag_frames, smoothing_experiment
+from meshpose_export.cli.predict_cli import main as predict_main
+from meshpose_export.runtime.people import VideoPipeline, VideoSettings
+from meshpose_export.runtime.predict import ModelInfo, Prediction
+from meshpose_export.runtime.tracking import OneEuroParams, TrackerParams, aspect_box, box_iou
+from meshpose_export.runtime.video import VideoError, open_frames
+from meshpose_export.runtime.video_metrics import jitter, lag_frames, smoothing_experiment
 from meshpose_mobile.checkpoint import save_checkpoint
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.synth_video import SceneConfig, SyntheticScene
@@ -36,7 +36,7 @@ def frames(scene) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, scene) -> Path:
-    from meshpose_export.synth_clip import write_sequence
+    from meshpose_export.runtime.synth_clip import write_sequence
 
     video, _ = write_sequence(scene, tmp_path_factory.mktemp("clip") / "clip.mp4")
     return video
@@ -181,7 +181,7 @@ class GroundTruthPredictor:
 
 def test_pipeline_tracks_people_with_stable_ids(scene, frames):
     oracle = GroundTruthPredictor(scene)
-    from meshpose_export.detector import PersonDetector
+    from meshpose_export.runtime.detector import PersonDetector
 
     settings = VideoSettings(tracker=TrackerParams(redetect_every=5))
     pipe = VideoPipeline(oracle, PersonDetector(aspect=oracle.contract.aspect, threads=1), settings)
@@ -293,7 +293,7 @@ def test_cli_folder_of_frames(tmp_path, frames, tiny_ckpt):
 def test_cli_video_with_an_artifact_uses_its_sidecar_settings(tmp_path, clip):
     """Any exported artifact runs the same video path; its sidecar's tracking section sets the
     One-Euro defaults (the apps read the same section), and flags override it."""
-    from meshpose_export.cli import main as export_main
+    from meshpose_export.cli.export_cli import main as export_main
 
     art = tmp_path / "a"
     result = CliRunner().invoke(

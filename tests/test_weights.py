@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from meshpose_export.cli import main
+from meshpose_export.cli.export_cli import main
 from meshpose_mobile import weights
 from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
 from meshpose_mobile.train.prior import apply_prior, label_statistics
@@ -113,7 +113,7 @@ def test_prior_init_starts_at_the_label_mean(tiny_model) -> None:
 
 
 def test_bench_weights_choice(tmp_path: Path, tiny_model) -> None:
-    from meshpose_export.bench_cli import _weights
+    from meshpose_export.cli.bench_cli import _weights
     from meshpose_mobile.checkpoint import save_checkpoint
     from meshpose_mobile.errors import ConfigError
 

@@ -36,7 +36,6 @@ def interleaved(
     before: Path,
     after: Path,
     threads: int,
-    shape: list[int],
     runs: int,
     warmup: int,
     extra_before: str = "{}",
@@ -45,8 +44,8 @@ def interleaved(
     """`extra_*`: the worker's per-artifact options, e.g. '{"scale": 1.0}' for BlazePose's 0..1 input."""
     from meshpose_export.bench.worker import _make
 
-    fa = _make(kind, str(before), threads, shape, extra_before)
-    fb = _make(kind, str(after), threads, shape, extra_after)
+    fa = _make(kind, str(before), threads, extra_before)
+    fb = _make(kind, str(after), threads, extra_after)
     for _ in range(warmup):
         fa()
         fb()
@@ -68,7 +67,6 @@ def run_ab(
     before: Path,
     after: Path,
     threads: int,
-    shape: list[int],
     runs: int,
     warmup: int,
     extra_before: str = "{}",
@@ -76,7 +74,7 @@ def run_ab(
 ) -> AB:
     """In a fresh process, like every other timing of meshpose-bench."""
     args = json.dumps({"kind": kind, "before": str(before), "after": str(after), "threads": threads,
-                       "shape": shape, "runs": runs, "warmup": warmup,
+                       "runs": runs, "warmup": warmup,
                        "extra_before": extra_before, "extra_after": extra_after})  # fmt: skip
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run(
@@ -94,7 +92,7 @@ def main() -> None:
 
     a = json.loads(sys.argv[1])
     r = interleaved(
-        a["kind"], Path(a["before"]), Path(a["after"]), a["threads"], a["shape"], a["runs"], a["warmup"],
+        a["kind"], Path(a["before"]), Path(a["after"]), a["threads"], a["runs"], a["warmup"],
         a.get("extra_before", "{}"), a.get("extra_after", "{}"),
     )  # fmt: skip
     print("MESHPOSE_AB_RESULT " + json.dumps(asdict(r)), flush=True)

@@ -71,7 +71,7 @@ def onnx_macs(path: Path | str) -> MacCount:
 
 
 def tflite_macs(path: Path | str) -> MacCount:
-    from meshpose_export.targets.tflite_target import op_details, tensor_shapes
+    from meshpose_export.litert import op_details, tensor_shapes
 
     tensors = tensor_shapes(path)
     by_op: Counter[str] = Counter()

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from meshpose_export.bench import peer as peer_mod
+from meshpose_export import litert
 from meshpose_export.bench.ab import run_ab
 from meshpose_export.bench.macs import onnx_macs, tflite_macs
 from meshpose_export.bench.matmul_peak import matmul_peak
@@ -29,8 +29,10 @@ from meshpose_export.bench.schema import (
     write_json_atomic,
     write_text_atomic,
 )
-from meshpose_export.parity import check, parity_inputs, torch_runner
-from meshpose_export.pipeline import plan_jobs, run_export
+from meshpose_export.convert.parity import check, parity_inputs
+from meshpose_export.convert.pipeline import plan_jobs, run_export
+from meshpose_export.reference import REFERENCE, reference_artifact, save_reference
+from meshpose_export.runtime import peer as peer_mod
 from meshpose_export.targets.base import Precision, Target, TargetName, get_target, list_targets, target_for
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import ConfigError, MeshPoseError
@@ -164,12 +166,11 @@ def _measure(
     kind: str,
     path: Path,
     threads: int,
-    shape: tuple[int, ...],
     cfg: BenchConfig,
     extra: str = "{}",
     mode: str = "model",
 ) -> dict[str, Any]:
-    args = {"kind": kind, "path": str(path), "threads": threads, "shape": list(shape), "extra": extra, "mode": mode}
+    args = {"kind": kind, "path": str(path), "threads": threads, "extra": extra, "mode": mode}
     args |= {"warmup": cfg.warmup, "runs": cfg.runs}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run(
@@ -196,7 +197,7 @@ def _timed_row(
     extra: str = "{}",
 ) -> Row:
     try:
-        m = _measure(kind, path, threads, base.input_shape, cfg, extra)
+        m = _measure(kind, path, threads, cfg, extra)
     except RuntimeError as err:
         log(f"  {base.model} {base.runtime}/{base.precision} x{threads}: timing failed: {err}")
         return replace(base, threads=threads, status="failed", note=str(err))
@@ -259,17 +260,16 @@ def bench_variant(
     # Parity of a non-default form is against the default graph: "parity unchanged" means the
     # artifact still matches what every other target is checked against.
     reference = model.deploy()
-    ref_runner = torch_runner(reference)
+    ref_runner = reference_artifact(reference)
     inputs = parity_inputs(reference, CropContract.for_config(cfg_m), n_random=cfg.n_random)
     rows: list[Row] = []
     common = {"input_shape": shape, "vertices": cfg_m.num_vertices, "params": params, "macs": macs}
     if PYTORCH in cfg.active_runtimes:
         pt = vdir / f"{label}_deploy.pt"
-        torch.save(graph.state_dict(), pt)
-        spec = json.dumps({"variant": cfg_m.variant, "deploy_kwargs": deploy_kwargs})
+        save_reference(graph, pt, deploy_kwargs)
         base = Row(label, PYTORCH, "fp32", None, artifact=pt.name, artifact_bytes=pt.stat().st_size,
                    export_seconds=deploy_s, note="deployment graph, eager", **common)  # fmt: skip
-        rows += [_timed_row(base, "torch", pt, t, cfg, peaks, log, spec) for t in cfg.threads]
+        rows += [_timed_row(base, REFERENCE, pt, t, cfg, peaks, log) for t in cfg.threads]
     for job, err in failures:
         if job.target.runtime in cfg.active_runtimes:
             base = Row(label, job.target.runtime, job.precision, None, status="failed", note=f"export: {err}", **common)
@@ -310,7 +310,7 @@ def _pipeline_row(base: Row, kind: str, path: Path, threads: int, cfg: BenchConf
     photos, with stage medians: the desktop's counterpart of the apps' pipeline rows."""
     base = replace(base, threads=threads, scope="pipeline", macs=None, params=None)
     try:
-        m = _measure(kind, path, threads, base.input_shape, cfg, mode="pipeline")
+        m = _measure(kind, path, threads, cfg, mode="pipeline")
     except RuntimeError as err:
         log(f"  {base.model} {base.runtime}/{base.precision} pipeline x{threads}: timing failed: {err}")
         return replace(base, status="failed", note=str(err))
@@ -331,7 +331,7 @@ def bench_peer(cfg: BenchConfig, peaks: dict[int, float], log: Log) -> list[Row]
     target = target_for(path)
     base = Row(
         peer_mod.PEER_NAME, target.runtime, "fp16 weights", None, compute=target.bench_compute, artifact=path.name,
-        input_shape=peer_mod.input_shape(path), artifact_bytes=path.stat().st_size,
+        input_shape=litert.input_shape(path), artifact_bytes=path.stat().st_size,
         params=peer_mod.tflite_params(path), macs=tflite_macs(path).total, note=peer_mod.PEER_SOURCE,
     )  # fmt: skip
     # The peer takes 0..1 pixels, ours 0..255.
@@ -349,7 +349,7 @@ def paired_with_peer(rows: list[Row], vdir: Path, peer: Path, cfg: BenchConfig, 
         if r.scope != "model" or r.status != "measured" or r.runtime != target.runtime or r.threads is None:
             continue
         try:
-            ab = run_ab(str(target.name), peer, vdir / r.artifact, r.threads, list(r.input_shape), cfg.runs,
+            ab = run_ab(str(target.name), peer, vdir / r.artifact, r.threads, cfg.runs,
                         cfg.warmup, extra_before=json.dumps({"scale": 1.0}))  # fmt: skip
         except RuntimeError as err:
             log(f"  {r.model} {r.runtime}/{r.precision} x{r.threads} interleaved with the peer: failed: {err}")

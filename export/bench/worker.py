@@ -18,33 +18,19 @@ from typing import Any
 
 import numpy as np
 
+from meshpose_export import reference
 from meshpose_export.bench.timing import p90, peak_rss_mb, reset_peak, rss_mb, time_callable
+from meshpose_export.reference import REFERENCE
 from meshpose_export.targets.base import get_target, list_targets
 
 
-def _make(kind: str, path: str, threads: int, shape: list[int], extra: str = "{}") -> Callable[[], object]:
-    """`kind` "torch": the deployment graph, rebuilt from its variant and saved state dict; else a
-    target's name: that target's `timed_call` (extra {"scale": ...} sets the input's value range)."""
+def _make(kind: str, path: str, threads: int, extra: str = "{}") -> Callable[[], object]:
+    """`kind`: a target's name, or the PyTorch reference (`reference.REFERENCE`); its `timed_call`
+    (extra {"scale": ...} sets the input's value range)."""
     rng = np.random.default_rng(0)
-    spec = json.loads(extra)
-    if kind == "torch":
-        import torch
-
-        from meshpose_mobile.registry import create_model
-
-        torch.set_num_threads(threads)
-        # A pickled fx graph does not load back, so the graph is rebuilt from its variant and the
-        # saved state dict (the peak memory then includes building the training-form module).
-        graph = create_model(spec["variant"]).deploy(**spec["deploy_kwargs"]).eval()
-        graph.load_state_dict(torch.load(path, weights_only=True))
-        x = torch.from_numpy((rng.random(shape) * 255.0).astype(np.float32))
-
-        def run_torch() -> object:
-            with torch.no_grad():
-                return graph(x)
-
-        return run_torch
-    return get_target(kind).timed_call(Path(path), threads, rng, float(spec.get("scale", 255.0)))
+    scale = float(json.loads(extra).get("scale", 255.0))
+    timed_call = reference.timed_call if kind == REFERENCE else get_target(kind).timed_call
+    return timed_call(Path(path), threads, rng, scale)
 
 
 def measure_pipeline(args: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +86,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     reset_peak()
     before = rss_mb()
     t0 = time.perf_counter()
-    fn = _make(args["kind"], args["path"], int(args["threads"]), list(args.get("shape") or []), args.get("extra", "{}"))
+    fn = _make(args["kind"], args["path"], int(args["threads"]), args.get("extra", "{}"))
     fn()  # first call: lazy initialisation (XNNPACK packing, ORT arenas) counts as loading
     load_seconds = time.perf_counter() - t0
     timing = time_callable(fn, int(args["warmup"]), int(args["runs"]))

@@ -1,4 +1,7 @@
-"""Export targets, one module each, behind the interface of `base`; the registry finds them."""
+"""Targets: the converters and their checks, one module (or sub-package) each behind the
+interface of `base`, found by its registry.
+May import: the core modules, meshpose_mobile.
+"""
 
 from __future__ import annotations
 

@@ -253,7 +253,8 @@ def _import_builtin() -> None:
     if _loaded:
         return
     _loaded = True
-    from meshpose_export.targets import coreml_target, onnx_target, tflite_target  # noqa: F401
+    from meshpose_export.targets import onnx_target, tflite_target  # noqa: F401
+    from meshpose_export.targets.coreml import target as coreml_target  # noqa: F401
 
     for module in filter(None, (m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(","))):
         try:

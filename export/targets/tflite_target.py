@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from meshpose_export.artifact import Artifact, Executor
+from meshpose_export.litert import litert_interpreter, op_details
 from meshpose_export.sidecar import Sidecar
 from meshpose_export.targets.base import (
     Check,
@@ -34,7 +33,6 @@ from meshpose_export.targets.base import (
     register_target,
 )
 from meshpose_export.targets.onnx_target import export_onnx
-from meshpose_mobile.cli import filtered_stderr
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 from meshpose_mobile.signals import raise_if_interrupted
@@ -169,48 +167,6 @@ def builtin_ops_check(path: Path) -> Check:
     return Check("TFLite builtin ops only", not odd, detail)
 
 
-def op_details(path: Path | str) -> list[dict[str, Any]]:
-    """Every op of a .tflite in execution order (name, input and output tensor indices), from
-    LiteRT's interpreter: the one place that uses its private `_get_ops_details`."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    return list(Interpreter(model_path=str(path))._get_ops_details())
-
-
-# LiteRT's one line on every interpreter that gets its default CPU delegate: says nothing a user
-# of meshpose-predict can act on (issue 20's sweep). Any other line LiteRT prints is passed on.
-_LITERT_NOISE = re.compile(r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$")
-
-
-def _is_litert_noise(line: str) -> bool:
-    return bool(_LITERT_NOISE.match(line.strip()))
-
-
-def litert_interpreter(path: Path | str, threads: int | None = None) -> Any:
-    """A LiteRT interpreter with its tensors allocated, for a .tflite that is not a MeshPose
-    artifact (the person detector of meshpose_export.detector): LiteRT stays imported only here."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    with filtered_stderr(_is_litert_noise):
-        interp = Interpreter(model_path=str(path), num_threads=threads)
-        interp.allocate_tensors()
-    return interp
-
-
-def tensor_shapes(path: Path | str) -> dict[int, list[int]]:
-    """Tensor index -> shape, for every tensor of a .tflite."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    return {t["index"]: [int(d) for d in t["shape"]] for t in Interpreter(model_path=str(path)).get_tensor_details()}
-
-
-def input_shape(path: Path | str) -> tuple[int, ...]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    (inp,) = Interpreter(model_path=str(path)).get_input_details()
-    return tuple(int(d) for d in inp["shape"])
-
-
 def _worker_cmd(mode: str, args: dict) -> list[str]:
     return [sys.executable, "-m", "meshpose_export.targets._onnx2tf_worker", mode, json.dumps(args)]
 
@@ -289,11 +245,7 @@ def _run_workers(jobs: list[tuple[str, dict, Path]]) -> None:
 def tflite_runner(path: Path, threads: int | None = None):
     """The artifact as a callable; outputs by signature name, or by shape where onnx2tf wrote no
     signature (its dynamic-range file): the three outputs have distinct shapes (1,K,3), (1,K), (1,K,2)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    with filtered_stderr(_is_litert_noise):
-        interp = Interpreter(model_path=str(path), num_threads=threads)
-        interp.allocate_tensors()
+    interp = litert_interpreter(path, threads)
     if interp.get_signature_list():
         runner = interp.get_signature_runner()
         (input_name,) = runner.get_input_details().keys()

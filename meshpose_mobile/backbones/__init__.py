@@ -7,29 +7,26 @@ own module and registers a builder here, so variants name a backbone by string.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
+# The built-in backbones register themselves on import.
+from meshpose_mobile.backbones import blazepose, hrnet, mobilenetv2, resnet, tiny  # noqa: F401
+from meshpose_mobile.backbones.registry import _BACKBONES, BackboneBuilder, register_backbone
 from meshpose_mobile.errors import ConfigError
 
-BackboneBuilder = Callable[..., nn.Module]
-_BACKBONES: dict[str, BackboneBuilder] = {}
-
-
-def register_backbone(name: str) -> Callable[[BackboneBuilder], BackboneBuilder]:
-    def deco(fn: BackboneBuilder) -> BackboneBuilder:
-        if name in _BACKBONES:
-            raise ValueError(f"backbone {name!r} registered twice")
-        _BACKBONES[name] = fn
-        return fn
-
-    return deco
+__all__ = [
+    "BackboneBuilder",
+    "build_backbone",
+    "list_backbones",
+    "load_pretrained",
+    "register_backbone",
+    "split_features",
+]
 
 
 def build_backbone(name: str, **kwargs: Any) -> nn.Module:
-    _import_builtin()
     try:
         builder = _BACKBONES[name]
     except KeyError:
@@ -41,13 +38,7 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
 
 
 def list_backbones() -> list[str]:
-    _import_builtin()
     return sorted(_BACKBONES)
-
-
-def _import_builtin() -> None:
-    # Imported lazily so that `register_backbone` exists before the modules that use it load.
-    from meshpose_mobile.backbones import blazepose, hrnet, mobilenetv2, resnet, tiny  # noqa: F401
 
 
 def load_pretrained(backbone: nn.Module) -> str | None:
@@ -55,3 +46,8 @@ def load_pretrained(backbone: nn.Module) -> str | None:
     returns a one-line note of what was loaded, or None for backbones trained from scratch."""
     loader = getattr(backbone, "load_pretrained", None)
     return loader() if callable(loader) else None
+
+
+def split_features(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """A backbone's output as (features, deep features): one map serves as both."""
+    return out if isinstance(out, tuple) else (out, out)

@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from meshpose_mobile.backbones import register_backbone
 from meshpose_mobile.backbones.decoder import ConvBNReLU
+from meshpose_mobile.backbones.registry import register_backbone
 from meshpose_mobile.errors import ModelFileError
 
 TFLITE_NAME = "pose_landmark_full.tflite"

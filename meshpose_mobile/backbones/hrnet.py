@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from meshpose_mobile.backbones import register_backbone
+from meshpose_mobile.backbones.registry import register_backbone
 
 _STAGE_CHANNELS: tuple[int, ...] = (32, 64, 128, 256)
 _STAGE_MODULES: dict[int, int] = {2: 1, 3: 4, 4: 3}

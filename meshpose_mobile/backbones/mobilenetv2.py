@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from meshpose_mobile.backbones import register_backbone
 from meshpose_mobile.backbones.decoder import LightDecoder
+from meshpose_mobile.backbones.registry import register_backbone
 
 # (expansion t, output channels c, repeats n, stride s), MobileNetV2 paper Table 2.
 _SETTINGS: tuple[tuple[int, int, int, int], ...] = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from meshpose_mobile.backbones import register_backbone
 from meshpose_mobile.backbones.decoder import ConvBNReLU
+from meshpose_mobile.backbones.registry import register_backbone
 
 
 class TinyBackbone(nn.Module):

@@ -18,8 +18,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import torch
 from torch import Tensor
 
@@ -165,11 +163,3 @@ def merge_across_ranks(sums: MetricSums, device: torch.device) -> MetricSums:
     for n, (s, c) in zip(names, packed.tolist(), strict=True):
         out.add(n, s, c)
     return out
-
-
-def mean_loss_terms(values: Iterable[dict[str, float]]) -> dict[str, float]:
-    acc: dict[str, list[float]] = {}
-    for v in values:
-        for k, x in v.items():
-            acc.setdefault(k, []).append(x)
-    return {k: sum(x) / len(x) for k, x in acc.items()}

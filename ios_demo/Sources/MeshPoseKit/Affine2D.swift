@@ -125,7 +125,7 @@ public struct BoxXYWH: Equatable, CustomStringConvertible {
     public var isValid: Bool { x.isFinite && y.isFinite && width.isFinite && height.isFinite && width > 0 && height > 0 }
     public var description: String { "(\(x), \(y), \(width), \(height))" }
 
-    /// Intersection over union; 0 when either box is empty (export/tracking.py `box_iou`).
+    /// Intersection over union; 0 when either box is empty (export/runtime/tracking.py `box_iou`).
     public func iou(_ other: BoxXYWH) -> Double {
         let ax1 = x + width
         let ay1 = y + height

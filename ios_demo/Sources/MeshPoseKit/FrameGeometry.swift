@@ -7,7 +7,7 @@ public enum SensorRotation: Int, CaseIterable, Equatable {
     case deg180 = 180
     case deg270 = 270
 
-    /// Only 0, 90, 180 or 270 (export/frame_geometry.py rejects anything else, 360 included).
+    /// Only 0, 90, 180 or 270 (export/runtime/frame_geometry.py rejects anything else, 360 included).
     public init(strictDegrees degrees: Int) throws {
         guard let r = SensorRotation(rawValue: degrees) else {
             throw MeshPoseError("rotation \(degrees) must be 0, 90, 180 or 270 degrees clockwise", kind: .invalidRotation)
@@ -52,7 +52,7 @@ public enum HoldingOrientation: String, CaseIterable, Equatable {
     /// UIDeviceOrientation.landscapeRight == UIInterfaceOrientation.landscapeLeft.
     case landscapeHomeLeft
 
-    /// The name export/frame_geometry.py and golden/geometry.json use (UIDeviceOrientation's).
+    /// The name export/runtime/frame_geometry.py and golden/geometry.json use (UIDeviceOrientation's).
     public var referenceName: String {
         switch self {
         case .portrait: return "portrait"
@@ -85,7 +85,7 @@ public enum HoldingOrientation: String, CaseIterable, Equatable {
     /// How the phone is held, from CoreMotion's gravity (x to the right edge, y to the top edge,
     /// z out of the screen, in g): unlike UIDevice's orientation it keeps coming under orientation
     /// lock. `previous` stays while the phone lies nearly flat or is within the hysteresis of it
-    /// (export/frame_geometry.py `holding_from_gravity`, golden/geometry.json "gravity").
+    /// (export/runtime/frame_geometry.py `holding_from_gravity`, golden/geometry.json "gravity").
     public static func fromGravity(x: Double, y: Double, z: Double, previous: HoldingOrientation) -> HoldingOrientation {
         guard x.isFinite, y.isFinite, z.isFinite, (x * x + y * y).squareRoot() >= gravityMinTilt else { return previous }
         var angle = atan2(x, -y) * 180.0 / Double.pi
@@ -141,7 +141,7 @@ public struct FrameGeometry: Equatable {
 
     /// What turns an iPhone camera frame upright and true (never a mirror image) for a way of
     /// holding the phone, with CameraSource's unrotated, unmirrored connection. The golden cases
-    /// ("cameras" in golden/geometry.json) are derived in export/frame_geometry.py from where each
+    /// ("cameras" in golden/geometry.json) are derived in export/runtime/frame_geometry.py from where each
     /// sensor's buffer axes point on the phone, not copied from this table. The front camera needs
     /// no mirror here: its unmirrored buffer is a true image. The widely copied Vision / ML Kit
     /// table (.leftMirrored, .downMirrored, ...) is this one plus a horizontal flip: it gives the
@@ -239,7 +239,7 @@ public struct FrameGeometry: Equatable {
     }
 
     /// Upright pixel -> view point: back to the buffer, turned as the screen shows the frame, then
-    /// placed (export/frame_geometry.py `upright_to_view_matrix`).
+    /// placed (export/runtime/frame_geometry.py `upright_to_view_matrix`).
     public func viewFromUpright(viewWidth: Double, viewHeight: Double, mode: ViewMode = .fill) -> Affine2D {
         viewFromDisplay(viewWidth: viewWidth, viewHeight: viewHeight, mode: mode)
             .concatenating(after: displayFromBuffer)

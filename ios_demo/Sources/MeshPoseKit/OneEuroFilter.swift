@@ -1,6 +1,6 @@
 import Foundation
 
-/// One-Euro filter parameters (Casiez et al., CHI 2012), as export/tracking.py `OneEuroParams`.
+/// One-Euro filter parameters (Casiez et al., CHI 2012), as export/runtime/tracking.py `OneEuroParams`.
 /// minCutoff (Hz): smoothing at rest (lower = smoother, more lag when slow); beta: how fast the
 /// cutoff rises with speed (higher = less lag when moving); dCutoff (Hz): cutoff of the derivative.
 public struct OneEuroParams: Equatable {
@@ -8,7 +8,7 @@ public struct OneEuroParams: Equatable {
     public let beta: Double
     public let dCutoff: Double
 
-    /// export/tracking.py's defaults, tuned on its synthetic smoothing benchmark: beta assumes the
+    /// export/runtime/tracking.py's defaults, tuned on its synthetic smoothing benchmark: beta assumes the
     /// value scale is the person box height in pixels (speeds in box heights per second).
     public static let standard = OneEuroParams(checked: 1.0, beta: 12.0, dCutoff: 1.0)
 

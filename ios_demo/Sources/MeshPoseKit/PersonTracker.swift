@@ -1,6 +1,6 @@
 import Foundation
 
-/// Tracker settings, as export/tracking.py `TrackerParams`.
+/// Tracker settings, as export/runtime/tracking.py `TrackerParams`.
 public struct TrackerParams: Equatable {
     /// A vertex counts as visible at or above this.
     public var visibilityThreshold: Double = 0.5
@@ -154,7 +154,7 @@ public enum TrackerMath {
     }
 }
 
-/// Person tracker, rule for rule export/tracking.py `PersonTracker`: per frame `beginFrame()`
+/// Person tracker, rule for rule export/runtime/tracking.py `PersonTracker`: per frame `beginFrame()`
 /// (true: run the detector and call `applyDetections`), the model on `activeTracks()`, each
 /// result to `applyMesh`, then `endFrame()`. Boxes are COCO xywh in upright image pixels.
 public struct PersonTracker {

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import MeshPoseKit
 
-/// One-Euro filter and person tracker against export/tracking.py (golden/one_euro.json, tracker.json).
+/// One-Euro filter and person tracker against export/runtime/tracking.py (golden/one_euro.json, tracker.json).
 final class OneEuroGoldenTests: XCTestCase {
     func testSequences() throws {
         let doc = try Golden.load("one_euro")

@@ -124,7 +124,7 @@ class MeshPipeline(
     }
 
     companion object {
-        /** export/tracking.py's defaults: beta in person-box heights per second. */
+        /** export/runtime/tracking.py's defaults: beta in person-box heights per second. */
         val DEFAULT_SMOOTHING = OneEuroFilter.Params(1.0, 12.0, 1.0)
     }
 }

@@ -2,7 +2,7 @@ package org.meshpose.core;
 
 /**
  * Camera buffer -> upright image -> view, and detector boxes; the port of
- * export/frame_geometry.py (read its docstring for the conventions).
+ * export/runtime/frame_geometry.py (read its docstring for the conventions).
  *
  * <p>Rotation is Android's {@code ImageInfo.rotationDegrees}: the clockwise angle that turns the
  * buffer upright, read from every frame (never assumed to be 90). The model sees the unmirrored
@@ -72,7 +72,7 @@ public final class FrameGeometry {
 
     /**
      * What turns a camera frame upright and true (never a mirror image), and whether its view is a
-     * mirror view; export/frame_geometry.py {@code camera_orientation} and {@code view_mirrored}.
+     * mirror view; export/runtime/frame_geometry.py {@code camera_orientation} and {@code view_mirrored}.
      */
     public static final class Orientation {
         public final int rotation;
@@ -131,7 +131,7 @@ public final class FrameGeometry {
      * (the frame's rotationDegrees: how the phone is held) while the preview shows the same buffer
      * turned by {@code displayRotation} (CameraInfo.getSensorRotationDegrees of the display's
      * rotation). The two differ under orientation lock; when they agree this is
-     * {@link #imageToViewMatrix} of the upright image. export/frame_geometry.py
+     * {@link #imageToViewMatrix} of the upright image. export/runtime/frame_geometry.py
      * {@code upright_to_view_matrix}.
      */
     public static Affine uprightToViewMatrix(

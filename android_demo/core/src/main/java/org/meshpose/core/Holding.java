@@ -3,7 +3,7 @@ package org.meshpose.core;
 /**
  * How the phone is held, from the accelerometer, for ImageAnalysis's target rotation; the port of
  * {@code holding_from_orientation_degrees}, {@code holding_from_gravity} and {@code target_rotation}
- * in export/frame_geometry.py (golden/geometry.json "orientation_events", "gravity",
+ * in export/runtime/frame_geometry.py (golden/geometry.json "orientation_events", "gravity",
  * "android_locked").
  *
  * <p>Why: CameraX turns analysis frames for the use case's target rotation, which the app used to
@@ -46,7 +46,7 @@ public enum Holding {
         this.centreDegrees = centreDegrees;
     }
 
-    /** The name export/frame_geometry.py and golden/geometry.json use (UIDeviceOrientation's). */
+    /** The name export/runtime/frame_geometry.py and golden/geometry.json use (UIDeviceOrientation's). */
     public String referenceName() {
         return referenceName;
     }

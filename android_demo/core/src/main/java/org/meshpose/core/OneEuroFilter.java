@@ -2,7 +2,7 @@ package org.meshpose.core;
 
 /**
  * One-Euro smoothing (Casiez et al., CHI 2012), element-wise over a flat array of vertex
- * coordinates; the port of OneEuroFilter in export/tracking.py (its docstring has the formulas).
+ * coordinates; the port of OneEuroFilter in export/runtime/tracking.py (its docstring has the formulas).
  * Timestamps in seconds; a sample not after the previous one is ignored (the last output is
  * returned). The app passes the person box height as valueScale so beta does not depend on how
  * large the person is in the frame.

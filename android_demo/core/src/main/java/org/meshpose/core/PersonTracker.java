@@ -5,7 +5,7 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * Person tracking across frames; the port of PersonTracker in export/tracking.py (its docstring
+ * Person tracking across frames; the port of PersonTracker in export/runtime/tracking.py (its docstring
  * states every rule). The detector runs only when needed (first frame, every redetectEvery
  * frames, or when a track's visibility dropped or it was lost); between detections the next
  * crop box comes from the previous mesh's visible vertices.

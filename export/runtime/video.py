@@ -59,7 +59,7 @@ class FrameSource:
             yield from self._iter_video()
 
     def _iter_folder(self) -> Iterator[Frame]:
-        from meshpose_export.predict import PredictError, load_image
+        from meshpose_export.runtime.predict import PredictError, load_image
 
         assert self._files is not None
         for i, p in enumerate(self._files):
@@ -120,7 +120,7 @@ def _why(err: BaseException) -> str:
 
 def open_frames(path: str | Path, fps: float | None = None) -> FrameSource:
     """A video file or a folder of frames (images sorted by name; `fps`, default 30, sets their clock)."""
-    from meshpose_export.predict import IMAGE_SUFFIXES
+    from meshpose_export.runtime.predict import IMAGE_SUFFIXES
 
     path = Path(path)
     if path.is_dir():

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from meshpose_export.targets import coreml_mil as mil
+from meshpose_export.targets.coreml import mil
 
 LABEL = "estimate from the program alone (Apple's published guidance), not a Core ML measurement"
 # The ANE pads a tensor's last axis to 64 bytes (apple/ml-ane-transformers), i.e. 32 float16 values.

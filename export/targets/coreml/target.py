@@ -4,19 +4,14 @@ The image input takes a pixel buffer directly: ImageType has a single scale but 
 bias, so the graph is asked for its form without the mean subtraction (`normalize_in_graph=False`)
 and the mean goes into ImageType's bias while the per-channel std already sits in the first
 convolution. Prediction runs on macOS through the Core ML runtime. Elsewhere `linux_executor`
-runs the artifact's own MIL program through the reference interpreter (`coreml_mil`; reports say
+runs the artifact's own MIL program through the reference interpreter (`mil`; reports say
 so: not the Core ML runtime), and `verify` checks the saved program's contract against PyTorch
-(`coreml_contract`: ops, precision, outputs, preprocessing, weights by name, op attributes).
+(`contract`: ops, precision, outputs, preprocessing, weights by name, op attributes).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import platform
-import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +28,9 @@ from meshpose_export.targets.base import (
     Tolerance,
     register_target,
 )
-from meshpose_mobile.cli import filtered_stderr
+from meshpose_export.targets.coreml.contract import contract_checks
+from meshpose_export.targets.coreml.mil import INTERPRETER_NOTE, image_runner, load_program
+from meshpose_export.targets.coreml.tools import coremltools_quietly, quiet
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 from meshpose_mobile.errors import ExportError
 
@@ -78,49 +75,6 @@ _COMPRESSED = {
 }
 
 
-def _quiet():
-    """coremltools prints version warnings and progress bars; keep the CLI's output readable."""
-    stack = contextlib.ExitStack()
-    stack.enter_context(warnings.catch_warnings())
-    warnings.simplefilter("ignore")
-    stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
-    logging.getLogger("coremltools").setLevel(logging.ERROR)
-    return stack
-
-
-# What importing coremltools (and the TensorFlow it imports) prints that no user can act on: about
-# 17 lines on Linux. Anything else printed during the import is passed on.
-_IMPORT_NOISE = re.compile(
-    "|".join(
-        (
-            r"has not been tested with coremltools",
-            r"scikit-learn version .* is not supported",
-            r"All log messages before absl::InitializeLog\(\) is called",
-            r"^[IW]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \w+\.cc:\d+\]",  # absl INFO/WARNING lines (TensorFlow)
-            r"oneDNN custom operations are on",
-            r"Could not find cuda drivers",
-            r"Unable to register cu\w+ factory",
-            r"TF-TRT Warning",
-        )
-    )
-)
-# Off macOS coremltools has no runtime library, which is expected there: its "Failed to load
-# _MLModelProxy ..." lines are noise; on macOS they would mean a broken install and are kept.
-_NO_RUNTIME = re.compile(r"Failed to load _ML\w+Proxy: No module named 'coremltools\.libcoremlpython'")
-
-
-def _is_noise(line: str) -> bool:
-    return bool(_IMPORT_NOISE.search(line)) or (platform.system() != "Darwin" and bool(_NO_RUNTIME.search(line)))
-
-
-def _ct():
-    with warnings.catch_warnings(), filtered_stderr(_is_noise):
-        warnings.simplefilter("ignore")
-        logging.getLogger("coremltools").setLevel(logging.ERROR)
-        import coremltools as ct
-    return ct
-
-
 class CoreMLTarget(Target):
     name = TargetName.COREML
     precisions = (Precision.FP16, Precision.FP32, Precision.W8, Precision.PAL8, Precision.PAL6)
@@ -134,12 +88,12 @@ class CoreMLTarget(Target):
         return {"normalize_in_graph": False}
 
     def export(self, graph: MeshPoseDeploy, out_path: Path, precision: str, ctx: ExportContext) -> Path:
-        ct = _ct()
+        ct = coremltools_quietly()
         if graph.normalize_in_graph:
             raise ExportError("CoreML export needs the graph built with normalize_in_graph=False")
         spec = graph.input_spec
         _, _, h, w = spec.shape
-        with _quiet(), torch.no_grad():
+        with quiet(), torch.no_grad():
             traced = torch.jit.trace(graph, graph.example_input(), check_trace=False)
             model = ct.convert(
                 traced,
@@ -168,7 +122,7 @@ class CoreMLTarget(Target):
         model.input_description[spec.name] = f"RGB person crop {w}x{h}, see the crop contract in metadata"
         for out in graph.output_specs:
             model.output_description[out.name] = f"{out.shape}: {out.units}"
-        with _quiet():
+        with quiet():
             model.save(str(out_path))
         return out_path
 
@@ -192,7 +146,7 @@ class CoreMLTarget(Target):
         return executor
 
     def verify(self, artifact: Artifact, reference: MeshPoseDeploy) -> list[Check]:
-        _ct()
+        coremltools_quietly()
         return static_checks(artifact.path, reference)
 
     def runs_here(self) -> bool:
@@ -201,11 +155,11 @@ class CoreMLTarget(Target):
         return platform.system() == "Darwin"
 
     def runtime_versions(self) -> dict[str, str]:
-        return {"coremltools": _ct().__version__} if self.runs_here() else {}
+        return {"coremltools": coremltools_quietly().__version__} if self.runs_here() else {}
 
     def import_runtime(self) -> None:
         if self.runs_here():
-            _ct()
+            coremltools_quietly()
 
     def output_dtype(self, precision: str) -> str:
         # coremltools gives a float16 program float16 outputs (MLMultiArray .float16): the app
@@ -240,15 +194,13 @@ def linux_executor(path: Path, sidecar: Sidecar) -> Executor | None:
     """What executes a saved .mlpackage off macOS: the artifact's own program, run by the
     reference MIL interpreter, labelled as not the Core ML runtime. fp16 mode: every op's output
     is rounded to the dtype the program declares (an fp32 program declares none in float16)."""
-    from meshpose_export.targets.coreml_mil import INTERPRETER_NOTE, image_runner
-
     return Executor(image_runner(path, mode="fp16"), note=INTERPRETER_NOTE)
 
 
 def _coreml_runtime_runner(path: Path, input_name: str):
     """The Core ML runtime (macOS): the artifact takes a camera image, 8-bit pixels as the app feeds it."""
-    ct = _ct()
-    with _quiet():
+    ct = coremltools_quietly()
+    with quiet():
         model = ct.models.MLModel(str(path), compute_units=ct.ComputeUnit.ALL)
 
     def run(image: np.ndarray) -> dict[str, np.ndarray]:
@@ -262,10 +214,7 @@ def _coreml_runtime_runner(path: Path, input_name: str):
 
 
 def static_checks(path: Path, graph: MeshPoseDeploy) -> list[Check]:
-    """What can be verified about a saved .mlpackage without running it (coreml_contract)."""
-    from meshpose_export.targets.coreml_contract import contract_checks
-    from meshpose_export.targets.coreml_mil import load_program
-
+    """What can be verified about a saved .mlpackage without running it (`contract`)."""
     program = load_program(path)
     precision = program.metadata.get("precision", "fp16")
     return contract_checks(program, graph, STANDARD_OPS, CoreMLTarget().output_dtype(precision))

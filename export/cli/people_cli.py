@@ -21,7 +21,7 @@ from typing import Any
 import click
 import numpy as np
 
-from meshpose_export.people import (
+from meshpose_export.runtime.people import (
     VIDEO_FORMAT,
     VIDEO_VERSION,
     VideoPipeline,
@@ -33,8 +33,8 @@ from meshpose_export.people import (
     photo_document,
     predict_people,
 )
-from meshpose_export.predict import Predictor
-from meshpose_export.video import FrameSource, VideoError, VideoWriter
+from meshpose_export.runtime.predict import Predictor
+from meshpose_export.runtime.video import FrameSource, VideoError, VideoWriter
 from meshpose_mobile.atomic import atomic_open, write_files_atomic
 
 
@@ -52,7 +52,7 @@ def photo_outputs(
 ) -> tuple[list[Path], int]:
     """One photo -> (written files, number of people). The JSON and the overlay are rendered in
     memory and written as a set: a failure leaves neither (`write_files_atomic`)."""
-    from meshpose_export.overlay import render_overlay
+    from meshpose_export.runtime.overlay import render_overlay
 
     people = predict_people(predictor, photo, detector, box)
     h, w = photo.shape[:2]

@@ -1,5 +1,7 @@
 """The one parity function: PyTorch's deployment graph vs an exported artifact, in pixels.
 
+The reference is the PyTorch deployment graph opened as an artifact
+(`meshpose_export.reference.reference_artifact`).
 The CLI, the tests and the benchmarks all call `compare` (through `check` when they hold a
 target): it runs an opened `Artifact` against the reference; where the artifact cannot run on this
 machine, the report rests on the target's static checks and, if the target has one, a stand-in
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from meshpose_export.artifact import Artifact, Outputs, Runner
+from meshpose_export.artifact import Artifact, Runner
 from meshpose_export.targets.base import Check, StandIn, Target, Tolerance
 from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.crop import CropContract
@@ -62,17 +64,6 @@ def _as_pixels(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.clip(np.rint(image), 0, 255), dtype=np.float32)
 
 
-def torch_runner(graph: MeshPoseDeploy) -> Runner:
-    """The reference: the PyTorch deployment graph as a Runner."""
-
-    def run(image: np.ndarray) -> Outputs:
-        with torch.no_grad():
-            outs = graph(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)))
-        return {name: t.numpy() for name, t in zip(OUTPUT_NAMES, outs, strict=True)}
-
-    return run
-
-
 @dataclass(frozen=True)
 class ErrorStats:
     max: float
@@ -102,6 +93,14 @@ class ParityReport:
     @property
     def passed(self) -> bool:
         return self.status in ("pass", "static-pass")
+
+    def summary(self) -> dict[str, Any]:
+        """What the sidecar carries of this report (`Sidecar.with_parity`)."""
+        return {
+            "status": self.status,
+            "passed": self.passed,
+            "vertices_max_px": self.stats["vertices"].max if self.stats else None,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from meshpose_export.litert import op_details, tensor_shapes
 from meshpose_mobile.paths import FETCH_COMMAND, ModelNotFoundError, find_model_file, missing_model_message
 
 PEER_NAME = "blazepose_full"
@@ -39,8 +40,6 @@ def missing_peer(peer_dir: Path | None = None) -> str:
 def tflite_params(path: Path | str) -> int:
     """Weights and biases of the weighted layers, counted from the graph (fp16 weights included:
     their DEQUANTIZE outputs have the same shapes)."""
-    from meshpose_export.targets.tflite_target import op_details, tensor_shapes
-
     tensors = tensor_shapes(path)
     seen: set[int] = set()
     total = 0
@@ -52,9 +51,3 @@ def tflite_params(path: Path | str) -> int:
                 seen.add(i)
                 total += math.prod(tensors[i])
     return total
-
-
-def input_shape(path: Path | str) -> tuple[int, ...]:
-    from meshpose_export.targets.tflite_target import input_shape as tflite_input_shape
-
-    return tflite_input_shape(path)

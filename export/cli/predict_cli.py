@@ -4,7 +4,7 @@ Photos: the person detector finds everyone (or `--box` / `--whole-image` sets th
 image `<name>.json` (format `meshpose-prediction` v2: a `people` list, each with its box, detector
 score, low-poly xyz and visibility, high-poly xyz with an upsampler, all in image pixels) and
 `<name>_overlay.png`. Videos (and a folder with `--frames`): detection, tracking and One-Euro
-smoothing (meshpose_export.people), `<name>.jsonl` and `<name>_overlay.mp4`.
+smoothing (meshpose_export.runtime.people), `<name>.jsonl` and `<name>_overlay.mp4`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from meshpose_export._cli import LazyHelp, check_box_scale, targets
+from meshpose_export.cli._cli import LazyHelp, check_box_scale, targets
 from meshpose_mobile.cli import fail, guard_stdout, interrupted
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
@@ -164,8 +164,8 @@ def _predict(
 ) -> None:
     from tqdm import tqdm
 
-    from meshpose_export.predict import PredictError, Predictor, list_images, load_image, parse_box
-    from meshpose_export.video import is_video, open_frames
+    from meshpose_export.runtime.predict import PredictError, Predictor, list_images, load_image, parse_box
+    from meshpose_export.runtime.video import is_video, open_frames
     from meshpose_mobile.paths import OutputError
 
     raise_if_interrupted()  # a Ctrl-C some import swallowed
@@ -210,7 +210,7 @@ def _predict(
         )
     detector = None
     if video or (box is None and not whole_image):
-        from meshpose_export.detector import DetectorParams, PersonDetector
+        from meshpose_export.runtime.detector import DetectorParams, PersonDetector
 
         detector = PersonDetector(
             detector_path,
@@ -218,7 +218,7 @@ def _predict(
             aspect=predictor.contract.aspect,
         )
     if video:
-        from meshpose_export.people_cli import echo_video_summary, run_video
+        from meshpose_export.cli.people_cli import echo_video_summary, run_video
 
         assert source is not None
         settings = _video_settings(
@@ -228,7 +228,7 @@ def _predict(
         summary = run_video(source, predictor, detector, settings, out_dir, stem, not no_overlay, max_frames)
         echo_video_summary(summary)
         return
-    from meshpose_export.people_cli import photo_outputs
+    from meshpose_export.cli.people_cli import photo_outputs
 
     title_model = f"{info.kind} {info.variant} {info.precision}".strip()
     if info.weights:
@@ -285,12 +285,12 @@ def _video_settings(
     """CLI flags over the artifact sidecar's `tracking` section over the built-in defaults."""
     from dataclasses import replace
 
-    from meshpose_export.detector import DetectorParams
-    from meshpose_export.people import VideoSettings
-    from meshpose_export.predict import PredictError
+    from meshpose_export.runtime.detector import DetectorParams
+    from meshpose_export.runtime.people import VideoSettings
+    from meshpose_export.runtime.predict import PredictError
+    from meshpose_export.runtime.tracking import OneEuroParams, TrackerParams
     from meshpose_export.sidecar import Sidecar
     from meshpose_export.targets.base import find_target
-    from meshpose_export.tracking import OneEuroParams, TrackerParams
 
     one_euro, tracker = OneEuroParams(), TrackerParams()
     target = find_target(Path(predictor.info.path)) if predictor.info.kind != "pytorch" else None

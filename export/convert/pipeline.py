@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from meshpose_export import __version__
-from meshpose_export.parity import ParityReport, check, parity_inputs, torch_runner
+from meshpose_export.convert.parity import ParityReport, check, parity_inputs
+from meshpose_export.reference import reference_artifact
+from meshpose_export.runtime.people import tracking_defaults
 from meshpose_export.sidecar import Sidecar, build_metadata
 from meshpose_export.targets.base import ExportContext, Target, get_target, list_targets
 from meshpose_mobile.atomic import write_text_atomic
@@ -228,7 +230,8 @@ def run_export(
     contract = contract or CropContract.for_config(cfg)
     reference = model.deploy()
     require_free(out_dir, export_bytes_estimate(reference, jobs))
-    ref_runner = torch_runner(reference)
+    ref_runner = reference_artifact(reference, contract)
+    tracking = tracking_defaults()
     inputs = parity_inputs(reference, contract, n_random=n_random)
     calib = calibration_crops(reference, contract)
     graphs: dict[tuple[tuple[str, bool], ...], MeshPoseDeploy] = {(): reference}
@@ -253,7 +256,7 @@ def run_export(
                 tmp_artifact = target.export(graph, staging / name, precision, ctx)
             seconds = time.perf_counter() - t0
             log(f"[{target.name}/{precision}] checking parity on {len(inputs)} inputs")
-            sidecar = Sidecar.build(graph, target, precision, contract, name, weights_note)
+            sidecar = Sidecar.build(graph, target, precision, contract, name, weights_note, tracking=tracking)
             with _one_line_errors(f"{target.name}/{precision} artifact could not be loaded back"):
                 artifact = target.open(tmp_artifact, sidecar=sidecar)
                 report = check(target, artifact, graph, ref_runner, inputs)
@@ -262,7 +265,7 @@ def run_export(
             # meshpose_xs_fp16.tflite and meshpose_xs_fp16.mlpackage), so apps find the sidecar
             # by appending ".json".
             stem = name
-            sidecar.with_parity(report).write(staging / f"{stem}.json")
+            sidecar.with_parity(report.summary()).write(staging / f"{stem}.json")
             report.write_json(staging / f"{stem}.parity.json")
             _place(tmp_artifact, out_dir / name)
             _place(staging / f"{stem}.json", out_dir / f"{stem}.json")

@@ -5,7 +5,7 @@
 
 Writes `realphoto.json` and `realphoto.md` (one row per person, the models side by side, the mean)
 into --out and one picture per photo into --pictures. The photos only judge models: never train or
-tune on them (meshpose_export.realphoto).
+tune on them (meshpose_export.runtime.realphoto).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from meshpose_export._cli import LazyHelp, check_box_scale, targets
+from meshpose_export.cli._cli import LazyHelp, check_box_scale, targets
 from meshpose_mobile.cli import fail, guard_stdout, interrupted
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
@@ -90,7 +90,7 @@ def _run(
     topology: str | None,
     box_scale: float | None,
 ) -> None:
-    from meshpose_export.realphoto import RealPhotoError
+    from meshpose_export.runtime.realphoto import RealPhotoError
 
     check_box_scale(box_scale)
     if labels and len(labels) != len(models):
@@ -135,8 +135,8 @@ def _evaluate(
     topology_path: str | None,
     box_scale: float | None,
 ) -> None:
-    from meshpose_export.predict import Predictor
-    from meshpose_export.realphoto import (
+    from meshpose_export.runtime.predict import Predictor
+    from meshpose_export.runtime.realphoto import (
         BlazePoseFull,
         ModelSpec,
         RealPhotoError,
@@ -165,7 +165,7 @@ def _evaluate(
     peer = BlazePoseFull(user_path(peer_path, "--peer"))
     detector = None
     if boxes == "detector":
-        from meshpose_export.detector import PersonDetector
+        from meshpose_export.runtime.detector import PersonDetector
 
         detector = PersonDetector(user_path(detector_path, "--detector"), aspect=specs[0].predictor.contract.aspect)
     report, files = evaluate(

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from meshpose_export._cli import LazyHelp, check_box_scale, check_count, targets
+from meshpose_export.cli._cli import LazyHelp, check_box_scale, check_count, targets
 from meshpose_mobile.cli import fail, guard_stdout, interrupted
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
@@ -152,7 +152,7 @@ def _export(
     random_inputs: int,
     released_constants: Path | None,
 ) -> None:
-    from meshpose_export.pipeline import plan_jobs, run_export, summary_table
+    from meshpose_export.convert.pipeline import plan_jobs, run_export, summary_table
     from meshpose_mobile.checkpoint import load_checkpoint
     from meshpose_mobile.crop import CropContract
     from meshpose_mobile.errors import ConfigError

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from meshpose_export.artifact import Runner
+from meshpose_export.reference import reference_artifact
 from meshpose_export.targets.base import find_target, get_target, list_targets
 from meshpose_mobile.checkpoint import load_upsampler
 from meshpose_mobile.crop import CropContract
@@ -263,14 +264,13 @@ def _from_checkpoint(
     box_scale: float | None,
     topology: Topology | None = None,
 ) -> tuple[Runner, CropContract, ModelInfo, np.ndarray | None]:
-    from meshpose_export.parity import torch_runner
     from meshpose_mobile.checkpoint import load_checkpoint
 
     model = load_checkpoint(path, released_constants=constants, flag="--model", topology=topology)
     cfg = model.config
     # The deployment graph, not the training model: the very graph every artifact is made from.
-    runner = torch_runner(model.deploy())
     contract = CropContract.for_config(cfg, box_scale)
+    runner = reference_artifact(model.deploy(), contract, path=path)
     info = ModelInfo("pytorch", str(path), cfg.variant, "fp32", cfg.num_vertices, f"checkpoint {path.name}")
     return runner, contract, info, model.topology.faces
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from meshpose_export.tracking import OneEuroFilter, OneEuroParams, aspect_box, box_iou, greedy_match
+from meshpose_export.runtime.tracking import OneEuroFilter, OneEuroParams, aspect_box, box_iou, greedy_match
 
 
 def jitter(pred: np.ndarray, gt: np.ndarray, warmup: int = 0) -> float:

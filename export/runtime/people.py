@@ -1,8 +1,8 @@
 """People in photos and videos: detector -> crop -> model -> tracker -> One-Euro smoothing.
 
-The reference pipeline of the apps. A photo: the person detector (`meshpose_export.detector`)
+The reference pipeline of the apps. A photo: the person detector (`meshpose_export.runtime.detector`)
 finds every person, each detector box goes through the crop contract to the model, one mesh per
-person. A video: `VideoPipeline.process` runs per frame the rules of `meshpose_export.tracking`
+person. A video: `VideoPipeline.process` runs per frame the rules of `meshpose_export.runtime.tracking`
 (detect on the first frame, every `redetect_every` frames and when a track's visibility drops;
 otherwise the next crop box comes from the previous frame's visible vertices), then smooths each
 track's vertices with its own One-Euro filter (image pixels, `value_scale` = the track's box
@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from meshpose_export.detector import Detection, DetectorParams, PersonDetector
-from meshpose_export.predict import Prediction, Predictor
-from meshpose_export.tracking import (
+from meshpose_export.runtime.detector import DETECTOR_FILE, DETECTOR_SOURCE, Detection, DetectorParams, PersonDetector
+from meshpose_export.runtime.predict import Prediction, Predictor
+from meshpose_export.runtime.tracking import (
     OneEuroFilter,
     OneEuroParams,
     PersonTracker,
@@ -93,8 +93,6 @@ def photo_document(
 
 
 def detector_dict(detector: PersonDetector) -> dict[str, Any]:
-    from meshpose_export.detector import DETECTOR_SOURCE
-
     return {
         "model": str(detector.path),
         "source": DETECTOR_SOURCE,
@@ -149,6 +147,16 @@ class VideoSettings:
             "detector": asdict(self.detector),
             "one_euro": {**asdict(self.one_euro), "enabled": self.smoothing, "value_scale": "track box height (px)"},
         }
+
+
+def tracking_defaults() -> dict[str, Any]:
+    """The video defaults every sidecar carries in its `tracking` section (the export pipeline
+    passes them to `Sidecar.build`; meshpose-predict reads them back)."""
+    return {
+        **VideoSettings().to_dict(),
+        "detector_model": {"file": DETECTOR_FILE, "source": DETECTOR_SOURCE, "input": [224, 224]},
+        "rules": "meshpose_export/runtime/tracking.py module docstring",
+    }
 
 
 class VideoPipeline:

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from meshpose_export.targets import coreml_mil as mil
 from meshpose_export.targets.base import Check
+from meshpose_export.targets.coreml import mil
 from meshpose_mobile.deploy import OUTPUT_NAMES, MeshPoseDeploy
 
 _SUFFIXES = ("_palettized", "_quantized", "_to_fp16")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from meshpose_export.predict import Prediction
+from meshpose_export.runtime.predict import Prediction
 from meshpose_mobile.atomic import write_bytes_atomic
 
 CMAP = "plasma"

@@ -1,6 +1,6 @@
 """Synthetic video clips with ground truth, for tests and measurement.
 
-    python -m meshpose_export.synth_clip OUT.mp4 [--frames 60] [--people 2] [--enter-leave]
+    python -m meshpose_export.runtime.synth_clip OUT.mp4 [--frames 60] [--people 2] [--enter-leave]
         [--width 640 --height 480 --fps 30 --pan 0.3 --seed 0]
 
 Writes OUT.mp4 (H.264, from `meshpose_mobile.synth_video.SyntheticScene`) and OUT.gt.npz:
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from meshpose_export.video import VideoWriter
+from meshpose_export.runtime.video import VideoWriter
 from meshpose_mobile.atomic import write_bytes_atomic
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.synth_video import SceneConfig, SyntheticScene

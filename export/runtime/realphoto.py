@@ -12,7 +12,7 @@ cameraman, matplotlib's Grace Hopper, and OpenCV's sample data from Debian's `op
 on that exact image (COCO xywh, image pixels), stored here; `boxes="detector"` evaluates whoever
 the person detector finds instead.
 
-Per person, one data path (`meshpose_export.predict.Predictor`: checkpoint or any artifact ->
+Per person, one data path (`meshpose_export.runtime.predict.Predictor`: checkpoint or any artifact ->
 crop contract -> model -> image pixels) gives the mesh. BlazePose GHUM full (LiteRT interpreter)
 sees the same crop, squared: the model's crop region (box grown to the model's aspect and scaled
 by its box scale) padded left and right to a square with zeros, resampled to 256 x 256, RGB in
@@ -43,7 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from meshpose_export.predict import Prediction, Predictor
+from meshpose_export.litert import litert_interpreter
+from meshpose_export.runtime.peer import PEER_FILE, find_peer, missing_peer
+from meshpose_export.runtime.predict import Prediction, Predictor
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.topology import Topology
@@ -315,9 +317,6 @@ class BlazePoseFull:
     """MediaPipe's pose_landmark_full.tflite on the LiteRT interpreter (mediapipe is never imported)."""
 
     def __init__(self, path: str | Path | None = None, threads: int | None = None) -> None:
-        from meshpose_export.bench.peer import PEER_FILE, find_peer, missing_peer
-        from meshpose_export.targets.tflite_target import litert_interpreter
-
         if path is None:
             found = find_peer()
             if found is None:

@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from meshpose_export.targets.coreml.tools import coremltools_quietly
 from meshpose_mobile.errors import ExportError
 
 INTERPRETER_NOTE = "MIL program executed by the reference interpreter (not the Core ML runtime)"
@@ -163,9 +164,7 @@ def _model_spec_path(package: Path) -> tuple[Path, Path]:
 
 
 def _read_spec(package: Path):
-    from meshpose_export.targets.coreml_target import _ct
-
-    _ct()  # coremltools' first import is noisy; do it quietly
+    coremltools_quietly()  # coremltools' first import is noisy; do it quietly
     from coremltools.proto import Model_pb2
 
     spec_file, _ = _model_spec_path(package)
@@ -277,9 +276,7 @@ class _Immediate:
 
 def load_program(path: Path | str) -> Program:
     """Read the `main` function of a saved .mlpackage (no Core ML runtime needed)."""
-    from meshpose_export.targets.coreml_target import _ct
-
-    _ct()  # before the first coremltools import below: its first import is noisy
+    coremltools_quietly()  # before the first coremltools import below: its first import is noisy
     from coremltools.proto import FeatureTypes_pb2
 
     path = Path(path)

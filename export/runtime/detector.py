@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from meshpose_export.tracking import Box, aspect_box, box_iou, clip_box
+from meshpose_export.litert import litert_interpreter
+from meshpose_export.runtime.tracking import Box, aspect_box, box_iou, clip_box
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import FETCH_COMMAND, ModelNotFoundError, find_model_file
 
@@ -287,8 +288,6 @@ class PersonDetector:
         aspect: float = 0.75,
         threads: int | None = None,
     ) -> None:
-        from meshpose_export.targets.tflite_target import litert_interpreter
-
         self.path = find_detector(path)
         self.params = params or DetectorParams()
         self.aspect = float(aspect)
