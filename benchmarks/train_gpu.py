@@ -10,6 +10,13 @@ generator on this machine, so that the cosine schedule ends inside the budget. T
 are ordinary run folders (`meshpose-train --resume` continues them). What to bring back is
 written to `--pack`: the barycentric arm's final weights as a float16 checkpoint (the shipped
 form) split into parts under 16 MiB, and both arms' metrics.
+
+    python benchmarks/train_gpu.py --arm frozen=configs/blaze_gpu_frozen.toml \
+        --arm finetune=configs/blaze_gpu.toml --out runs/blaze_gpu --pack /tmp/pack --budget 400
+
+`--arm NAME=CONFIG` (repeatable) runs other arms instead, each from its own config file
+(meshpose_blaze's second stage); then every arm's weights are packed, and the generator probe
+draws samples with the first arm's synthetic settings at its model's input size.
 """
 
 from __future__ import annotations
@@ -33,11 +40,17 @@ ARMS = {"barycentric": [], "nearest": ["--set", "loss.bary_target=nearest"]}
 PART_BYTES = 15 * 1024 * 1024
 
 
-def _probe_worker(seconds: float, queue: mp.Queue) -> None:
+def _probe_worker(seconds: float, config: str, queue: mp.Queue) -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
-    from meshpose_mobile.synth import SynthConfig, SyntheticBodies
+    from meshpose_mobile.registry import make_config
+    from meshpose_mobile.synth import SyntheticBodies
+    from meshpose_mobile.topology import default_topology
+    from meshpose_mobile.train.config import TrainConfig, read_config_file
 
-    gen = SyntheticBodies(SynthConfig(height=256, width=192), 123 + os.getpid())
+    train = TrainConfig.from_dict(read_config_file(config))
+    model = make_config(train.variant, default_topology())
+    synth = train.data.synth_config(model.input_height, model.input_width)
+    gen = SyntheticBodies(synth, 123 + os.getpid())
     gen.sample(0)
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -46,10 +59,10 @@ def _probe_worker(seconds: float, queue: mp.Queue) -> None:
     queue.put(n / (time.perf_counter() - t0))
 
 
-def probe(procs: int, seconds: float) -> float:
-    """Samples per second of `procs` generator processes running together."""
+def probe(procs: int, seconds: float, config: str) -> float:
+    """Samples per second of `procs` generator processes running together (`config`'s samples)."""
     queue: mp.Queue = mp.Queue()
-    workers = [mp.Process(target=_probe_worker, args=(seconds, queue)) for _ in range(procs)]
+    workers = [mp.Process(target=_probe_worker, args=(seconds, config, queue)) for _ in range(procs)]
     for w in workers:
         w.start()
     import queue as queue_mod
@@ -101,13 +114,25 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=None, help="Peak learning rate (default: the config's).")
     ap.add_argument("--hard-stop", type=float, default=None, help="Seconds after which the arms get SIGTERM.")
     ap.add_argument("--arms", default="barycentric,nearest")
+    ap.add_argument(
+        "--arm", action="append", default=[], metavar="NAME=CONFIG", help="An arm from its own config (repeatable)."
+    )
     args = ap.parse_args()
-    arms = [a for a in args.arms.split(",") if a]
+    # name -> (config file, extra trainer arguments)
+    plans: dict[str, tuple[str, list[str]]] = {}
+    for spec in args.arm:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not Path(path).is_file():
+            raise SystemExit(f"error: --arm {spec!r}: give NAME=CONFIG with an existing config file")
+        plans[name] = (path, [])
+    if not plans:
+        plans = {a: (args.config, ARMS[a]) for a in args.arms.split(",") if a}
+    arms = list(plans)
     args.out.mkdir(parents=True, exist_ok=True)
 
     # One core per arm's main process (GPU feeding, evaluation); the rest generate samples.
     workers = max(1, (args.cores - len(arms)) // len(arms))
-    rate = probe(workers * len(arms), 10.0)
+    rate = probe(workers * len(arms), 10.0, plans[arms[0]][0])
     per_arm = rate / len(arms)
     # 0.8: collation, the evaluations and start-up eat into the generators' time.
     steps = int(min(args.max_steps, max(20, 0.8 * per_arm * args.budget / args.batch_size)))
@@ -129,22 +154,30 @@ def main() -> int:
     t0 = time.perf_counter()
     for arm in arms:
         cmd = [
-            sys.executable, "-m", "meshpose_mobile.train", "--config", args.config, "--out", str(args.out / arm),
+            sys.executable, "-m", "meshpose_mobile.train", "--config", plans[arm][0], "--out", str(args.out / arm),
             "--device", args.device, "--steps", str(steps), "--batch-size", str(args.batch_size),
             "--workers", str(workers), "--no-progress",
-            "--set", f"eval_every={eval_every}", "--set", f"ckpt_every={eval_every}", *ARMS[arm],
+            "--set", f"eval_every={eval_every}", "--set", f"ckpt_every={eval_every}", *plans[arm][1],
             *(["--lr", str(args.lr)] if args.lr else []),
         ]  # fmt: skip
         log = open(args.out / f"{arm}.log", "w")
         procs[arm] = (subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log)
-    # The hard stop: SIGTERM makes the trainer save its state (resumable).
+    # The hard stop: SIGTERM makes the trainer save its state (resumable). An arm that fails stops
+    # the others at once: a device call is minutes of a short lease, not worth finishing half of.
     deadline = t0 + (args.hard_stop if args.hard_stop else 1.5 * args.budget + 60)
-    for proc, log in procs.values():
-        try:
-            proc.wait(timeout=max(1.0, deadline - time.perf_counter()))
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait()
+    while any(p.poll() is None for p, _ in procs.values()):
+        failed = [arm for arm, (p, _) in procs.items() if p.poll() not in (None, 0)]
+        if failed or time.perf_counter() > deadline:
+            for p, _ in procs.values():
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            for p, _ in procs.values():
+                p.wait()
+            for arm in failed:
+                print(f"arm {arm} failed:", (args.out / f"{arm}.log").read_text()[-3000:], flush=True)
+            break
+        time.sleep(2.0)
+    for _, log in procs.values():
         log.close()
     plan["wall_s"] = round(time.perf_counter() - t0, 1)
     plan["exit"] = {arm: p.returncode for arm, (p, _) in procs.items()}
@@ -158,7 +191,13 @@ def main() -> int:
                 (args.pack / f"{arm}.metrics.jsonl").write_bytes(src.read_bytes())
             logf = args.out / f"{arm}.log"
             (args.pack / f"{arm}.log").write_bytes(logf.read_bytes()[-200_000:])
-        if (args.out / arms[0] / "model.pt").exists():
+        if args.arm:
+            plan["parts"] = {
+                arm: pack(args.out / arm, args.pack, f"{arm}_fp16")
+                for arm in arms
+                if (args.out / arm / "model.pt").exists()
+            }
+        elif (args.out / arms[0] / "model.pt").exists():
             plan["parts"] = pack(args.out / arms[0], args.pack, f"xs_{arms[0]}_fp16")
         (args.pack / "plan.json").write_text(json.dumps(plan, indent=1))
     return 0 if all(p.returncode == 0 for p, _ in procs.values()) else 1

@@ -59,6 +59,12 @@ class LossWeights:
     # the project adds the head (person presence for tracking), and an untrained head would ship
     # a meaningless output.
     foreground: float = 0.5
+    # Mean 2-D vertex move (crop px) between a crop and a copy with integer noise of up to
+    # `consistency_noise` grey levels per pixel, in one forward pass of both (the trainer adds it;
+    # issue 22: one grey level moved meshpose_xs's vertices by ~100 px, so 8-bit artifacts failed).
+    # Not a paper term.
+    consistency: float = 0.0
+    consistency_noise: int = 1
     # Eq. 5 target: 'barycentric' (the paper) or 'nearest' (one-hot ablation, Table 1b).
     bary_target: str = "barycentric"
     # Softness of the rasteriser in crop pixels: half a heatmap cell, so coverage changes smoothly
@@ -79,6 +85,7 @@ class LossWeights:
         "joint_2d",
         "joint_3d",
         "foreground",
+        "consistency",
     )
 
     def __post_init__(self) -> None:
@@ -94,6 +101,9 @@ class LossWeights:
         sigma = self.silhouette_sigma
         if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not math.isfinite(sigma) or sigma <= 0:
             raise ConfigError(f"silhouette_sigma={sigma!r} must be a finite number > 0 (crop pixels)")
+        noise = self.consistency_noise
+        if isinstance(noise, bool) or not isinstance(noise, int) or not 1 <= noise <= 255:
+            raise ConfigError(f"consistency_noise={noise!r} must be a whole number of grey levels, 1 to 255")
         pad = self.silhouette_pad
         if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
             raise ConfigError(f"silhouette_pad={pad!r} must be an integer >= 0 (heatmap cells)")

@@ -222,6 +222,45 @@ def test_silhouette_term_trains(tmp_path: Path) -> None:
     assert math.isfinite(terms["silhouette"]) and res["step"] == 1
 
 
+def test_consistency_term_is_the_mean_move_under_noise(tmp_path: Path) -> None:
+    from meshpose_mobile.losses import LossWeights
+    from meshpose_mobile.train.loop import _build_model, _forward
+
+    res = train(small(**{"loss.consistency": 1.0, "steps": 1, "batch_size": 2}), tmp_path / "run")
+    terms = read_metrics(tmp_path / "run", "train")[0]
+    assert terms["consistency"] > 0 and math.isfinite(terms["consistency"]) and res["step"] == 1
+    model = _build_model(small()).eval()
+    image = torch.rand(2, 3, 64, 48) * 255
+    torch.manual_seed(3)
+    outputs, moved = _forward(model, image, LossWeights(consistency=1.0, consistency_noise=2))
+    assert outputs["vertices"].shape[0] == 2
+    torch.manual_seed(3)
+    noise = torch.randint(-2, 3, image.shape, dtype=image.dtype)
+    with torch.no_grad():
+        clean = model(image)["vertices"][..., :2]
+        noisy = model((image + noise).clamp(0, 255))["vertices"][..., :2]
+    assert moved is not None and torch.allclose(moved, (noisy - clean).norm(dim=-1).mean(), rtol=1e-3, atol=1e-4)
+    assert _forward(model, image, LossWeights())[1] is None
+    with pytest.raises(ConfigError, match="consistency_noise"):
+        LossWeights(consistency_noise=0)
+
+
+def test_encoder_rate_scale_makes_a_second_group() -> None:
+    from meshpose_mobile.train.loop import _build_model, _param_groups
+
+    config = TrainConfig(variant="meshpose_blaze")
+    model = _build_model(config)
+    params = list(model.parameters())
+    groups = _param_groups(model, params, 1e-3, 0.1)
+    encoder = {id(p) for p in model.backbone.pretrained_module().parameters()}
+    assert len(groups) == 2 and groups[1]["lr"] == pytest.approx(1e-4)
+    assert {id(p) for p in groups[1]["params"]} == encoder
+    assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(params)
+    assert len(_param_groups(model, params, 1e-3, 1.0)) == 1
+    with pytest.raises(ConfigError, match="encoder_lr_scale"):
+        small(**{"optim.encoder_lr_scale": 2.0})
+
+
 # ------------------------------------------------------------------------------------ CLI
 
 

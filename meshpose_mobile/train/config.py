@@ -112,6 +112,10 @@ class OptimConfig:
     # Global-norm clip; 0 disables. Early steps of a from-scratch run have large bin-logit
     # gradients, and clipping keeps the first hundred steps from undoing the BN statistics.
     grad_clip: float = 5.0
+    # The imported encoder's learning rate as a fraction of `lr` (fine-tuning meshpose_blaze after
+    # its heads trained on the frozen encoder: a full rate on synthetic bodies pulls the real-data
+    # features toward the renderer's look).
+    encoder_lr_scale: float = 1.0
 
     def validate(self) -> None:
         w = "optim."
@@ -126,6 +130,7 @@ class OptimConfig:
         _num(w, "min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
         _num(w, "gamma", self.gamma, 0.0, 1.0)
         _num(w, "grad_clip", self.grad_clip)
+        _num(w, "encoder_lr_scale", self.encoder_lr_scale, 0.0, 1.0)
         ms = self.milestones
         ok = isinstance(ms, tuple | list) and all(
             isinstance(m, int | float) and not isinstance(m, bool) and math.isfinite(m) and 0.0 <= m <= 1.0 for m in ms

@@ -25,14 +25,14 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 
 from meshpose_mobile.atomic import temp_prefix, torch_save_atomic, write_text_atomic
 from meshpose_mobile.backbones import load_pretrained
 from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import CheckpointError, ConfigError, DataError, MeshPoseError
-from meshpose_mobile.losses import total_loss
+from meshpose_mobile.losses import LossWeights, total_loss
 from meshpose_mobile.machine import usable_cores
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.paths import require_free, sweep_stale
@@ -156,6 +156,34 @@ def _freeze_encoder(model: MeshPose, config: TrainConfig) -> None:
         )
     for p in part().parameters():
         p.requires_grad_(False)
+
+
+def _param_groups(model: MeshPose, params: list[nn.Parameter], lr: float, encoder_scale: float) -> list[dict[str, Any]]:
+    """One group, or two when the imported encoder trains at `encoder_scale` of the rate (the
+    schedule's factor applies to both)."""
+    part = getattr(model.backbone, "pretrained_module", None)
+    if encoder_scale == 1.0 or part is None:
+        return [{"params": params}]
+    encoder = {id(p) for p in part().parameters()}
+    rest = [p for p in params if id(p) not in encoder]
+    enc = [p for p in params if id(p) in encoder]
+    return [{"params": rest}, *([{"params": enc, "lr": lr * encoder_scale}] if enc else [])]
+
+
+def _forward(net: nn.Module, image: Tensor, weights: LossWeights) -> tuple[dict[str, Any], Tensor | None]:
+    """The outputs on `image`, and with a consistency weight the mean 2-D vertex move (crop px)
+    under integer noise of up to `consistency_noise` grey levels: both copies go through one pass,
+    so BatchNorm sees one batch and the move is what the deployed graph would show."""
+    if weights.consistency <= 0:
+        return dict(net(image)), None
+    n = image.shape[0]
+    level = weights.consistency_noise
+    noise = torch.randint(-level, level + 1, image.shape, device=image.device, dtype=image.dtype)
+    both = dict(net(torch.cat([image, (image + noise).clamp(0.0, 255.0)])))
+    outputs = {k: (v[:n] if isinstance(v, Tensor) else v) for k, v in both.items()}
+    v = both["vertices"][..., :2]
+    moved = torch.sqrt(((v[n:] - v[:n]) ** 2).sum(-1) + 1e-12).mean()
+    return outputs, moved
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -434,10 +462,11 @@ def _train(
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     o = config.optim
+    groups = _param_groups(model, params, o.lr, o.encoder_lr_scale)
     if o.optimizer == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=o.lr, weight_decay=o.weight_decay)
     else:
-        optimizer = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=True)
+        optimizer = torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config))
 
     start_step = 0
@@ -551,8 +580,11 @@ def _train(
     try:
         for batch in loader:
             batch = to_device(batch, device)
-            outputs = net(batch["image"])
-            loss, terms = total_loss(dict(outputs), batch, topo, config.loss, mcfg)
+            outputs, moved = _forward(net, batch["image"], config.loss)
+            loss, terms = total_loss(outputs, batch, topo, config.loss, mcfg)
+            if moved is not None:
+                loss = loss + config.loss.consistency * moved
+                terms["consistency"] = moved
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if o.grad_clip > 0:
