@@ -68,7 +68,8 @@ specs=()
 for model in "$@"; do
   [ -f "$model" ] || die "$model does not exist; export it with meshpose-export --target tflite"
   base="$(basename "$model" .tflite)"
-  # meshpose_xs_fp16 -> model meshpose_xs, precision fp16; anything else (the peer) keeps its name.
+  # meshpose_blaze_fp16 -> model meshpose_blaze, precision fp16 (meshpose_xs_int8_full likewise);
+  # anything else (the peer) keeps its name.
   if [[ "$base" =~ ^(meshpose_[a-z0-9]+)_(fp32|fp16|int8_dynamic|int8_full)$ ]]; then
     name="${BASH_REMATCH[1]}"; precision="${BASH_REMATCH[2]}"
   else

@@ -1,6 +1,9 @@
 """Copy an exported model, its sidecar and the bundled benchmark photos into the Android app's assets.
 
-    python android_demo/prepare_assets.py artifacts/meshpose_xs_fp16.tflite
+    python android_demo/prepare_assets.py artifacts/meshpose_blaze_fp16.tflite
+
+(meshpose_blaze is the default model; artifacts/meshpose_xs_fp16.tflite, from
+`meshpose-export --variant meshpose_xs`, is bundled the same way.)
 
 The app reads `app/src/main/assets/<model>.tflite` and `<model>.tflite.json` (the sidecar
 meshpose-export wrote beside it) and, for the benchmark's whole-pipeline runs, the photos in

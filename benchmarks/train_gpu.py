@@ -117,6 +117,10 @@ def main() -> int:
     ap.add_argument(
         "--arm", action="append", default=[], metavar="NAME=CONFIG", help="An arm from its own config (repeatable)."
     )
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="Config override for every arm (repeatable)."
+    )
+    ap.add_argument("--steps", type=int, default=None, help="Steps per arm (default: from the generator probe).")
     args = ap.parse_args()
     # name -> (config file, extra trainer arguments)
     plans: dict[str, tuple[str, list[str]]] = {}
@@ -135,7 +139,7 @@ def main() -> int:
     rate = probe(workers * len(arms), 10.0, plans[arms[0]][0])
     per_arm = rate / len(arms)
     # 0.8: collation, the evaluations and start-up eat into the generators' time.
-    steps = int(min(args.max_steps, max(20, 0.8 * per_arm * args.budget / args.batch_size)))
+    steps = args.steps or int(min(args.max_steps, max(20, 0.8 * per_arm * args.budget / args.batch_size)))
     eval_every = max(10, steps // 6)
     plan = {
         "generator_samples_per_s": round(rate, 1),
@@ -158,7 +162,7 @@ def main() -> int:
             "--device", args.device, "--steps", str(steps), "--batch-size", str(args.batch_size),
             "--workers", str(workers), "--no-progress",
             "--set", f"eval_every={eval_every}", "--set", f"ckpt_every={eval_every}", *plans[arm][1],
-            *(["--lr", str(args.lr)] if args.lr else []),
+            *(["--lr", str(args.lr)] if args.lr else []), *(a for kv in args.set for a in ("--set", kv)),
         ]  # fmt: skip
         log = open(args.out / f"{arm}.log", "w")
         procs[arm] = (subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log)

@@ -15,7 +15,9 @@ from meshpose_mobile.errors import ConfigError
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.topology import Topology, default_topology
 
-DEFAULT_VARIANT = "meshpose_xs"
+# meshpose_blaze since its trained weights beat meshpose_xs's on real photos (issue 22,
+# docs/results/realphoto.md); meshpose_xs stays available by name.
+DEFAULT_VARIANT = "meshpose_blaze"
 ConfigFactory = Callable[[Topology], ModelConfig]
 
 

@@ -1,7 +1,8 @@
 """Trained weights that ship inside the package, and how exports choose between them and seeded ones.
 
 A shipped file is an ordinary checkpoint (`meshpose_mobile.checkpoint`) whose floating-point
-tensors are stored as float16 to keep the repository and the wheel small (meshpose_xs: ~41 MB);
+tensors are stored as float16 to keep the repository and the wheel small (meshpose_blaze: 12 MB,
+meshpose_xs: 43 MB);
 `load_checkpoint` casts them back into the float32 model. Its ``extra`` entry carries the training
 config, the validation metrics and the command that reproduced it, so a user can see what the
 weights are. `meshpose-export` uses the shipped file of a variant by default and seeded weights
@@ -26,7 +27,7 @@ from meshpose_mobile.topology import Topology
 WEIGHTS_DIR = Path(__file__).resolve().parent / "data" / "weights"
 # Variant -> file name in WEIGHTS_DIR. A variant without an entry (or whose file is absent from this
 # install) falls back to seeded weights, and the export says so.
-SHIPPED = {"meshpose_xs": "meshpose_xs_synth.pt"}
+SHIPPED = {"meshpose_blaze": "meshpose_blaze_synth.pt", "meshpose_xs": "meshpose_xs_synth.pt"}
 
 
 @dataclass(frozen=True)

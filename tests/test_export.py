@@ -143,11 +143,12 @@ def test_compare_detects_a_broken_artifact(tiny_graph) -> None:
 @pytest.mark.export
 @pytest.mark.parametrize("target", ["onnx", "coreml", "tflite"])
 def test_default_variant_every_target(tmp_path: Path, target: str) -> None:
-    """The full meshpose_xs on every target with its recommended precisions, as the main job does."""
+    """The default model (meshpose_blaze, shipped weights) on every target with its recommended
+    precisions, as the main job does."""
     result = CliRunner().invoke(main, ["--target", target, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["variant"] == "meshpose_xs"
+    assert summary["variant"] == "meshpose_blaze"
     assert summary["artifacts"] and all(a["passed"] for a in summary["artifacts"])
 
 

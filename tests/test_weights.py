@@ -172,18 +172,34 @@ def test_prior_logits_stay_float16_friendly(tiny_model) -> None:
         assert float(w.abs().max()) <= 2 / 0.125**2 + 1e-6
 
 
-def test_shipped_file_and_its_json_agree() -> None:
-    """meshpose_xs_synth.json (readable without torch) describes exactly the shipped .pt."""
+@pytest.mark.parametrize("variant", ["meshpose_blaze", "meshpose_xs"])
+def test_shipped_file_and_its_json_agree(variant: str) -> None:
+    """<file>.json (readable without torch) describes exactly the shipped .pt."""
     import hashlib
     import json
 
     from meshpose_mobile.weights import shipped_info, shipped_path
 
-    path = shipped_path("meshpose_xs")
-    assert path is not None, "the trained meshpose_xs weights ship with the package"
+    path = shipped_path(variant)
+    assert path is not None, f"the trained {variant} weights ship with the package"
     doc = json.loads(path.with_suffix(".json").read_text())
     assert doc["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() and doc["bytes"] == path.stat().st_size
     info = shipped_info(path)
     assert {k: doc[k] for k in info} == json.loads(json.dumps(info))
-    # The issue's aims on synthetic bodies: under 5 % of the crop height, part accuracy above 70 %.
-    assert info["metrics"]["v2d_px"] / 256 < 0.05 and info["metrics"]["part_acc"] > 0.7
+    assert info["config"]["variant"] == variant and "synthetic bodies only" in info["trained_on"]
+    # What each file was accepted on (the numbers its record carries, docs/training.md): meshpose_xs
+    # under 5 % of the crop height on flat bodies with part accuracy above 70 %; meshpose_blaze on
+    # photo-like bodies under 7 % and 70 %, and ahead of meshpose_xs on every real-photo mean.
+    limit = {"meshpose_xs": 0.05, "meshpose_blaze": 0.07}[variant]
+    assert info["metrics"]["v2d_px"] / 256 < limit and info["metrics"]["part_acc"] > 0.7
+    if variant == "meshpose_blaze":
+        real = info["real_photos"]
+        ours, xs = real["meshpose_blaze"], real["meshpose_xs"]
+        assert all(ours[k] > xs[k] for k in ("pck@0.1", "pck@0.2", "iou")) and ours["mean_err"] < xs["mean_err"]
+
+
+def test_default_variant_ships_weights() -> None:
+    from meshpose_mobile.registry import DEFAULT_VARIANT
+    from meshpose_mobile.weights import choose_weights
+
+    assert choose_weights(DEFAULT_VARIANT).source == "shipped"

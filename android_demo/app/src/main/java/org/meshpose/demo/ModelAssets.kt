@@ -10,7 +10,8 @@ import java.nio.channels.FileChannel
 
 /**
  * The exported model and its sidecar, as the user adds them to app/src/main/assets/ (the files
- * meshpose-export wrote: `meshpose_xs_fp16.tflite` and `meshpose_xs_fp16.tflite.json`). Nothing
+ * meshpose-export wrote: `meshpose_blaze_fp16.tflite` and `meshpose_blaze_fp16.tflite.json` for
+ * the default model, `meshpose_xs_*` for `--variant meshpose_xs`). Nothing
  * about the model is hard-coded: input size, crop contract, output names and faces come from the
  * sidecar.
  */
@@ -29,7 +30,7 @@ class ModelAssets private constructor(
             val name = preferred ?: candidates.firstOrNull { (it + ".json") in names }
                 ?: throw CoreException(
                     "missing_field",
-                    "no model in the app's assets: copy meshpose_xs_fp16.tflite and meshpose_xs_fp16.tflite.json " +
+                    "no model in the app's assets: copy meshpose_blaze_fp16.tflite and meshpose_blaze_fp16.tflite.json " +
                         "(written by meshpose-export) into android_demo/app/src/main/assets/",
                 )
             if ((name + ".json") !in names) {
@@ -40,6 +41,15 @@ class ModelAssets private constructor(
                 throw CoreException(
                     "invalid_value",
                     "$name.json describes a ${sidecar.target} export; bundle the .tflite export and its own sidecar",
+                )
+            }
+            // ModelRunner feeds raw RGB 0..255 (the crop's values): a model that wants its input
+            // normalised, or in another channel order, would see wrong pixels and still run.
+            if (!sidecar.normalizationInModel || sidecar.colorOrder != "RGB") {
+                throw CoreException(
+                    "invalid_value",
+                    "$name.json says the model takes ${sidecar.colorOrder} input normalised outside it; the app feeds " +
+                        "raw RGB 0..255: re-export it with meshpose-export --target tflite",
                 )
             }
             // The mapping outlives the descriptor, the stream and the channel: all three are closed.

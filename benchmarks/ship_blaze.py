@@ -1,0 +1,139 @@
+"""Ship meshpose_blaze's trained weights: the float16 file in the package data and its JSON twin.
+
+    python benchmarks/ship_blaze.py --ckpt runs/blaze_gpu3/finetune3/model.pt \\
+        --metrics runs/blaze_gpu3/finetune3/metrics.jsonl --realphoto docs/results/realphoto.json \\
+        --sensitivity docs/results/sensitivity_blaze.json
+
+The file records how it was made (the four stages of docs/training.md, "meshpose_blaze", with
+their commands and wall times), the last stage's validation on synthetic bodies (the trainer's own
+evaluation of the float32 weights), and, as judgement only, the real-photo comparison and the
+one-grey-level sensitivity measured on the written file. The JSON twin (readable without torch)
+carries the same record plus the .pt's SHA-256 and size. Which checkpoint ships was fixed before
+any real photo was scored: the last stage's final weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "meshpose_mobile" / "data" / "weights" / "meshpose_blaze_synth.pt"
+KEYS = ("v2d_px", "v2d_all_px", "pck", "part_acc", "uv_err", "mpjpe_mm", "pa_mpjpe_mm")
+GPU = "one NVIDIA H200, {} sample-generator CPU workers"
+DRIVER = "python benchmarks/train_gpu.py --batch-size 32 --device cuda"
+# What made the shipped file, in order; each stage starts from the previous one's model.pt.
+STAGES: list[dict[str, Any]] = [
+    {
+        "stage": "heads on the frozen encoder",
+        "command": "meshpose-train --config configs/blaze_cpu.toml --out runs/blaze_cpu",
+        "steps": 1000,
+        "batch_size": 16,
+        "where": "2-core AMD EPYC CPU, shared",
+        "wall_s": 1611,
+    },
+    {
+        "stage": "all of it, encoder at 0.1x the rate, consistency term (arm 'finetune'; arm 'frozen' beside it)",
+        "command": f"{DRIVER} --arm frozen=configs/blaze_gpu_frozen.toml --arm finetune=configs/blaze_gpu.toml "
+        "--out runs/blaze_gpu --steps 545",
+        "steps": 545,
+        "batch_size": 32,
+        "wall_s": 314,
+        "where": GPU.format("7 per arm (two arms side by side)"),
+    },
+    {
+        "stage": "a second cosine cycle of the same config",
+        "command": f"{DRIVER} --arm finetune2=configs/blaze_gpu.toml --set init=runs/blaze_gpu/finetune/model.pt "
+        "--out runs/blaze_gpu2 --steps 889",
+        "steps": 889,
+        "batch_size": 32,
+        "where": GPU.format(15),
+        "wall_s": 214,
+    },
+    {
+        "stage": "a third cosine cycle of the same config",
+        "command": f"{DRIVER} --arm finetune3=configs/blaze_gpu.toml --set init=runs/blaze_gpu2/finetune2/model.pt "
+        "--out runs/blaze_gpu3 --steps 532",
+        "steps": 532,
+        "batch_size": 32,
+        "where": GPU.format(15),
+        "wall_s": 148,
+    },
+]
+
+
+def info_record(ckpt: Path, metrics: Path, realphoto: Path | None, sensitivity: Path | None) -> dict[str, Any]:
+    from meshpose_mobile.checkpoint import read_checkpoint
+
+    extra = read_checkpoint(ckpt).get("extra", {}).get("train", {})
+    step = int(extra["step"])
+    evals = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    final = [e for e in evals if e.get("kind") == "eval" and e["step"] == step]
+    if not final:
+        raise SystemExit(f"error: {metrics} has no evaluation at step {step}; pass the last stage's metrics.jsonl")
+    info: dict[str, Any] = {
+        "trained_on": "photo-like synthetic bodies only (meshpose_mobile.synth, appearance='photo') through "
+        "BlazePose GHUM full's imported encoder (real-data features); no real labelled data",
+        "step": sum(s["steps"] for s in STAGES),
+        "stages": STAGES,
+        "command": " && ".join(s["command"] for s in STAGES),
+        "wall_time": f"{STAGES[0]['wall_s']} s on a 2-core CPU, then {sum(s['wall_s'] for s in STAGES[1:])} s of "
+        "driver wall time on one NVIDIA H200 (three calls)",
+        "config": extra["config"],
+        "metrics": {k: final[-1][k] for k in KEYS if k in final[-1]},
+        "metrics_note": "the last stage's validation of its float32 weights (128 photo-like synthetic bodies, 256x256)",
+        "licence": "the encoder is derived from MediaPipe's pose_landmark_full.tflite (Apache-2.0); see NOTICE",
+    }
+    if realphoto is not None:
+        doc = json.loads(realphoto.read_text())
+        info["real_photos"] = {"people": doc["num_people"], "reference": "BlazePose GHUM full", **doc["summary"]}
+    if sensitivity is not None:
+        models = json.loads(sensitivity.read_text())["models"]
+        entry = models.get(str(ckpt)) or next(iter(models.values()))
+        info["sensitivity"] = {
+            name: {k: round(float(v), 3) for k, v in entry[name].items() if k in ("max_px", "p99_px", "mean_px")}
+            for name in entry
+            if isinstance(entry[name], dict) and "max_px" in entry[name]
+        }
+        info["sensitivity"]["what"] = "2-D vertex move, crop px, under one grey level of noise (sensitivity.py)"
+    return info
+
+
+def ship(ckpt: Path, info: dict[str, Any], out: Path) -> Path:
+    from meshpose_mobile.checkpoint import load_checkpoint
+    from meshpose_mobile.weights import fp16_range_ok, save_shipped
+
+    model = load_checkpoint(ckpt)
+    if not fp16_range_ok(model):
+        raise SystemExit("error: a weight or statistic of this model overflows float16; it cannot ship as fp16")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_shipped(model, out, info)
+    raw = out.read_bytes()
+    twin = {
+        "file": out.name,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "bytes": len(raw),
+        "note": "what is inside the .pt's extra.shipped record, for reading without torch",
+        **info,
+    }
+    out.with_suffix(".json").write_text(json.dumps(twin, indent=1) + "\n")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ckpt", type=Path, required=True, help="the last stage's model.pt (or its float16 copy)")
+    ap.add_argument("--metrics", type=Path, required=True, help="the last stage's metrics.jsonl")
+    ap.add_argument("--realphoto", type=Path, default=None, help="realphoto.json of meshpose-eval-real")
+    ap.add_argument("--sensitivity", type=Path, default=None, help="--out JSON of benchmarks/sensitivity.py")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    path = ship(args.ckpt, info_record(args.ckpt, args.metrics, args.realphoto, args.sensitivity), args.out)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json').name}")
+
+
+if __name__ == "__main__":
+    main()
