@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from meshpose_export import __version__
+from meshpose_export import __version__, formats
 from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import ConfigError
@@ -85,14 +85,14 @@ def build_metadata(
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SidecarInput:
     name: str
     height: int
     width: int
-    layout: str
-    color_order: str
-    value_range: tuple[float, float]
+    layout: str = ""
+    color_order: str = "RGB"
+    value_range: tuple[float, float] = (0.0, 255.0)
     normalization: dict[str, Any]
 
 
@@ -100,27 +100,32 @@ class SidecarInput:
 class SidecarOutput:
     name: str
     shape: tuple[int, ...]
-    units: str
+    units: str = ""
     # Element type the artifact hands the app (an FP16 CoreML program outputs float16).
     dtype: str = "float32"
 
 
-@dataclass(frozen=True, eq=False)
+# The sidecar format is golden/schema/sidecar.schema.json: `read` validates against it and `write`
+# checks what it writes; cattrs (meshpose_export.formats.converter) maps these dataclasses to the
+# JSON object and back, fields in file order. Defaults are for what the schema leaves optional.
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Sidecar:
     """`<artifact>.json`: one per artifact, named after the whole artifact name."""
 
-    artifact: str
-    target: str
-    precision: str
-    variant: str
-    weights: str
+    format: str = SIDECAR_FORMAT
+    format_version: int = SIDECAR_VERSION
+    toolkit_version: str = __version__
+    artifact: str = ""
+    target: str = ""
+    precision: str = ""
+    variant: str = ""
+    weights: str = ""
     input: SidecarInput
     crop: CropContract
     outputs: tuple[SidecarOutput, ...]
-    mesh: dict[str, Any] = field(default_factory=dict)  # topology, topology_hash, num_vertices, faces, parts
+    mesh: dict[str, Any]  # topology, topology_hash, num_vertices, faces, parts
     parity: dict[str, Any] | None = None  # status, passed, vertices_max_px; None until checked
     model_config: dict[str, Any] = field(default_factory=dict)
-    toolkit_version: str = __version__
     # Video defaults the apps start from (person detector, tracker rules, One-Euro parameters);
     # meshpose-predict reads them back. Empty in sidecars written before it existed.
     tracking: dict[str, Any] = field(default_factory=dict)
@@ -181,91 +186,40 @@ class Sidecar:
         return int(self.mesh.get("num_vertices") or self.outputs[0].shape[1])
 
     def to_dict(self) -> dict[str, Any]:
-        inp = self.input
-        return {
-            "format": SIDECAR_FORMAT,
-            "format_version": SIDECAR_VERSION,
-            "toolkit_version": self.toolkit_version,
-            "artifact": self.artifact,
-            "target": self.target,
-            "precision": self.precision,
-            "variant": self.variant,
-            "weights": self.weights,
-            "input": {
-                "name": inp.name,
-                "height": inp.height,
-                "width": inp.width,
-                "layout": inp.layout,
-                "color_order": inp.color_order,
-                "value_range": list(inp.value_range),
-                "normalization": inp.normalization,
-            },
-            "crop": self.crop.to_dict(),
-            "outputs": [
-                {"name": o.name, "shape": list(o.shape), "units": o.units, "dtype": o.dtype} for o in self.outputs
-            ],
-            "mesh": self.mesh,
-            "parity": self.parity,
-            "model_config": self.model_config,
-            "tracking": self.tracking,
-        }
+        """The JSON object of the file (sidecar.schema.json)."""
+        return formats.converter.unstructure(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<sidecar>") -> Sidecar:
+    def from_dict(cls, data: Any, source: str = "<sidecar>") -> Sidecar:
+        """A sidecar from its JSON object, or a one-line SidecarError naming what is wrong."""
+        error = formats.first_error(data, "sidecar")
+        if error is not None:
+            field_ = formats.where(error)
+            if not isinstance(data, dict) or field_ in ("format", "format_version"):
+                raise SidecarError(f"sidecar {source} is not a meshpose-export sidecar; re-export the artifact")
+            if error.validator == "required":
+                missing = next((k for k in error.validator_value if k not in error.instance), "?")
+                name = f"{field_}.{missing}" if field_ else missing
+                raise SidecarError(
+                    f"sidecar {source} lacks the field {name!r}; re-export the artifact (meshpose-export writes it)"
+                )
+            why = " ".join(error.message.split())[:80]
+            if error.validator == "contains":  # outputs are found by name
+                why = f"no output named {error.validator_value['properties']['name']['const']!r}"
+            raise SidecarError(
+                f"sidecar {source} is not a meshpose-export sidecar (a field has the wrong type or value: "
+                f"{field_ or 'the document'}: {why}); re-export the artifact"
+            )
         try:
-            if data.get("format") != SIDECAR_FORMAT or data.get("format_version") != SIDECAR_VERSION:
-                raise ValueError("format")
-            inp, crop = data["input"], data["crop"]
-            return cls(
-                artifact=str(data.get("artifact", "")),
-                target=str(data.get("target", "")),
-                precision=str(data.get("precision", "")),
-                variant=str(data.get("variant", "")),
-                weights=str(data.get("weights", "")),
-                input=SidecarInput(
-                    name=str(inp["name"]),
-                    height=int(inp["height"]),
-                    width=int(inp["width"]),
-                    layout=str(inp.get("layout", "")),
-                    color_order=str(inp.get("color_order", "RGB")),
-                    value_range=tuple(float(v) for v in inp.get("value_range", (0.0, 255.0))),
-                    normalization=dict(inp.get("normalization") or {}),
-                ),
-                crop=CropContract(
-                    int(crop["input_height"]),
-                    int(crop["input_width"]),
-                    box_scale=float(crop["box_scale"]),
-                    border_value=crop.get("border_value", 0.0),
-                ),
-                outputs=tuple(
-                    SidecarOutput(
-                        str(o["name"]),
-                        tuple(int(d) for d in o["shape"]),
-                        str(o.get("units", "")),
-                        str(o.get("dtype", "float32")),
-                    )
-                    for o in data["outputs"]
-                ),
-                mesh=dict(data.get("mesh") or {}),
-                parity=data.get("parity"),
-                model_config=dict(data.get("model_config") or {}),
-                toolkit_version=str(data.get("toolkit_version", "")),
-                tracking=dict(data.get("tracking") or {}),
-            )._checked(source)
-        except SidecarError:
-            raise
+            side = formats.converter.structure(data, cls)
         except ConfigError as err:
             raise SidecarError(f"sidecar {source}: {err}; re-export the artifact") from None
-        except KeyError as err:
-            raise SidecarError(
-                f"sidecar {source} lacks the field {err.args[0]!r}; re-export the artifact (meshpose-export writes it)"
-            ) from None
-        except (ValueError, TypeError, AttributeError, IndexError) as err:
+        except (ValueError, TypeError, KeyError) as err:
             why = " ".join(str(err).split())[:80] or type(err).__name__
             raise SidecarError(
-                f"sidecar {source} is not a meshpose-export sidecar (a field has the wrong type: {why}); "
-                "re-export the artifact"
+                f"sidecar {source} is not a meshpose-export sidecar ({why}); re-export the artifact"
             ) from None
+        return side._checked(source)
 
     def _checked(self, source: str) -> Sidecar:
         """Fields that must agree with each other: a hand-edited or mixed-up sidecar would crop at
@@ -296,7 +250,9 @@ class Sidecar:
         return self
 
     def write(self, path: str | Path) -> Path:
-        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2))
+        doc = self.to_dict()
+        formats.check(doc, "sidecar", SidecarError, f"the sidecar of {self.artifact or path}")
+        return write_text_atomic(path, json.dumps(doc, indent=2))
 
     @classmethod
     def read(cls, path: str | Path) -> Sidecar:

@@ -1,7 +1,5 @@
 """`meshpose-params` (the parameter table of every variant) and `filtered_stderr` (native libraries'
-log noise). How every command ends on a user error or an interrupt is `meshpose_mobile.cliframe`;
-`fail`, `interrupted`, `guard_stdout` and `StdoutError` are re-exported here only until the export
-package's commands are declared with `cliframe.command` (see its docstring), then drop them."""
+log noise). How every command ends on a user error or an interrupt is `meshpose_mobile.cliframe`."""
 
 from __future__ import annotations
 
@@ -14,9 +12,9 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from meshpose_mobile.cliframe import StdoutError, command, fail, guard_stdout, interrupted
+from meshpose_mobile.cliframe import command
 
-__all__ = ["StdoutError", "fail", "filtered_stderr", "format_table", "guard_stdout", "interrupted", "params_main"]
+__all__ = ["filtered_stderr", "format_table", "params_main"]
 
 
 @contextlib.contextmanager

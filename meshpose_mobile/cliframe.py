@@ -40,8 +40,8 @@ option values (`click.Context.params`) returning one (e.g. a path the user passe
 catch it to clean up (save state, remove staging) and re-raise or raise a MeshPoseError whose
 `exit_code` is the signal's.
 
-Converting a command of the export package (the old helpers `fail`, `interrupted`,
-`guard_stdout` stay importable from `meshpose_mobile.cli` until then):
+Converting an argparse or hand-written command (every command of both packages is converted;
+this is the recipe for one that comes from elsewhere):
 
 1. replace ``@click.command(context_settings=...)`` by
    ``@command(interrupted="<its current message>")``;
@@ -52,7 +52,9 @@ Converting a command of the export package (the old helpers `fail`, `interrupted
    frozen ``ExportOptions`` dataclass with the click parameter names as fields, pass
    ``options=ExportOptions`` and hand ``opts`` down (``dataclasses.replace`` for checked values);
 4. keep ``raise_if_interrupted()`` after slow imports (a library may swallow a Ctrl-C);
-5. `tests/test_cliframe.py` then checks the command through pyproject.toml's entry.
+5. argparse's ``nargs="*"`` option becomes ``cls=Values, multiple=True`` (same ``--flag 1 2``);
+6. a new console script goes into pyproject.toml and into ``COMMANDS`` of the `meshpose` group
+   (export/cli/meshpose_cli.py, so `meshpose --help` lists it); `tests/test_cliframe.py` checks both.
 """
 
 from __future__ import annotations
@@ -232,6 +234,27 @@ class FramedGroup(click.Group):
         return decorator
 
 
+class Values(click.Option):
+    """An option taking every value up to the next flag, as argparse's ``nargs="*"`` did
+    (``--threads 1 2``); declare it with ``multiple=True`` (``--threads 1 --threads 2`` works too).
+    Click has no such option; this hooks its parser's per-option ``process`` (click is pinned)."""
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            opt = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if opt is not None:
+                opt.process = functools.partial(self._greedy, opt.process)
+
+    @staticmethod
+    def _greedy(process: Callable[[Any, Any], None], value: Any, state: Any) -> None:
+        values = [value]
+        while state.rargs and not state.rargs[0].startswith("-"):
+            values.append(state.rargs.pop(0))
+        for v in values:
+            process(v, state)
+
+
 def _with_options(f: Callable[..., Any], options: type) -> Callable[..., Any]:
     """`f(opts)` called as click calls callbacks (keyword arguments by parameter name)."""
     fields = {fl.name for fl in dataclasses.fields(options)}
@@ -263,5 +286,9 @@ def command(
 
 
 def group(name: str | None = None, **attrs: Any) -> Callable[[Callable[..., Any]], FramedGroup]:
-    """Declare a command group; its subcommands are declared with ``@<group>.command(...)``."""
-    return click.group(name, cls=FramedGroup, **attrs)
+    """Declare a command group; its subcommands are declared with ``@<group>.command(...)``.
+    ``cls``: a `FramedGroup` subclass (e.g. one that finds its subcommands elsewhere)."""
+    cls = attrs.pop("cls", FramedGroup)
+    if not issubclass(cls, FramedGroup):  # a programming error, caught at import time
+        raise TypeError(f"group cls {cls.__name__} is not a FramedGroup")
+    return click.group(name, cls=cls, **attrs)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import psutil
+
 
 def usable_cores() -> int:
     """CPU cores this process may run on: its affinity mask (a container or `taskset` can give
@@ -18,8 +20,6 @@ def usable_cores() -> int:
 def available_memory() -> int | None:
     """Bytes the kernel can give this process now (MemAvailable), or None where unknown."""
     try:
-        import psutil
-
         return int(psutil.virtual_memory().available)
-    except Exception:  # psutil missing or unsupported here: callers keep their fixed caps
+    except (OSError, RuntimeError, NotImplementedError):  # unreadable here (a sandbox): fixed caps apply
         return None

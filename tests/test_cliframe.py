@@ -1,6 +1,7 @@
 """The CLI frame (meshpose_mobile/cliframe.py): one place turns user errors, interrupts and an
 unwritable standard output into one `error:` line and its exit code, while a bug keeps its
-traceback; every console script of meshpose_mobile is built by it.
+traceback; every console script of both packages, and every tool they ship, is built by it, and
+`meshpose --help` lists them all.
 
 The toy commands run in a fresh Python process, as a user's shell runs them (a signal, a closed
 pipe and /dev/full need a real process and real file descriptors)."""
@@ -232,8 +233,7 @@ def test_in_process_runner_sees_the_same_exits() -> None:
 
 
 def _scripts() -> dict[str, str]:
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    return {name: target for name, target in scripts.items() if target.startswith("meshpose_mobile.")}
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
 
 def _load(target: str) -> click.Command:
@@ -243,7 +243,7 @@ def _load(target: str) -> click.Command:
 
 def test_every_console_script_is_built_by_the_frame() -> None:
     scripts = _scripts()
-    assert len(scripts) >= 6, scripts
+    assert len(scripts) >= 11 and "meshpose" in scripts, scripts
     for name, target in scripts.items():
         cmd = _load(target)
         assert isinstance(cmd, (FramedCommand, FramedGroup)), f"{name} ({target}) is not declared with cliframe"
@@ -254,12 +254,18 @@ def test_every_console_script_is_built_by_the_frame() -> None:
             assert res.exit_code == 0 and "Usage:" in res.stdout, (name, args, res.output)
 
 
+# Internal subprocess protocols, not commands: JSON in argv[1], one result line on stdout, read
+# by the parent process that started them (never typed by a user).
+_PROTOCOLS = {"export/bench/worker.py", "export/bench/ab.py", "export/targets/_onnx2tf_worker.py"}
+
+
 def test_no_command_outside_the_frame() -> None:
-    """No argparse, sys.argv or bare click.command/click.group in meshpose_mobile: a new command
-    goes through cliframe (or it would miss the one-line exits)."""
+    """No argparse, sys.argv or bare click.command/click.group in either package: a new command
+    or tool goes through cliframe (or it would miss the one-line exits)."""
     offenders = []
-    for path in sorted((ROOT / "meshpose_mobile").rglob("*.py")):
-        if path.name == "cliframe.py":
+    paths = sorted((ROOT / "meshpose_mobile").rglob("*.py")) + sorted((ROOT / "export").rglob("*.py"))
+    for path in paths:
+        if path.name == "cliframe.py" or str(path.relative_to(ROOT)) in _PROTOCOLS:
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -272,3 +278,68 @@ def test_no_command_outside_the_frame() -> None:
                 if (node.value.id, node.attr) in {("sys", "argv"), ("click", "command"), ("click", "group")}:
                     offenders.append(f"{where} uses {node.value.id}.{node.attr}")
     assert not offenders, offenders
+
+
+def test_meshpose_lists_and_runs_every_command() -> None:
+    """`meshpose --help` names every `meshpose-*` script with its summary; `meshpose NAME` is the
+    same command object as `meshpose-NAME` (same options, messages and exit codes)."""
+    from meshpose_export.cli.meshpose_cli import COMMANDS, main
+
+    scripts = {n: t for n, t in _scripts().items() if n != "meshpose"}
+    assert {f"meshpose-{n}": t for n, t in COMMANDS.items()} == scripts
+    res = CliRunner().invoke(main, ["--help"], prog_name="meshpose")
+    assert res.exit_code == 0, res.output
+    for name, target in COMMANDS.items():
+        cmd = _load(target)
+        assert main.get_command(click.Context(main), name) is cmd
+        assert f"  {name} " in res.stdout and cmd.get_short_help_str(1000).split()[0] in res.stdout, name
+    res = CliRunner().invoke(main, ["export", "--random-inputs", "-1"])
+    assert res.exit_code == 2 and res.stderr == "error: --random-inputs -1 must be >= 0\n", res.output
+    res = CliRunner().invoke(main, ["no-such-command"])
+    assert res.exit_code == 2 and "No such command" in res.output
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["meshpose_export.runtime.synth_clip", "meshpose_export.bench.matmul_peak", "meshpose_export.bench.profile_ort",
+     "meshpose_export.bench.android"],
+)  # fmt: skip
+def test_shipped_tools_use_the_frame(module: str) -> None:
+    """The `python -m` tools the export package ships answer like the console scripts."""
+    cmd = importlib.import_module(module).main
+    assert isinstance(cmd, FramedCommand), module
+    res = CliRunner().invoke(cmd, ["--help"])
+    assert res.exit_code == 0 and "Usage:" in res.stdout, res.output
+
+
+def test_tool_errors_are_one_line(tmp_path: Path) -> None:
+    from meshpose_export.bench.android import main as android_main
+    from meshpose_export.bench.profile_ort import main as profile_main
+    from meshpose_export.runtime.synth_clip import main as synth_clip_main
+
+    res = CliRunner().invoke(synth_clip_main, [str(tmp_path / "clip.avi")])
+    assert res.exit_code == 2 and res.stderr == f"error: {tmp_path / 'clip.avi'} must end in .mp4\n"
+    res = CliRunner().invoke(profile_main, [str(tmp_path / "none.onnx")])
+    assert res.exit_code == 2 and res.stderr.startswith("error: ") and "does not exist" in res.stderr
+    res = CliRunner().invoke(android_main, [str(tmp_path / "o.json"), "pixel", "bad-spec"])
+    assert res.exit_code == 2 and res.stderr.startswith("error: ") and "\n" == res.stderr[-1], res.output
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_values_option_takes_every_value_up_to_the_next_flag() -> None:
+    """`--threads 1 2` as argparse's nargs="*" took it (matmul_peak's documented form)."""
+    from meshpose_mobile.cliframe import Values
+
+    @command()
+    @click.option("--threads", cls=Values, type=int, multiple=True, default=(1, 2))
+    @click.option("--runs", type=int, default=20)
+    def toy_values(threads: tuple[int, ...], runs: int) -> None:
+        click.echo(f"{threads} {runs}")
+
+    for args, out in [
+        ([], "(1, 2) 20"),
+        (["--threads", "1", "2", "4", "--runs", "3"], "(1, 2, 4) 3"),
+        (["--threads", "3", "--threads", "5"], "(3, 5) 20"),
+    ]:
+        res = CliRunner().invoke(toy_values, args)
+        assert res.exit_code == 0 and res.stdout.strip() == out, (args, res.output)

@@ -3,31 +3,20 @@ Python reference they come from (export/runtime/frame_geometry.py, the sidecar r
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import meshpose_export.golden as mg
+from meshpose_export import formats
 from meshpose_export.runtime import frame_geometry as fg
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _load_make_golden():
-    spec = importlib.util.spec_from_file_location("make_golden", REPO / "scripts" / "make_golden.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_golden"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mg = _load_make_golden()
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +29,39 @@ def test_golden_files_are_fresh(regenerated: dict) -> None:
     assert not stale, f"golden/ is stale: {stale}; run python scripts/make_golden.py and commit golden/"
     on_disk = sorted(p.name for p in (REPO / "golden").glob("*.json"))
     assert on_disk == sorted(regenerated), "golden/ holds files the generator no longer writes (or misses some)"
+
+
+def test_golden_files_and_the_writer_follow_their_schemas(regenerated: dict) -> None:
+    """golden/schema/ is the contract Python, MeshPoseKit and the Android core share: every file on
+    disk and every freshly written one validates against its schema (jsonschema, draft 2020-12),
+    and so do the sidecars and bench results documents inside them."""
+    on_disk = {p.name: json.loads(p.read_text()) for p in (REPO / "golden").glob("*.json")}
+    assert on_disk and mg.schema_problems(on_disk) == []
+    assert mg.schema_problems(regenerated) == []
+    schemas = {p.name for p in (REPO / "golden" / "schema").glob("*.schema.json")}
+    assert schemas == {f"{mg.schema_name(n)}.schema.json" for n in on_disk} | {
+        "sidecar.schema.json",
+        "bench-results.schema.json",
+    }
+
+
+def test_schemas_reject_what_the_readers_reject(regenerated: dict) -> None:
+    """The schemas and the golden cases agree: every invalid bench document and every sidecar case
+    whose error is structural is rejected by the schema; the only sidecar cases it lets through are
+    the rules across fields that JSON Schema cannot state (the readers check those)."""
+    across_fields = {"crop_size_mismatch", "vertex_count_mismatch", "face_index_out_of_range"}
+    for case in regenerated["sidecar.json"]["cases"]:
+        problem = formats.problem(case["sidecar"], "sidecar")
+        if case["valid"]:
+            assert problem == "", case["name"]
+        else:
+            assert bool(problem) != (case["name"] in across_fields), case["name"]
+    for case in regenerated["bench.json"]["invalid"]:
+        assert formats.problem(case["document"], "bench-results"), case["name"]
+    # A broken file on disk is reported by the staleness check, before its numbers are compared.
+    doc = json.loads(json.dumps(regenerated["crop.json"]))
+    doc["cases"][0]["contract"]["box_scale"] = "big"
+    assert "box_scale" in mg.schema_problems({"crop.json": doc})[0]
 
 
 def test_golden_files_are_documented(regenerated: dict) -> None:

@@ -27,12 +27,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "meshpose_export.sidecar",
             "meshpose_export.reference",
             "meshpose_export.litert",
+            "meshpose_export.formats",
         ),
     ),
     ("targets", ("meshpose_export.targets",)),
     ("runtime", ("meshpose_export.runtime",)),
     ("convert", ("meshpose_export.convert",)),
     ("bench", ("meshpose_export.bench",)),
+    ("golden", ("meshpose_export.golden",)),
     ("cli", ("meshpose_export.cli",)),
 ]
 # The one late import allowed: the target registry loading its built-in targets, which import the

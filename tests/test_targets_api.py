@@ -171,6 +171,7 @@ _ALLOWED = {
     "benchmarks/coreml_interpreter.py": "CoreML programs measured through the reference MIL interpreter",
     "meshpose_mobile/backbones/blazepose.py": "imports Google's encoder from its .tflite (an input)",
     "benchmarks/runtime_spread.py": "each runtime's own kernel switches (graph optimisation, op resolvers) measured",
+    "export/golden/sidecar.py": "the apps' sidecar-reader cases: real ONNX and CoreML sidecars, read as the apps do",
 }
 
 

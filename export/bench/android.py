@@ -16,8 +16,11 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import click
+
 from meshpose_export.bench.delegation import parse, report
 from meshpose_export.bench.schema import Row
+from meshpose_mobile.cliframe import command
 from meshpose_mobile.errors import ConfigError
 
 _STATS = re.compile(r"count=(\d+)(?P<rest>.*)")
@@ -83,18 +86,17 @@ def android_row(text: str, *, model: str, precision: str, compute: str, threads:
     return row if "median" in text else replace(row, latency_median_ms=s["avg_ms"], fps=1000.0 / s["avg_ms"])
 
 
-def main() -> None:
-    """`python -m meshpose_export.bench.android OUT.json MACHINE LOG:MODEL:PRECISION:COMPUTE:THREADS:TFLITE ...`"""
-    import sys
-
+@command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("machine")
+@click.argument("specs", nargs=-1, required=True, metavar="LOG:MODEL:PRECISION:COMPUTE:THREADS:TFLITE...")
+def main(out: Path, machine: str, specs: tuple[str, ...]) -> None:
+    """benchmark_model logs (one spec per log) -> OUT.json rows of the meshpose-bench results schema."""
     from meshpose_export.bench.schema import Machine, results_dict, write_json_atomic
 
-    if len(sys.argv) < 4:
-        raise SystemExit("usage: android.py OUT.json MACHINE LOG:MODEL:PRECISION:COMPUTE:THREADS:TFLITE ...")
-    out, machine = Path(sys.argv[1]), sys.argv[2]
     rows = []
     try:
-        for spec in sys.argv[3:]:
+        for spec in specs:
             log, model, precision, compute, threads, tfl = spec.split(":")
             rows.append(
                 android_row(
@@ -106,11 +108,11 @@ def main() -> None:
                     artifact=Path(tfl),
                 )
             )
-    except (ConfigError, OSError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
+    except (OSError, ValueError) as err:
+        raise ConfigError(str(err)) from None
     m = Machine(name=machine, cpu=machine, cores=0, os="Android", runtimes={"litert benchmark_model": "see logs"})
     write_json_atomic(out, results_dict(m, rows))
-    print(f"wrote {out} ({len(rows)} rows)")
+    click.echo(f"wrote {out} ({len(rows)} rows)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import click
+
 from meshpose_export.bench.timing import time_callable
+from meshpose_mobile.cliframe import Values, command
 
 SIZES = (256, 512, 1024)
 
@@ -78,16 +81,13 @@ def matmul_peak(threads: int, sizes: tuple[int, ...] = SIZES, runs: int = 20, wa
         torch.set_num_threads(previous)
 
 
-def main() -> None:
-    import argparse
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
-    ap.add_argument("--runs", type=int, default=20)
-    args = ap.parse_args()
-    for t in args.threads:
-        p = matmul_peak(t, runs=args.runs)
-        print(
+@command(help=__doc__.splitlines()[0])
+@click.option("--threads", cls=Values, type=int, multiple=True, default=(1, 2), show_default=True)
+@click.option("--runs", type=int, default=20, show_default=True)
+def main(threads: tuple[int, ...], runs: int) -> None:
+    for t in threads:
+        p = matmul_peak(t, runs=runs)
+        click.echo(
             f"{t} thread(s): {p.macs_per_s / 1e9:.1f} GMAC/s "
             f"({p.library} fp32 GEMM {p.best_size}^3, {p.min_ms:.2f} ms fastest run)"
         )

@@ -14,8 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import numpy as np
 
+from meshpose_mobile.cliframe import command
 from meshpose_mobile.errors import ConfigError
 
 
@@ -119,26 +121,20 @@ def profile_onnx(path: Path | str, threads: int = 1, runs: int = 20, warmup: int
     return Profile(path.name, threads, runs, total / 1e3, tuple(nodes), by_op)
 
 
-def main() -> None:
-    import argparse
-
+@command(help=__doc__.splitlines()[0])
+@click.argument("onnx", type=click.Path(path_type=Path))
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--runs", type=int, default=20, show_default=True)
+@click.option("--top", type=int, default=12, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="write <out>.json and <out>.md")
+def main(onnx: Path, threads: int, runs: int, top: int, out: Path | None) -> None:
     from meshpose_export.bench.schema import write_json_atomic, write_text_atomic
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("onnx", type=Path)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--top", type=int, default=12)
-    ap.add_argument("--out", type=Path, default=None, help="write <out>.json and <out>.md")
-    args = ap.parse_args()
-    try:
-        prof = profile_onnx(args.onnx, args.threads, args.runs)
-    except ConfigError as err:
-        raise SystemExit(f"error: {err}") from None
-    print(prof.table(args.top))
-    if args.out:
-        write_json_atomic(args.out.with_suffix(".json"), prof.to_dict())
-        write_text_atomic(args.out.with_suffix(".md"), prof.table(args.top) + "\n")
+    prof = profile_onnx(onnx, threads, runs)
+    click.echo(prof.table(top))
+    if out:
+        write_json_atomic(out.with_suffix(".json"), prof.to_dict())
+        write_text_atomic(out.with_suffix(".md"), prof.table(top) + "\n")
 
 
 if __name__ == "__main__":

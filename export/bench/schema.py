@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshpose_export import formats
 from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.errors import ConfigError
 
@@ -38,6 +39,8 @@ TIMED_DESPITE_FAILURE = "parity FAILED, timed on request"
 STAGES = ("detect", "preprocess", "inference", "postprocess", "render")
 
 
+# The file is golden/schema/bench-results.schema.json: `validate` checks a document against it and
+# cattrs (meshpose_export.formats.converter) maps rows and machines to JSON objects and back.
 @dataclass(frozen=True)
 class Row:
     model: str  # variant name, or the peer's name (e.g. "blazepose_full")
@@ -69,26 +72,6 @@ class Row:
     note: str = ""
     scope: str = "model"  # "model": the model call alone; "pipeline": a whole frame (see the module docstring)
     stages_ms: dict[str, float | None] | None = None  # pipeline rows: stage -> median ms (STAGES)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Row:
-        if not isinstance(d, dict):
-            raise ConfigError(f"results row is not an object: {str(d)[:60]!r}; schema {SCHEMA} v{SCHEMA_VERSION}")
-        names = {f.name for f in fields(cls)}
-        missing = [n for n in ("model", "runtime", "precision") if not isinstance(d.get(n), str)]
-        if missing:
-            raise ConfigError(f"results row lacks field(s) {missing} (strings); schema {SCHEMA} v{SCHEMA_VERSION}")
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"results row has unknown field(s) {sorted(unknown)}; schema {SCHEMA} v{SCHEMA_VERSION}")
-        kw = {"threads": None, **d}  # a row without threads reads as null, as MeshPoseKit and the Java core do
-        kw["input_shape"] = tuple(kw.get("input_shape") or ())
-        return cls(**kw)
 
 
 @dataclass(frozen=True)
@@ -132,45 +115,27 @@ def this_machine(runtimes: dict[str, str], name: str | None = None, note: str = 
 
 
 def results_dict(machine: Machine, rows: list[Row], peak: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
+    doc = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "machine": asdict(machine),
+        "machine": formats.converter.unstructure(machine),
         "peak": peak or {},
-        "rows": [r.to_dict() for r in rows],
+        "rows": formats.converter.unstructure(rows, list[Row]),
     }
+    return doc
 
 
-def validate(doc: dict[str, Any]) -> list[Row]:
+def validate(doc: Any) -> list[Row]:
     """Rows of a results file, or a one-line error saying what is wrong with it."""
-    if doc.get("schema") != SCHEMA or doc.get("schema_version") not in READABLE_VERSIONS:
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("schema_version") not in READABLE_VERSIONS:
+        got = (doc.get("schema"), doc.get("schema_version")) if isinstance(doc, dict) else (None, None)
         raise ConfigError(
             f"not a {SCHEMA} results file of version {' or '.join(map(str, READABLE_VERSIONS))} "
-            f"(schema={doc.get('schema')!r}, schema_version={doc.get('schema_version')!r})"
+            f"(schema={got[0]!r}, schema_version={got[1]!r})"
         )
-    if not isinstance(doc.get("machine"), dict) or not doc["machine"].get("name"):
-        raise ConfigError("results file names no machine (machine.name)")
-    rows = [Row.from_dict(r) for r in doc.get("rows", [])]
-    for r in rows:
-        if r.status not in STATUSES:
-            raise ConfigError(f"row {r.model}/{r.runtime}/{r.precision}: unknown status {r.status!r}")
-        if r.status == "measured" and not (r.latency_median_ms and r.latency_median_ms > 0):
-            raise ConfigError(f"row {r.model}/{r.runtime}/{r.precision}: status measured but no latency")
-        if r.scope not in SCOPES:
-            raise ConfigError(f"row {r.model}/{r.runtime}/{r.precision}: unknown scope {r.scope!r}")
-        if r.stages_ms is not None:
-            items = r.stages_ms.items() if isinstance(r.stages_ms, dict) else [("stages_ms", "not an object")]
-            bad = [str(k) for k, v in items if k not in STAGES or not (v is None or _ms(v))]
-            if bad:
-                raise ConfigError(
-                    f"row {r.model}/{r.runtime}/{r.precision}: stages_ms {sorted(bad)} must be stages of "
-                    f"{', '.join(STAGES)} with milliseconds >= 0 or null"
-                )
-    return rows
-
-
-def _ms(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 and v != float("inf")
+    formats.check(doc, "bench-results", what=f"results file ({SCHEMA} v{doc['schema_version']})")
+    # A row without threads reads as null, as MeshPoseKit and the Java core do.
+    return formats.converter.structure([{"threads": None, **r} for r in doc.get("rows", [])], list[Row])
 
 
 def write_json_atomic(path: Path, doc: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,8 @@ def _status_mb(field: str) -> float | None:
 
 
 def rss_mb() -> float:
-    """Current resident set size (Linux /proc; elsewhere the peak, the best the OS offers)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return peak_rss_mb()
+    """Current resident set size, MiB (psutil: the same VmRSS on Linux, and macOS's too)."""
+    return psutil.Process().memory_info().rss / (1024.0 * 1024.0)
 
 
 def peak_rss_mb() -> float:

@@ -1,6 +1,7 @@
 """What the export-side commands share at their boundary: lazy registry help (so `import` stays
 light and a Ctrl-C in the first seconds reaches `main`) and checks of values that are otherwise
-accepted silently. One-line failures and interrupts: `meshpose_mobile.cli`, shared with training."""
+accepted silently. One-line failures, interrupts and exit codes: the CLI frame (`meshpose_mobile.cliframe`),
+shared with training."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """`meshpose-bench`: latency, FPS, memory, size, parameters, MACs and export time of every artifact
-on this machine, next to MediaPipe's BlazePose full on the same interpreter (see benchmarks/README.md)."""
+on this machine, next to MediaPipe's BlazePose full on the same interpreter (see benchmarks/README.md).
+Declared with the CLI frame (`meshpose_mobile.cliframe`); the flags become one `BenchConfig`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from pathlib import Path
 
 import click
 
-from meshpose_mobile.cli import fail, guard_stdout, interrupted
-from meshpose_mobile.errors import ConfigError, MeshPoseError
+from meshpose_mobile.cliframe import command
+from meshpose_mobile.errors import ConfigError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
-from meshpose_mobile.signals import install_handlers, raise_if_interrupted
+from meshpose_mobile.signals import raise_if_interrupted
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command(interrupted="results already written stay, nothing half-written")
 @click.option(
     "--variant",
     "variants",
@@ -79,49 +80,41 @@ def main(
     shipped: bool,
 ) -> None:
     """Measure every exported artifact on this machine; JSON, markdown table and PNG plot."""
-    guard_stdout()
-    install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        from meshpose_export.bench.run import BenchConfig, default_variants, run_bench
-        from meshpose_mobile.machine import usable_cores
+    from meshpose_export.bench.run import BenchConfig, default_variants, run_bench
+    from meshpose_mobile.machine import usable_cores
 
-        raise_if_interrupted()
-        defaults = BenchConfig()
-        by_target: dict[str, list[str]] = {}
-        for spec in precisions:
-            name, sep, precision = spec.partition(":")
-            if not sep or not precision:
-                raise ConfigError(f"--precision {spec!r} must be TARGET:PRECISION, e.g. tflite:fp16")
-            by_target.setdefault(name, []).append(precision)
-        out = user_path(out_dir, "--out")
-        cfg = BenchConfig(
-            variants=tuple(v.strip() for spec in variants for v in spec.split(",") if v.strip()) or default_variants(),
-            runtimes=runtimes,
-            precisions={k: tuple(v) for k, v in by_target.items()},
-            # The default pair, without counts this machine cannot run (a 1-core runner).
-            threads=threads or tuple(t for t in defaults.threads if t <= usable_cores()) or (1,),
-            runs=runs,
-            warmup=warmup,
-            out_dir=out,
-            machine=machine,
-            peer_dir=user_path(peer_dir, "--peer-dir"),
-            compare_expectation=compare_expectation,
-            time_failed=time_failed,
-        )
-        cfg.check()
-        factory, note = _weights(ckpt, shipped, cfg.variants)
-        with out_dir_or_nothing(out):
-            run_bench(cfg, log=lambda m: click.echo(m, err=True), model_factory=factory, weights_note=note)
-    except MeshPoseError as err:
-        fail(err)
-    except KeyboardInterrupt as err:
-        interrupted(err, "results already written stay, nothing half-written")
+    raise_if_interrupted()
+    defaults = BenchConfig()
+    by_target: dict[str, list[str]] = {}
+    for spec in precisions:
+        name, sep, precision = spec.partition(":")
+        if not sep or not precision:
+            raise ConfigError(f"--precision {spec!r} must be TARGET:PRECISION, e.g. tflite:fp16")
+        by_target.setdefault(name, []).append(precision)
+    out = user_path(out_dir, "--out")
+    cfg = BenchConfig(
+        variants=tuple(v.strip() for spec in variants for v in spec.split(",") if v.strip()) or default_variants(),
+        runtimes=runtimes,
+        precisions={k: tuple(v) for k, v in by_target.items()},
+        # The default pair, without counts this machine cannot run (a 1-core runner).
+        threads=threads or tuple(t for t in defaults.threads if t <= usable_cores()) or (1,),
+        runs=runs,
+        warmup=warmup,
+        out_dir=out,
+        machine=machine,
+        peer_dir=user_path(peer_dir, "--peer-dir"),
+        compare_expectation=compare_expectation,
+        time_failed=time_failed,
+    )
+    cfg.check()
+    factory, note = _weights(ckpt, shipped, cfg.variants)
+    with out_dir_or_nothing(out):
+        run_bench(cfg, log=lambda m: click.echo(m, err=True), model_factory=factory, weights_note=note)
 
 
 def _weights(ckpt: Path | None, shipped: bool, variants: tuple[str, ...]):
     """(variant -> model, description) for --ckpt, --shipped or the seeded default."""
-    from meshpose_mobile.errors import ConfigError
     from meshpose_mobile.seeded import seeded_model
 
     if ckpt is not None and shipped:

@@ -1,22 +1,69 @@
-"""`meshpose-export`: a checkpoint to ONNX, CoreML and TFLite artifacts, each with a parity report."""
+"""`meshpose-export`: a checkpoint to ONNX, CoreML and TFLite artifacts, each with a parity report.
+
+Declared with the CLI frame (`meshpose_mobile.cliframe`): it owns the one-line error and
+interrupt exits; the parsed flags travel down as one `ExportOptions`."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
 from meshpose_export.cli._cli import LazyHelp, check_box_scale, check_count, targets
-from meshpose_mobile.cli import fail, guard_stdout, interrupted
-from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.cliframe import command
+from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
-from meshpose_mobile.signals import install_handlers, raise_if_interrupted
+from meshpose_mobile.signals import raise_if_interrupted
 
 EXIT_PARITY_FAILED = 3
+
+
+class ParityFailed(MeshPoseError):
+    """An artifact was written but does not match PyTorch within its tolerance."""
+
+    exit_code = EXIT_PARITY_FAILED
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportOptions:
+    """`meshpose-export`'s flags as parsed (paths as typed; `ExportPaths` makes them absolute)."""
+
+    ckpt: str | None
+    seeded: bool
+    variant: str | None
+    released_constants: str | None
+    topology_path: str | None
+    targets_: tuple[str, ...]
+    precisions: tuple[str, ...]
+    out_dir: str
+    seed: int
+    box_scale: float | None
+    license_text: str
+    random_inputs: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportPaths:
+    """The paths the user passed, absolute and checked before anything slow starts."""
+
+    out: Path
+    ckpt: Path | None
+    released_constants: Path | None
+    topology: Path | None
+
+    @classmethod
+    def of(cls, opts: ExportOptions) -> ExportPaths:
+        out = user_path(opts.out_dir, "--out")
+        assert out is not None  # --out has a default
+        return cls(
+            out=out,
+            ckpt=user_path(opts.ckpt, "--ckpt"),
+            released_constants=user_path(opts.released_constants, "--released-constants"),
+            topology=user_path(opts.topology_path, "--topology"),
+        )
 
 
 def _target_help() -> str:
@@ -31,7 +78,7 @@ def _precision_help() -> str:
     )
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command(options=ExportOptions, interrupted="no partial artifact was left in the output folder")
 @click.option(
     "--ckpt",
     type=click.Path(),
@@ -72,111 +119,62 @@ def _precision_help() -> str:
 )
 @click.option("--license", "license_text", default="", help="Licence text embedded in the artifacts.")
 @click.option("--random-inputs", default=4, show_default=True, help="Random images added to the parity inputs.")
-def main(**options: Any) -> None:
+def main(opts: ExportOptions) -> None:
     """Export MeshPose to phone formats and prove, in pixels, that each artifact matches PyTorch."""
     # coremltools imports TensorFlow; keep its start-up chatter out of the progress output.
-    guard_stdout()
-    install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    try:
-        _run(**options)
-    except MeshPoseError as err:
-        fail(err)
-    except KeyboardInterrupt as err:
-        interrupted(err, "no partial artifact was left in the output folder")
+    _run(opts)
 
 
-def _run(
-    *,
-    ckpt: str | None,
-    variant: str | None,
-    seeded: bool,
-    topology_path: str | None,
-    targets_: tuple[str, ...],
-    precisions: tuple[str, ...],
-    out_dir: str,
-    seed: int,
-    box_scale: float | None,
-    license_text: str,
-    random_inputs: int,
-    released_constants: str | None = None,
-) -> None:
+def _run(opts: ExportOptions) -> None:
     # Flags first: every value is checked before anything slow starts or any folder is made.
     # (numpy, torch and the converters are imported inside, after the signal handlers are in place,
     # so a Ctrl-C during those seconds of imports is answered like any other.)
     from meshpose_mobile.crop import DEFAULT_BOX_SCALE
 
-    box_scale = DEFAULT_BOX_SCALE if box_scale is None else box_scale
-    check_box_scale(box_scale)
+    opts = dataclasses.replace(opts, box_scale=DEFAULT_BOX_SCALE if opts.box_scale is None else opts.box_scale)
+    check_box_scale(opts.box_scale)
     # Each random input runs through PyTorch and every artifact, and is held in memory (1.3 MB at
     # 384x288): 10^8 of them ran until killed. 256 is 64x the default 4.
-    check_count(random_inputs, "--random-inputs", maximum=256)
-    if seeded and ckpt is not None:
-        from meshpose_mobile.errors import ConfigError
-
+    check_count(opts.random_inputs, "--random-inputs", maximum=256)
+    if opts.seeded and opts.ckpt is not None:
         raise ConfigError("--seeded and --ckpt exclude each other; drop one (--seeded exports untrained weights)")
-    out = user_path(out_dir, "--out")
-    ckpt_path = user_path(ckpt, "--ckpt")
-    constants_path = user_path(released_constants, "--released-constants")
-    topology_file = user_path(topology_path, "--topology")
-    with out_dir_or_nothing(out):
-        _export(
-            ckpt=ckpt_path,
-            variant=variant,
-            seeded=seeded,
-            topology_path=topology_file,
-            targets_=targets_,
-            precisions=precisions,
-            out_dir=out,
-            seed=seed,
-            box_scale=box_scale,
-            license_text=license_text,
-            random_inputs=random_inputs,
-            released_constants=constants_path,
-        )
+    paths = ExportPaths.of(opts)
+    with out_dir_or_nothing(paths.out):
+        _export(opts, paths)
 
 
-def _export(
-    *,
-    ckpt: Path | None,
-    variant: str | None,
-    seeded: bool,
-    topology_path: Path | None,
-    targets_: tuple[str, ...],
-    precisions: tuple[str, ...],
-    out_dir: Path,
-    seed: int,
-    box_scale: float,
-    license_text: str,
-    random_inputs: int,
-    released_constants: Path | None,
-) -> None:
+def _export(opts: ExportOptions, paths: ExportPaths) -> None:
     from meshpose_export.convert.pipeline import plan_jobs, run_export, summary_table
     from meshpose_mobile.checkpoint import load_checkpoint
     from meshpose_mobile.crop import CropContract
-    from meshpose_mobile.errors import ConfigError
     from meshpose_mobile.registry import DEFAULT_VARIANT, get_variant
     from meshpose_mobile.topology import load_topology
     from meshpose_mobile.weights import choose_weights
 
     raise_if_interrupted()  # a Ctrl-C some import swallowed
     t_start = time.perf_counter()
-    jobs = plan_jobs(targets_ or ("all",), precisions)  # validate flags before any slow work
-    if variant is not None:
-        get_variant(variant)
-    topology = load_topology(topology_path) if topology_path else None
-    if released_constants is not None and ckpt is None:
+    jobs = plan_jobs(opts.targets_ or ("all",), opts.precisions)  # validate flags before any slow work
+    if opts.variant is not None:
+        get_variant(opts.variant)
+    topology = load_topology(paths.topology) if paths.topology else None
+    ckpt = paths.ckpt
+    if paths.released_constants is not None and ckpt is None:
         raise ConfigError("--released-constants applies to the authors' checkpoint; pass it with --ckpt")
     step = 1
     if ckpt is not None:
         click.echo(f"[{step}] loading checkpoint {ckpt}")
         model = load_checkpoint(
-            ckpt, variant=variant, topology=topology, released_constants=released_constants, strict_constants=True
+            ckpt,
+            variant=opts.variant,
+            topology=topology,
+            released_constants=paths.released_constants,
+            strict_constants=True,
         )
         note = f"checkpoint {ckpt.name}"
     else:
-        chosen = choose_weights(variant or DEFAULT_VARIANT, seeded=seeded, seed=seed, topology=topology)
+        chosen = choose_weights(opts.variant or DEFAULT_VARIANT, seeded=opts.seeded, seed=opts.seed, topology=topology)
         model, note = chosen.model, chosen.note
         if chosen.source == "seeded":
             click.echo(
@@ -190,29 +188,28 @@ def _export(
         f"    {cfg.variant}: {model.num_parameters():,} parameters, {cfg.num_vertices} vertices "
         f"({model.topology.name}), input {cfg.input_height}x{cfg.input_width}"
     )
-    click.echo(f"[{step + 1}] exporting {len(jobs)} artifact(s) to {out_dir}")
-    contract = CropContract.for_config(cfg, box_scale)
+    click.echo(f"[{step + 1}] exporting {len(jobs)} artifact(s) to {paths.out}")
+    contract = CropContract.for_config(cfg, opts.box_scale)
     results = run_export(
         model,
         jobs,
-        out_dir,
+        paths.out,
         contract=contract,
         weights_note=note,
-        license_text=license_text,
-        n_random=random_inputs,
+        license_text=opts.license_text,
+        n_random=opts.random_inputs,
         log=lambda s: click.echo("    " + s.replace("\n", "\n    ")),
     )
     click.echo("")
     click.echo(summary_table(results))
     click.echo(
         f"\ntotal {time.perf_counter() - t_start:.1f} s; beside each artifact: <artifact>.json (sidecar) and "
-        f"<artifact>.parity.json (report); summary: {out_dir}/summary.json"
+        f"<artifact>.parity.json (report); summary: {paths.out}/summary.json"
     )
     failed = [r for r in results if not r.report.passed]
     if failed:
         names = ", ".join(r.path.name for r in failed)
-        click.echo(f"error: parity failed for {names}; see their .parity.json", err=True)
-        sys.exit(EXIT_PARITY_FAILED)
+        raise ParityFailed(f"parity failed for {names}; see their .parity.json")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,14 @@ image `<name>.json` (format `meshpose-prediction` v2: a `people` list, each with
 score, low-poly xyz and visibility, high-poly xyz with an upsampler, all in image pixels) and
 `<name>_overlay.png`. Videos (and a folder with `--frames`): detection, tracking and One-Euro
 smoothing (meshpose_export.runtime.people), `<name>.jsonl` and `<name>_overlay.mp4`.
+
+Declared with the CLI frame (`meshpose_mobile.cliframe`); the parsed flags travel down as one
+`PredictOptions`, the paths in them made absolute as one `PredictPaths`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections import Counter
@@ -18,10 +22,63 @@ from typing import Any
 import click
 
 from meshpose_export.cli._cli import LazyHelp, check_box_scale, targets
-from meshpose_mobile.cli import fail, guard_stdout, interrupted
+from meshpose_mobile.cliframe import command
 from meshpose_mobile.errors import MeshPoseError
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
-from meshpose_mobile.signals import install_handlers, raise_if_interrupted
+from meshpose_mobile.signals import raise_if_interrupted
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictOptions:
+    """`meshpose-predict`'s flags as parsed (paths as typed; `PredictPaths` makes them absolute)."""
+
+    image: str
+    model_path: str
+    box: str | None
+    whole_image: bool
+    max_people: int
+    min_score: float
+    detector_path: str | None
+    as_frames: bool
+    fps: float | None
+    max_frames: int | None
+    no_smoothing: bool
+    min_cutoff: float | None
+    beta: float | None
+    d_cutoff: float | None
+    redetect_every: int | None
+    out_dir: str
+    upsampler: str | None
+    released_constants: str | None
+    topology: str | None
+    box_scale: float | None
+    no_overlay: bool
+    compact_png: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictPaths:
+    """The paths the user passed, absolute (`user_path`), checked before the slow imports."""
+
+    out: Path
+    upsampler: Path | None
+    released_constants: Path | None
+    topology: Path | None
+    detector: Path | None
+    image: Path
+    model: Path
+
+    @classmethod
+    def of(cls, opts: PredictOptions) -> PredictPaths:
+        # In this order, so the first wrong path named is the one named before.
+        out = user_path(opts.out_dir, "--out")
+        upsampler = user_path(opts.upsampler, "--upsampler")
+        released_constants = user_path(opts.released_constants, "--released-constants")
+        topology = user_path(opts.topology, "--topology")
+        detector = user_path(opts.detector_path, "--detector")
+        image, model = user_path(opts.image, "INPUT"), user_path(opts.model_path, "--model")
+        assert out is not None and image is not None and model is not None  # required or defaulted
+        return cls(out, upsampler, released_constants, topology, detector, image, model)
 
 
 def _model_help() -> str:
@@ -33,7 +90,7 @@ def _model_help() -> str:
     )
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command(options=PredictOptions, interrupted="files already written are complete, none is half-written")
 @click.argument("image", type=click.Path(), metavar="INPUT")
 @click.option("--model", "model_path", required=True, type=click.Path(), cls=LazyHelp, help_fn=_model_help)
 @click.option(
@@ -96,18 +153,11 @@ def _model_help() -> str:
 @click.option("--box-scale", type=float, default=None, help="Override the crop contract's box scale.")
 @click.option("--no-overlay", is_flag=True, help="Write the JSON only.")
 @click.option("--compact-png", is_flag=True, help="256-colour overlay PNG (about a third of the size).")
-def main(**options: Any) -> None:
+def main(opts: PredictOptions) -> None:
     """Predict the body mesh of every person in INPUT: a photo, a folder of photos, a video, or a folder of
     frames (--frames)."""
-    guard_stdout()
-    install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        _run(**options)
-    except MeshPoseError as err:
-        fail(err)
-    except KeyboardInterrupt as err:
-        interrupted(err, "files already written are complete, none is half-written")
+    _run(opts)
 
 
 def _output_stems(images: list[Path]) -> list[str]:
@@ -116,52 +166,15 @@ def _output_stems(images: list[Path]) -> list[str]:
     return [p.stem if counts[p.stem] == 1 else p.name.replace(".", "_") for p in images]
 
 
-def _run(*, image: str, model_path: str, out_dir: str, box_scale: float | None, **options: Any) -> None:
+def _run(opts: PredictOptions) -> None:
     """Paths made absolute and --out checked before the imports; a refused run leaves no folder."""
-    check_box_scale(box_scale)
-    out = user_path(out_dir, "--out")
-    for name, flag in (
-        ("upsampler", "--upsampler"),
-        ("released_constants", "--released-constants"),
-        ("topology", "--topology"),
-    ):
-        options[name] = user_path(options[name], flag)
-    options["detector_path"] = user_path(options["detector_path"], "--detector")
-    with out_dir_or_nothing(out):
-        _predict(
-            image=user_path(image, "INPUT"),
-            model_path=user_path(model_path, "--model"),
-            out_dir=out,
-            box_scale=box_scale,
-            **options,
-        )
+    check_box_scale(opts.box_scale)
+    paths = PredictPaths.of(opts)
+    with out_dir_or_nothing(paths.out):
+        _predict(opts, paths)
 
 
-def _predict(
-    *,
-    image: Path,
-    model_path: Path,
-    box: str | None,
-    out_dir: Path,
-    upsampler: Path | None,
-    released_constants: Path | None,
-    topology: Path | None,
-    box_scale: float | None,
-    no_overlay: bool,
-    compact_png: bool,
-    whole_image: bool,
-    max_people: int,
-    min_score: float,
-    detector_path: Path | None,
-    as_frames: bool,
-    fps: float | None,
-    max_frames: int | None,
-    no_smoothing: bool,
-    min_cutoff: float | None,
-    beta: float | None,
-    d_cutoff: float | None,
-    redetect_every: int | None,
-) -> None:
+def _predict(opts: PredictOptions, paths: PredictPaths) -> None:
     from tqdm import tqdm
 
     from meshpose_export.runtime.predict import PredictError, Predictor, list_images, load_image, parse_box
@@ -169,63 +182,63 @@ def _predict(
     from meshpose_mobile.paths import OutputError
 
     raise_if_interrupted()  # a Ctrl-C some import swallowed
-    video = is_video(image) or (as_frames and image.is_dir())
-    if as_frames and not image.is_dir():
-        raise PredictError(f"--frames needs a folder of frames, got {image}; pass the folder, or drop --frames")
-    if video and (box is not None or whole_image):
+    video = is_video(paths.image) or (opts.as_frames and paths.image.is_dir())
+    if opts.as_frames and not paths.image.is_dir():
+        raise PredictError(f"--frames needs a folder of frames, got {paths.image}; pass the folder, or drop --frames")
+    if video and (opts.box is not None or opts.whole_image):
         raise PredictError("--box and --whole-image apply to photos; a video is tracked from the person detector")
-    if box is not None and whole_image:
+    if opts.box is not None and opts.whole_image:
         raise PredictError("pass either --box or --whole-image, not both")
-    if not 0.0 <= min_score <= 1.0:
-        raise PredictError(f"--min-score must lie in [0, 1], got {min_score:g}")
-    if max_people < 1:
-        raise PredictError(f"--max-people must be at least 1, got {max_people}")
-    if max_frames is not None and max_frames < 1:
-        raise PredictError(f"--max-frames must be at least 1, got {max_frames}")
-    if fps is not None and not fps > 0:
-        raise PredictError(f"--fps must be a positive frame rate, got {fps:g}")
-    source = open_frames(image, fps) if video else None
-    images = [] if video else list_images(image)
-    person_box = parse_box(box) if box is not None else None
+    if not 0.0 <= opts.min_score <= 1.0:
+        raise PredictError(f"--min-score must lie in [0, 1], got {opts.min_score:g}")
+    if opts.max_people < 1:
+        raise PredictError(f"--max-people must be at least 1, got {opts.max_people}")
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise PredictError(f"--max-frames must be at least 1, got {opts.max_frames}")
+    if opts.fps is not None and not opts.fps > 0:
+        raise PredictError(f"--fps must be a positive frame rate, got {opts.fps:g}")
+    source = open_frames(paths.image, opts.fps) if video else None
+    images = [] if video else list_images(paths.image)
+    person_box = parse_box(opts.box) if opts.box is not None else None
     predictor = Predictor.load(
-        model_path,
-        upsampler=upsampler,
-        released_constants=released_constants,
-        box_scale=box_scale,
-        topology=topology,
+        paths.model,
+        upsampler=paths.upsampler,
+        released_constants=paths.released_constants,
+        box_scale=opts.box_scale,
+        topology=paths.topology,
     )
     info = predictor.info
     if info.executed_by:
         # The one thing a user needs to know from the CoreML stack off macOS (its import noise is filtered).
-        click.echo(f"note: {model_path.name}: {info.executed_by}", err=True)
-    if released_constants is not None and info.variant != "meshpose_hrnet32" and upsampler is None:
+        click.echo(f"note: {paths.model.name}: {info.executed_by}", err=True)
+    if opts.released_constants is not None and info.variant != "meshpose_hrnet32" and opts.upsampler is None:
         raise PredictError(
             f"--released-constants applies to the authors' released checkpoint or upsampler, but --model "
-            f"{model_path.name} is {info.variant} and no --upsampler is given; drop --released-constants"
+            f"{paths.model.name} is {info.variant} and no --upsampler is given; drop --released-constants"
         )
-    if released_constants is None and info.kind == "pytorch" and info.variant == "meshpose_hrnet32":
+    if opts.released_constants is None and info.kind == "pytorch" and info.variant == "meshpose_hrnet32":
         click.echo(
             "note: no --released-constants: a released checkpoint runs without its seam averaging",
             err=True,
         )
     detector = None
-    if video or (box is None and not whole_image):
+    if video or (opts.box is None and not opts.whole_image):
         from meshpose_export.runtime.detector import DetectorParams, PersonDetector
 
         detector = PersonDetector(
-            detector_path,
-            DetectorParams(min_score=min_score, max_people=max_people),
+            paths.detector,
+            DetectorParams(min_score=opts.min_score, max_people=opts.max_people),
             aspect=predictor.contract.aspect,
         )
     if video:
         from meshpose_export.cli.people_cli import echo_video_summary, run_video
 
         assert source is not None
-        settings = _video_settings(
-            predictor, max_people, min_score, no_smoothing, min_cutoff, beta, d_cutoff, redetect_every
+        settings = _video_settings(predictor, opts)
+        stem = paths.image.name if paths.image.is_dir() else paths.image.stem
+        summary = run_video(
+            source, predictor, detector, settings, paths.out, stem, not opts.no_overlay, opts.max_frames
         )
-        stem = image.name if image.is_dir() else image.stem
-        summary = run_video(source, predictor, detector, settings, out_dir, stem, not no_overlay, max_frames)
         echo_video_summary(summary)
         return
     from meshpose_export.cli.people_cli import photo_outputs
@@ -247,7 +260,16 @@ def _predict(
             photo = load_image(path)
             title = f"{path.name}: {title_model}"
             written, count = photo_outputs(
-                predictor, detector, photo, path, stem, out_dir, person_box, not no_overlay, title, compact_png
+                predictor,
+                detector,
+                photo,
+                path,
+                stem,
+                paths.out,
+                person_box,
+                not opts.no_overlay,
+                title,
+                opts.compact_png,
             )
         except MeshPoseError as err:
             if len(images) == 1 or isinstance(err, OutputError):
@@ -258,7 +280,7 @@ def _predict(
         if count == 0:
             nobody.append(path)
             bar.write(
-                f"warning: no person found in {path.name} (detector score below {min_score:g}); its JSON has an "
+                f"warning: no person found in {path.name} (detector score below {opts.min_score:g}); its JSON has an "
                 "empty people list; pass --box x,y,w,h or a lower --min-score",
                 file=sys.stderr,
             )
@@ -266,22 +288,15 @@ def _predict(
             for p in written:
                 click.echo(f"wrote {p}")
     if len(images) > 1:
-        click.echo(f"wrote {len(images) - len(failures)} prediction(s) to {out_dir} ({len(nobody)} with nobody found)")
+        click.echo(
+            f"wrote {len(images) - len(failures)} prediction(s) to {paths.out} ({len(nobody)} with nobody found)"
+        )
     if failures:
         _, err = failures[0]
         raise PredictError(f"{len(failures)} of {len(images)} images failed; the first: {err}")
 
 
-def _video_settings(
-    predictor: Any,
-    max_people: int,
-    min_score: float,
-    no_smoothing: bool,
-    min_cutoff: float | None,
-    beta: float | None,
-    d_cutoff: float | None,
-    redetect_every: int | None,
-) -> Any:
+def _video_settings(predictor: Any, opts: PredictOptions) -> Any:
     """CLI flags over the artifact sidecar's `tracking` section over the built-in defaults."""
     from dataclasses import replace
 
@@ -306,15 +321,15 @@ def _video_settings(
         except (TypeError, ValueError) as err:
             raise PredictError(f"the sidecar's tracking section is invalid ({err}); re-export the artifact") from None
     try:
-        changes = {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff}
+        changes = {"min_cutoff": opts.min_cutoff, "beta": opts.beta, "d_cutoff": opts.d_cutoff}
         one_euro = replace(one_euro, **{k: v for k, v in changes.items() if v is not None})
-        tracker = replace(tracker, max_people=max_people)
-        if redetect_every is not None:
-            tracker = replace(tracker, redetect_every=redetect_every)
+        tracker = replace(tracker, max_people=opts.max_people)
+        if opts.redetect_every is not None:
+            tracker = replace(tracker, redetect_every=opts.redetect_every)
     except ValueError as err:
         raise PredictError(f"{err}; check --min-cutoff, --beta, --d-cutoff and --redetect-every") from None
-    detector = DetectorParams(min_score=min_score, max_people=max_people)
-    return VideoSettings(tracker=tracker, detector=detector, one_euro=one_euro, smoothing=not no_smoothing)
+    detector = DetectorParams(min_score=opts.min_score, max_people=opts.max_people)
+    return VideoSettings(tracker=tracker, detector=detector, one_euro=one_euro, smoothing=not opts.no_smoothing)
 
 
 if __name__ == "__main__":

@@ -5,22 +5,40 @@
 
 Writes `realphoto.json` and `realphoto.md` (one row per person, the models side by side, the mean)
 into --out and one picture per photo into --pictures. The photos only judge models: never train or
-tune on them (meshpose_export.runtime.realphoto).
+tune on them (meshpose_export.runtime.realphoto). Declared with the CLI frame
+(`meshpose_mobile.cliframe`); the flags travel down as one `RealPhotoOptions`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
 from meshpose_export.cli._cli import LazyHelp, check_box_scale, targets
-from meshpose_mobile.cli import fail, guard_stdout, interrupted
-from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.cliframe import command
 from meshpose_mobile.paths import out_dir_or_nothing, user_path
-from meshpose_mobile.signals import install_handlers, raise_if_interrupted
+from meshpose_mobile.signals import raise_if_interrupted
+
+
+@dataclasses.dataclass(frozen=True)
+class RealPhotoOptions:
+    """`meshpose-eval-real`'s flags as parsed (paths as typed, made absolute where used)."""
+
+    models: tuple[str, ...]
+    labels: tuple[str, ...]
+    out_dir: str
+    pictures_dir: str | None
+    no_pictures: bool
+    photos: str | None
+    photo_dir: str | None
+    boxes: str
+    peer_path: str | None
+    detector_path: str | None
+    topology: str | None
+    box_scale: float | None
 
 
 def _model_help() -> str:
@@ -31,7 +49,7 @@ def _model_help() -> str:
     )
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command(options=RealPhotoOptions, interrupted="files already written are complete, none is half-written")
 @click.option("--model", "models", multiple=True, required=True, cls=LazyHelp, help_fn=_model_help)
 @click.option("--label", "labels", multiple=True, help="Column label per --model, in order (default: its variant).")
 @click.option("--out", "out_dir", default="realphoto", show_default=True, help="Folder for realphoto.json/.md.")
@@ -62,52 +80,32 @@ def _model_help() -> str:
 @click.option("--detector", "detector_path", default=None, help="Person detector .tflite for --boxes detector.")
 @click.option("--topology", default=None, help="Topology .npz of the models (default: the packaged one).")
 @click.option("--box-scale", type=float, default=None, help="Override the crop contract's box scale.")
-def main(**options: Any) -> None:
+def main(opts: RealPhotoOptions) -> None:
     """Compare models' meshes with BlazePose GHUM full on people in real photos shipped by installed packages."""
-    guard_stdout()
-    install_handlers()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        _run(**options)
-    except MeshPoseError as err:
-        fail(err)
-    except KeyboardInterrupt as err:
-        interrupted(err, "files already written are complete, none is half-written")
+    _run(opts)
 
 
-def _run(
-    *,
-    models: tuple[str, ...],
-    labels: tuple[str, ...],
-    out_dir: str,
-    pictures_dir: str | None,
-    no_pictures: bool,
-    photos: str | None,
-    photo_dir: str | None,
-    boxes: str,
-    peer_path: str | None,
-    detector_path: str | None,
-    topology: str | None,
-    box_scale: float | None,
-) -> None:
+def _run(opts: RealPhotoOptions) -> None:
     from meshpose_export.runtime.realphoto import RealPhotoError
 
-    check_box_scale(box_scale)
-    if labels and len(labels) != len(models):
-        raise RealPhotoError(f"{len(labels)} --label for {len(models)} --model; pass one label per model or none")
-    out = user_path(out_dir, "--out")
+    check_box_scale(opts.box_scale)
+    if opts.labels and len(opts.labels) != len(opts.models):
+        raise RealPhotoError(
+            f"{len(opts.labels)} --label for {len(opts.models)} --model; pass one label per model or none"
+        )
+    out = user_path(opts.out_dir, "--out")
     assert out is not None
-    pictures = None if no_pictures else (user_path(pictures_dir, "--pictures") or out / "images")
-    names = [n.strip() for n in photos.split(",") if n.strip()] if photos is not None else None
+    pictures = None if opts.no_pictures else (user_path(opts.pictures_dir, "--pictures") or out / "images")
+    names = [n.strip() for n in opts.photos.split(",") if n.strip()] if opts.photos is not None else None
     if names is not None and not names:
         raise RealPhotoError("--photos is empty; pass photo names separated by commas, or drop it")
     with out_dir_or_nothing(out):
         if pictures is not None:
             with out_dir_or_nothing(pictures, "--pictures"):
-                _evaluate(models, labels, out, pictures, names, photo_dir, boxes, peer_path, detector_path, topology,
-                          box_scale)  # fmt: skip
+                _evaluate(opts, out, pictures, names)
         else:
-            _evaluate(models, labels, out, None, names, photo_dir, boxes, peer_path, detector_path, topology, box_scale)
+            _evaluate(opts, out, None, names)
 
 
 def _resolve_model(value: str) -> Path:
@@ -122,19 +120,7 @@ def _resolve_model(value: str) -> Path:
     return path
 
 
-def _evaluate(
-    models: tuple[str, ...],
-    labels: tuple[str, ...],
-    out: Path,
-    pictures: Path | None,
-    names: list[str] | None,
-    photo_dir: str | None,
-    boxes: str,
-    peer_path: str | None,
-    detector_path: str | None,
-    topology_path: str | None,
-    box_scale: float | None,
-) -> None:
+def _evaluate(opts: RealPhotoOptions, out: Path, pictures: Path | None, names: list[str] | None) -> None:
     from meshpose_export.runtime.predict import Predictor
     from meshpose_export.runtime.realphoto import (
         BlazePoseFull,
@@ -151,28 +137,30 @@ def _evaluate(
 
     raise_if_interrupted()
     chosen = select_photos(names)
-    topo = default_topology() if topology_path is None else load_topology(user_path(topology_path, "--topology"))
+    topo = default_topology() if opts.topology is None else load_topology(user_path(opts.topology, "--topology"))
     specs = []
-    for i, value in enumerate(models):
-        predictor = Predictor.load(_resolve_model(value), box_scale=box_scale, topology=topo)
-        label = labels[i] if labels else predictor.info.variant
+    for i, value in enumerate(opts.models):
+        predictor = Predictor.load(_resolve_model(value), box_scale=opts.box_scale, topology=topo)
+        label = opts.labels[i] if opts.labels else predictor.info.variant
         specs.append(ModelSpec(label, predictor, topo))
     seen = [s.label for s in specs]
     if len(set(seen)) != len(seen):
         specs = [ModelSpec(f"{s.label} ({Path(s.predictor.info.path).name})", s.predictor, s.topology) for s in specs]
         if len({s.label for s in specs}) != len(specs):
             raise RealPhotoError("two --model values name the same file; pass each model once, or set --label")
-    peer = BlazePoseFull(user_path(peer_path, "--peer"))
+    peer = BlazePoseFull(user_path(opts.peer_path, "--peer"))
     detector = None
-    if boxes == "detector":
+    if opts.boxes == "detector":
         from meshpose_export.runtime.detector import PersonDetector
 
-        detector = PersonDetector(user_path(detector_path, "--detector"), aspect=specs[0].predictor.contract.aspect)
+        detector = PersonDetector(
+            user_path(opts.detector_path, "--detector"), aspect=specs[0].predictor.contract.aspect
+        )
     report, files = evaluate(
         specs,
         chosen,
         peer,
-        dirs=photo_dirs(user_path(photo_dir, "--photo-dir")),
+        dirs=photo_dirs(user_path(opts.photo_dir, "--photo-dir")),
         detector=detector,
         pictures=pictures,
         explicit=names is not None,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from meshpose_export import __version__
 from meshpose_export.convert.parity import ParityReport, check, parity_inputs
@@ -168,15 +169,8 @@ def sweep_stale_staging(out_dir: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    # A process of another user (no permission to signal it) counts as alive: its folder stays.
+    return psutil.pid_exists(pid)
 
 
 def export_bytes_estimate(graph: MeshPoseDeploy, jobs: Sequence[Job]) -> int:

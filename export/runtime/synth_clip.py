@@ -12,17 +12,18 @@ and renamed when complete.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
 from pathlib import Path
 
+import click
 import numpy as np
 
 from meshpose_export.runtime.video import VideoWriter
 from meshpose_mobile.atomic import write_bytes_atomic
-from meshpose_mobile.errors import MeshPoseError
+from meshpose_mobile.cliframe import command
+from meshpose_mobile.errors import ConfigError
 from meshpose_mobile.synth_video import SceneConfig, SyntheticScene
 
 
@@ -61,38 +62,36 @@ def write_sequence(scene: SyntheticScene, out: str | Path, progress: bool = Fals
     return out, gt
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Write a synthetic clip (video + ground truth).")
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--frames", type=int, default=60)
-    ap.add_argument("--people", type=int, default=2)
-    ap.add_argument("--enter-leave", action="store_true", help="Every other person walks in or out.")
-    ap.add_argument("--width", type=int, default=640)
-    ap.add_argument("--height", type=int, default=480)
-    ap.add_argument("--fps", type=float, default=30.0)
-    ap.add_argument("--pan", type=float, default=0.3, help="Camera pan amplitude, metres (0: fixed camera).")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    if args.out.suffix.lower() != ".mp4":
-        print(f"error: {args.out} must end in .mp4", file=sys.stderr)
-        return 2
-    try:
-        cfg = SceneConfig(
-            width=args.width,
-            height=args.height,
-            fps=args.fps,
-            num_frames=args.frames,
-            num_people=args.people,
-            enter_leave=args.enter_leave,
-            camera_pan=args.pan,
-        )
-        video, gt = write_sequence(SyntheticScene(cfg, seed=args.seed), args.out, progress=True)
-    except MeshPoseError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    print(f"wrote {video} and {gt}")
-    return 0
+@command(interrupted="no half-written file was left")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--frames", type=int, default=60, show_default=True)
+@click.option("--people", type=int, default=2, show_default=True)
+@click.option("--enter-leave", is_flag=True, help="Every other person walks in or out.")
+@click.option("--width", type=int, default=640, show_default=True)
+@click.option("--height", type=int, default=480, show_default=True)
+@click.option("--fps", type=float, default=30.0, show_default=True)
+@click.option(
+    "--pan", type=float, default=0.3, show_default=True, help="Camera pan amplitude, metres (0: fixed camera)."
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+def main(
+    out: Path, frames: int, people: int, enter_leave: bool, width: int, height: int, fps: float, pan: float, seed: int
+) -> None:
+    """Write a synthetic clip (video + ground truth)."""
+    if out.suffix.lower() != ".mp4":
+        raise ConfigError(f"{out} must end in .mp4")
+    cfg = SceneConfig(
+        width=width,
+        height=height,
+        fps=fps,
+        num_frames=frames,
+        num_people=people,
+        enter_leave=enter_leave,
+        camera_pan=pan,
+    )
+    video, gt = write_sequence(SyntheticScene(cfg, seed=seed), out, progress=True)
+    click.echo(f"wrote {video} and {gt}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
