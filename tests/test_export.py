@@ -248,3 +248,10 @@ def test_re_export_replaces_artifacts_in_place(tmp_path: Path, tiny_model) -> No
         "meshpose_tiny_fp32.mlpackage.parity.json",
         "summary.json",
     ], names
+
+
+def test_help_names_the_default_variant() -> None:
+    from meshpose_mobile.registry import DEFAULT_VARIANT
+
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0 and f"(default {DEFAULT_VARIANT})" in " ".join(result.output.split())

@@ -84,7 +84,7 @@ def _precision_help() -> str:
     type=click.Path(),
     default=None,
     help="Checkpoint: ours (meshpose-train, save_checkpoint) or the authors' released file. "
-    "Without it, the variant's shipped trained weights (meshpose_xs), or seeded untrained weights "
+    "Without it, the variant's shipped trained weights (meshpose_blaze, meshpose_xs), or seeded untrained weights "
     "for a variant that ships none.",
 )
 @click.option(
@@ -95,7 +95,7 @@ def _precision_help() -> str:
 @click.option(
     "--variant",
     default=None,
-    help="Variant to export without --ckpt (default meshpose_xs), or to require of the checkpoint.",
+    help="Variant to export without --ckpt (default meshpose_blaze), or to require of the checkpoint.",
 )
 @click.option(
     "--released-constants",

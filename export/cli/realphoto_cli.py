@@ -1,6 +1,6 @@
 """`meshpose-eval-real`: models against BlazePose GHUM full on people in real photos (no labels).
 
-    meshpose-eval-real --model meshpose_xs --model runs/blaze/best.pt --out docs/results \
+    meshpose-eval-real --model meshpose_blaze --model meshpose_xs --out docs/results \
         --pictures docs/images/realphoto
 
 Writes `realphoto.json` and `realphoto.md` (one row per person, the models side by side, the mean)
@@ -45,7 +45,7 @@ def _model_help() -> str:
     return (
         "Repeatable: a checkpoint, an artifact meshpose-export wrote ("
         + ", ".join(t.suffix for t in targets() if t.runs_here())
-        + "), or a variant name with shipped weights (meshpose_xs). Each becomes a column group."
+        + "), or a variant name with shipped weights (meshpose_blaze, meshpose_xs). Each becomes a column group."
     )
 
 

@@ -150,7 +150,10 @@ class TfliteTarget(Target):
         # heatmaps (seeded.align_heads) blaze measures 0.0021 / 0.0010 and xs 0.0018 / 0.0011;
         # 0.02 / 0.01 keeps ~10x headroom for other CPUs' kernels (docs/design.md, "Golden files
         # across CPUs": kernel switches move outputs ~5e-5 px) and stays 700x under the smallest
-        # injected converter fault. Re-measure on trained blaze heads.
+        # injected converter fault. Shipped trained meshpose_blaze (issue 22; `vertices_2d` over the
+        # vertices the reference sees, parity.SEEN): fp32 0.0015 / 0.0005, fp16 0.93 / 0.64,
+        # int8_dynamic 59.3 / 24.8 and int8_full 72.8 / 55.9 (both fail): every budget holds for
+        # both shipped models, so none moved; the fp16 budget keeps xs's figure with headroom.
         return {
             "fp32": Tolerance(max_px=0.02, p99_px=0.01, visibility=1e-4),
             "fp16": Tolerance(max_px=5.0, p99_px=2.0, visibility=5e-3),
