@@ -11,8 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from meshpose_export.bench.android import android_row, parse_benchmark_model
+from meshpose_export.bench.android import main as android_main
 from meshpose_export.bench.macs import onnx_macs, tflite_macs
 from meshpose_export.bench.schema import Row, results_dict, this_machine, validate
 from meshpose_export.bench.timing import p90, time_callable
@@ -93,6 +95,20 @@ def test_benchmark_model_parser() -> None:
     (back,) = validate(json.loads(json.dumps(doc)))
     assert back.latency_median_ms == pytest.approx(36.342) and back.latency_p90_ms is None
     assert back.fps == pytest.approx(1000 / 36.342)
+
+
+def test_android_results_are_checked_against_the_schema_before_they_are_written(tmp_path: Path) -> None:
+    spec = f"{DATA / 'benchmark_model_sample.txt'}:meshpose_xs:fp32:xnnpack:4:x.tflite"
+    out = tmp_path / "pixel.json"
+    ok = CliRunner().invoke(android_main, [str(out), "pixel-test", spec])
+    assert ok.exit_code == 0, ok.output
+    (row,) = validate(json.loads(out.read_text()))
+    assert row.runtime == "litert-android" and row.latency_median_ms == pytest.approx(36.342)
+    # An empty machine name breaks bench-results.schema.json (machine.name, minLength 1): one line, no file.
+    bad = tmp_path / "nameless.json"
+    refused = CliRunner().invoke(android_main, [str(bad), "", spec])
+    assert refused.exit_code == 2 and "machine.name" in refused.output, refused.output
+    assert not bad.exists()
 
 
 def test_benchmark_model_parser_rejects_failed_run() -> None:

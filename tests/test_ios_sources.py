@@ -8,6 +8,7 @@ every app source file, so that a file added to the folder but not to the project
 
 from __future__ import annotations
 
+import json
 import plistlib
 import re
 import subprocess
@@ -180,3 +181,210 @@ def test_every_golden_area_has_a_swift_test() -> None:
         f"MeshPoseKit tests read golden/{sorted(loaded - stated)}; golden/README.md says iOS does not"
     )
     assert "abs: 0.01" in tests, "the decode test must hold Swift to 0.01 px of Python"
+
+
+# --- The Swift readers against golden/schema/ (what runs of SchemaContractTests.swift here) ----------
+#
+# SchemaContractTests.swift checks MeshPoseKit's readers against the JSON Schemas when `swift test`
+# runs on a Mac. Here the same contract is read from the Swift sources: every key Sidecar.parse and
+# BenchDocument.validate refuse to do without is a required property of the schema, of the type the
+# reader parses it as, and the constants and field lists the readers compare with are the schema's.
+
+SCHEMA_DIR = ROOT / "golden" / "schema"
+SWIFT_TESTS = IOS / "Tests" / "MeshPoseKitTests"
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "object": dict,
+    "array": list,
+    "boolean": bool,
+}
+# How a reader parses a value -> the JSON type it needs.
+_PARSED_AS = {
+    "positiveInt": "integer",
+    "number": "number",
+    "numbers": "array",
+    "section": "object",
+    "JSONRead.string": "string",
+    "JSONRead.int": "integer",
+    "JSONRead.double": "number",
+    "JSONRead.object": "object",
+    "BenchRow.string": "string",
+    "BenchRow.whole": "integer",
+    "BenchRow.number": "number",
+}
+# Sidecar.parse: `try need(obj, "key", "prefix.")` (absent or null throws) and `section(...)` (an object).
+_NEED = re.compile(
+    r"(?:let (?P<var>\w+) = )?(?:(?P<wrap>positiveInt|numbers|number|JSONRead\.string)\()?(?:try )?"
+    r'(?P<fn>need|section)\(\w+, "(?P<key>\w+)", "(?P<prefix>[^"]*)"\)(?P<cast> as\? \[Any\])?'
+)
+_GUARD = re.compile(r"\bguard (.*?) else \{", re.S)
+# In a guard condition: `JSONRead.string(doc["format"])`, `try BenchRow.string(d, "model")`.
+_ACCESS = re.compile(r'(?P<how>JSONRead\.\w+|BenchRow\.\w+)\((?P<var>\w+)(?:\["(?P<k1>\w+)"\]|, "(?P<k2>\w+)")\)')
+
+
+def _schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / name).read_text())
+
+
+def _resolve(root: dict, s: dict) -> dict:
+    while "$ref" in s:
+        ref = s["$ref"]
+        assert ref.startswith("#/$defs/"), ref
+        s = root["$defs"][ref.removeprefix("#/$defs/")]
+    return s
+
+
+def _has_type(s: dict, type_: str) -> bool:
+    declared = s.get("type")
+    if declared is not None:
+        return type_ in (declared if isinstance(declared, list) else [declared])
+    values = [s["const"]] if "const" in s else s.get("enum")
+    py = _JSON_TYPES[type_]
+    return bool(values) and all(isinstance(v, py) and (type_ == "boolean") == isinstance(v, bool) for v in values)
+
+
+def _schema_problems(root: dict, needs: dict[str, str | None]) -> list[str]:
+    """Each path ("input.height", "outputs[].name", "rows?[].model") required at every step not
+    marked "?", its schema of the type given (None: any type)."""
+    problems = []
+    for path, type_ in needs.items():
+        s = root
+        for part in path.split("."):
+            item = part.endswith("[]")
+            key = part.removesuffix("[]")
+            optional = key.endswith("?")
+            key = key.removesuffix("?")
+            s = _resolve(root, s)
+            if not optional and key not in s.get("required", []):
+                problems.append(f"{path}: {key} is not required")
+            if key not in s.get("properties", {}):
+                problems.append(f"{path}: the schema has no property {key}")
+                break
+            s = _resolve(root, s["properties"][key])
+            if item:
+                s = _resolve(root, s["items"])
+        else:
+            if type_ is not None and not _has_type(s, type_):
+                problems.append(f"{path}: the reader parses {type_}, the schema says {s.get('type', s)}")
+    return problems
+
+
+def _sidecar_reader_needs(text: str) -> dict[str, str | None]:
+    """Keys Sidecar.parse(jsonObject:) throws without, with the type it parses them as."""
+    body = re.search(r"func parse\(jsonObject.*?\n    \}\n", text, re.S)
+    assert body, "Sidecar.swift has no parse(jsonObject:)"
+    body_text = body.group(0)
+    needs: dict[str, str | None] = {}
+    for m in _NEED.finditer(body_text):
+        path = re.sub(r"\[\\\(\w+\)\]", "[]", m.group("prefix")) + m.group("key")
+        cast = m.group("cast") or (m.group("var") and re.search(rf"\b{m.group('var')} as\? \[Any\]", body_text))
+        how = m.group("wrap") or ("section" if m.group("fn") == "section" else None)
+        needs[path] = "array" if cast else _PARSED_AS.get(how or "")
+    needs.update(_guarded(body_text, {"doc": ""}))
+    return needs
+
+
+def _guarded(text: str, prefixes: dict[str, str]) -> dict[str, str | None]:
+    """Keys read inside `guard ... else { throw }` conditions, for the variables named in `prefixes`
+    (variable -> path prefix); `let v = name` in a condition also reads `name`'s own `let`."""
+    lets = dict(re.findall(r"\blet (\w+) = (.+)", text))
+    needs: dict[str, str | None] = {}
+    for cond in _GUARD.findall(text):
+        for alias in re.findall(r"\blet \w+ = (\w+)\s*(?:,|$)", cond):
+            cond += " " + lets.get(alias, "")
+        for m in _ACCESS.finditer(cond):
+            if m.group("var") in prefixes and m.group("how") in _PARSED_AS:
+                needs[prefixes[m.group("var")] + (m.group("k1") or m.group("k2"))] = _PARSED_AS[m.group("how")]
+    return needs
+
+
+def _swift_list(text: str, name: str) -> list:
+    m = re.search(rf"static let {name} = (\[[^\]]*\])", text)
+    assert m, f"no static let {name}"
+    return json.loads(re.sub(r",\s*\]$", "]", m.group(1)))  # Swift allows a trailing comma
+
+
+def _swift_const(text: str, name: str) -> object:
+    m = re.search(rf"static let {name} = (\S+)\n", text)
+    assert m, f"no static let {name}"
+    return json.loads(m.group(1))
+
+
+def test_keys_the_swift_sidecar_reader_needs_are_required_in_the_schema() -> None:
+    text = (KIT_DIR / "Sidecar.swift").read_text()
+    needs = _sidecar_reader_needs(text)
+    # What the extraction must at least find (SidecarReader.java's list): a reader rewritten so that
+    # the patterns above no longer see it fails here instead of passing with nothing checked.
+    expected = {
+        "format": "string", "format_version": "integer",
+        "input": "object", "input.name": "string", "input.height": "integer", "input.width": "integer",
+        "input.normalization": "object", "input.normalization.mean": "array", "input.normalization.std": "array",
+        "crop": "object", "crop.input_height": "integer", "crop.input_width": "integer", "crop.box_scale": "number",
+        "mesh": "object", "mesh.num_vertices": "integer",
+        "outputs": "array", "outputs[].name": "string", "outputs[].shape": "array",
+    }  # fmt: skip
+    assert {k: needs.get(k) for k in expected} == expected, needs
+    schema = _schema("sidecar.schema.json")
+    assert not _schema_problems(schema, needs)
+    assert schema["properties"]["format"]["const"] == _swift_const(text, "format")
+    assert schema["properties"]["format_version"]["const"] == _swift_const(text, "supportedVersion")
+
+
+def test_keys_the_swift_bench_reader_needs_are_required_in_the_schema() -> None:
+    text = (KIT_DIR / "BenchStats.swift").read_text()
+    needs = _guarded(text, {"doc": "", "machine": "machine.", "d": "rows?[]."})
+    expected = {
+        "schema": "string", "schema_version": "integer", "machine": "object", "machine.name": "string",
+        "rows?[].model": "string", "rows?[].runtime": "string", "rows?[].precision": "string",
+    }  # fmt: skip
+    assert needs == expected
+    schema = _schema("bench-results.schema.json")
+    assert not _schema_problems(schema, needs)
+    assert schema["properties"]["schema"]["const"] == _swift_const(text, "schema")
+    assert schema["properties"]["schema_version"]["enum"] == _swift_list(text, "readableVersions")
+    row = schema["$defs"]["row"]["properties"]
+    # Field lists in schema order: BenchRow writes its fields in this order (PythonJSON keeps it).
+    assert list(row) == _swift_list(text, "fieldNames")
+    assert list(row["stages_ms"]["anyOf"][1]["properties"]) == _swift_list(text, "names")
+    assert row["status"]["enum"] == _swift_list(text, "statuses")
+    assert row["scope"]["enum"] == _swift_list(text, "scopes")
+
+
+def test_the_schema_cross_check_catches_a_key_the_schema_does_not_require() -> None:
+    schema = _schema("sidecar.schema.json")
+    assert _schema_problems(schema, {"weights": "string"}) == ["weights: weights is not required"]
+    assert _schema_problems(schema, {"input.height": "string"})
+    assert _schema_problems(schema, {"format_version": "string"})
+    found = _sidecar_reader_needs('func parse(jsonObject x: Any) {\n    let w = try need(doc, "weights", "")\n    }\n')
+    assert found == {"weights": None}
+
+
+def test_swift_schema_tests_cover_every_golden_file_ios_reads() -> None:
+    text = (SWIFT_TESTS / "SchemaContractTests.swift").read_text()
+    files = _swift_list(text, "goldenFiles")
+    stated = sorted(Path(n).stem for n, cores in golden_readers().items() if "ios" in cores)
+    assert files == stated, f"SchemaContractTests.goldenFiles {files}; golden/README.md says iOS reads {stated}"
+    for name in files:
+        assert (SCHEMA_DIR / f"golden-{name}.schema.json").is_file(), name
+    # The keywords MiniSchema.swift implements cover every keyword the schemas use (it throws on others).
+    implemented = set(_swift_list(text, r"keywords: Set<String>")) | set(_swift_list(text, r"annotations: Set<String>"))
+    used: set[str] = set()
+
+    def walk(s: object) -> None:
+        if isinstance(s, dict):
+            for key, value in s.items():
+                used.add(key)
+                if key in ("properties", "$defs"):
+                    for sub in value.values():
+                        walk(sub)
+                elif key not in ("enum", "const", "required"):
+                    walk(value)
+        elif isinstance(s, list):
+            for sub in s:
+                walk(sub)
+
+    for path in SCHEMA_DIR.glob("*.schema.json"):
+        walk(json.loads(path.read_text()))
+    assert used <= implemented, f"MiniSchema (Swift) lacks {sorted(used - implemented)}"

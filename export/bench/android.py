@@ -12,6 +12,7 @@ only if present (never estimated).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import click
 
 from meshpose_export.bench.delegation import parse, report
-from meshpose_export.bench.schema import Row
+from meshpose_export.bench.schema import Machine, Row, results_dict, validate, write_json_atomic
 from meshpose_mobile.cliframe import command
 from meshpose_mobile.errors import ConfigError
 
@@ -92,8 +93,6 @@ def android_row(text: str, *, model: str, precision: str, compute: str, threads:
 @click.argument("specs", nargs=-1, required=True, metavar="LOG:MODEL:PRECISION:COMPUTE:THREADS:TFLITE...")
 def main(out: Path, machine: str, specs: tuple[str, ...]) -> None:
     """benchmark_model logs (one spec per log) -> OUT.json rows of the meshpose-bench results schema."""
-    from meshpose_export.bench.schema import Machine, results_dict, write_json_atomic
-
     rows = []
     try:
         for spec in specs:
@@ -111,7 +110,10 @@ def main(out: Path, machine: str, specs: tuple[str, ...]) -> None:
     except (OSError, ValueError) as err:
         raise ConfigError(str(err)) from None
     m = Machine(name=machine, cpu=machine, cores=0, os="Android", runtimes={"litert benchmark_model": "see logs"})
-    write_json_atomic(out, results_dict(m, rows))
+    doc = results_dict(m, rows)
+    # Checked against bench-results.schema.json before it is written, as meshpose-bench does.
+    validate(json.loads(json.dumps(doc)))
+    write_json_atomic(out, doc)
     click.echo(f"wrote {out} ({len(rows)} rows)")
 
 

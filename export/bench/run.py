@@ -26,6 +26,7 @@ from meshpose_export.bench.schema import (
     Row,
     results_dict,
     this_machine,
+    validate,
     write_json_atomic,
     write_text_atomic,
 )
@@ -420,6 +421,9 @@ def run_bench(
                     rows.append(Row(label, "export", "", None, status="failed", note=str(err)))
     rows += bench_peer(cfg, peaks, log)
     doc = results_dict(machine, rows, peak_doc)
+    # The apps read this file: a document that breaks bench-results.schema.json is refused here,
+    # where it was made, instead of being written for a phone or CI to reject later.
+    validate(json.loads(json.dumps(doc)))
     write_json_atomic(out / "results.json", doc)
     table = markdown(machine, rows, {str(t): v for t, v in peak_doc.items()})
     ratios = [ln for v in cfg.variants for ln in ratio_lines(rows, peer_mod.PEER_NAME, v)]
