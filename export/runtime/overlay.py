@@ -9,6 +9,7 @@ as height. The PNG is written atomically.
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,9 @@ def render_overlay(
     front.set_xlim(-0.5, w - 0.5)
     front.set_ylim(h - 0.5, -0.5)
     front.set_axis_off()
-    front.set_title(title or "mesh on the photo", fontsize=10)
+    # Wrapped: a weights note runs to ~250 characters and would widen the tight-cropped figure.
+    wrapped = "\n".join(textwrap.fill(line, 80) for line in (title or "mesh on the photo").splitlines())
+    front.set_title(wrapped, fontsize=10)
 
     if prediction.xyz_hp is not None:
         hp = prediction.xyz_hp
