@@ -1,0 +1,79 @@
+"""Where 8-bit weights break a trained model: per-channel int8 weight rounding simulated in PyTorch,
+one layer at a time, then with the most sensitive layers kept in float (docs/design.md,
+"meshpose_blaze trained on a GPU, shipped, and made the default").
+
+    python benchmarks/int8_weights.py                          # the default model's shipped weights
+    python benchmarks/int8_weights.py --variant meshpose_xs --top 20
+
+Every convolution's weights are rounded as TFLite's dynamic-range and CoreML's linear 8-bit
+quantisation round them (symmetric, one scale per output channel, no activation quantisation);
+the float32 deployment graph then runs on the parity inputs' photo crops and their mirror images.
+Reported: the largest and the 99th-percentile 2-D vertex move, in crop pixels. Nothing trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import numpy as np
+import torch
+
+from meshpose_mobile.crop import CropContract
+from meshpose_mobile.registry import DEFAULT_VARIANT
+from meshpose_mobile.samples import SAMPLE_PHOTOS
+from meshpose_mobile.weights import choose_weights
+
+
+def q8(w: torch.Tensor) -> torch.Tensor:
+    scale = w.abs().flatten(1).max(1).values.clamp_min(1e-12) / 127
+    shape = (-1,) + (1,) * (w.dim() - 1)
+    return torch.round(w / scale.view(shape)).clamp(-127, 127) * scale.view(shape)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--variant", default=DEFAULT_VARIANT)
+    ap.add_argument("--top", type=int, default=12, help="layers listed, most sensitive first")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    model = choose_weights(args.variant).model.eval()
+    contract = CropContract.for_config(model.config)
+    images = []
+    for photo in SAMPLE_PHOTOS:
+        crop, _ = contract.crop(photo.load(), photo.box)
+        chw = np.rint(crop.transpose(2, 0, 1)[None]).clip(0, 255).astype(np.float32)
+        images += [chw, np.ascontiguousarray(chw[..., ::-1])]
+    graph = model.deploy()
+
+    def run(g: torch.nn.Module) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate([g(torch.from_numpy(x))[0][..., :2].numpy() for x in images])
+
+    ref = run(graph)
+    layers = {n: m for n, m in graph.named_modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Conv1d)}
+
+    def move(names: list[str]) -> tuple[float, float]:
+        g = copy.deepcopy(graph)
+        mods = dict(g.named_modules())
+        with torch.no_grad():
+            for n in names:
+                mods[n].weight.copy_(q8(mods[n].weight))
+        d = np.linalg.norm(run(g) - ref, axis=-1)
+        return float(d.max()), float(np.percentile(d, 99))
+
+    mx, p99 = move(list(layers))
+    print(f"{args.variant}: every layer's weights int8: max {mx:.1f} px, p99 {p99:.1f} px")
+    one = sorted(((*move([n]), n) for n in layers), reverse=True)
+    print(f"one layer at a time ({len(layers)} layers), most sensitive first:")
+    for mx, p99, n in one[: args.top]:
+        print(f"  {n:<40} {layers[n].weight.numel():>8} weights  max {mx:6.1f}  p99 {p99:5.1f} px")
+    order = [n for _, _, n in one]
+    for keep in (1, 2, 4, 8, 16, 32):
+        kept = sum(layers[n].weight.numel() for n in order[:keep])
+        mx, p99 = move(order[keep:])
+        print(f"float: the {keep:2d} most sensitive ({kept:7d} weights) -> max {mx:.1f} px, p99 {p99:.1f} px")
+
+
+if __name__ == "__main__":
+    main()
