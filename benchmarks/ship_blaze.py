@@ -7,15 +7,14 @@
 The file records how it was made (the four stages of docs/training.md, "meshpose_blaze", with
 their commands and wall times), the last stage's validation on synthetic bodies (the trainer's own
 evaluation of the float32 weights), and, as judgement only, the real-photo comparison and the
-one-grey-level sensitivity measured on the written file. The JSON twin (readable without torch)
-carries the same record plus the .pt's SHA-256 and size. Which checkpoint ships was fixed before
-any real photo was scored: the last stage's final weights.
+one-grey-level sensitivity measured on the written file. `weights.save_shipped` writes the JSON
+twin (readable without torch): the same record plus the .pt's SHA-256 and size. Which checkpoint
+ships was fixed before any real photo was scored: the last stage's final weights.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -104,23 +103,10 @@ def info_record(ckpt: Path, metrics: Path, realphoto: Path | None, sensitivity: 
 
 def ship(ckpt: Path, info: dict[str, Any], out: Path) -> Path:
     from meshpose_mobile.checkpoint import load_checkpoint
-    from meshpose_mobile.weights import fp16_range_ok, save_shipped
+    from meshpose_mobile.weights import save_shipped
 
-    model = load_checkpoint(ckpt)
-    if not fp16_range_ok(model):
-        raise SystemExit("error: a weight or statistic of this model overflows float16; it cannot ship as fp16")
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_shipped(model, out, info)
-    raw = out.read_bytes()
-    twin = {
-        "file": out.name,
-        "sha256": hashlib.sha256(raw).hexdigest(),
-        "bytes": len(raw),
-        "note": "what is inside the .pt's extra.shipped record, for reading without torch",
-        **info,
-    }
-    out.with_suffix(".json").write_text(json.dumps(twin, indent=1) + "\n")
-    return out
+    return save_shipped(load_checkpoint(ckpt), out, info)
 
 
 def main() -> None:

@@ -11,12 +11,15 @@ weights are. `meshpose-export` uses the shipped file of a variant by default and
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 from meshpose_mobile.checkpoint_io import read_checkpoint
 from meshpose_mobile.errors import CheckpointError
@@ -90,12 +93,25 @@ def choose_weights(
 
 
 def save_shipped(model: MeshPose, path: str | Path, info: dict[str, Any]) -> Path:
-    """Write `model` as a shipped file: float tensors as float16, `info` under extra["shipped"].
+    """Write `model` as a shipped file: float tensors as float16, `info` under extra["shipped"];
+    beside it `<name>.json`, the same record with the file's SHA-256 and size, readable without torch.
 
     The float16 rounding moves the weights, so evaluate the written file (`load_checkpoint`), not
     the float32 model it came from.
     """
-    return save_checkpoint(path, model, extra={"shipped": info}, state_dict=half_state(model.state_dict()))
+    if not fp16_range_ok(model):
+        raise CheckpointError("a weight or statistic of this model overflows float16; it cannot ship as float16")
+    path = save_checkpoint(path, model, extra={"shipped": info}, state_dict=half_state(model.state_dict()))
+    raw = path.read_bytes()
+    twin = {
+        "file": path.name,
+        "sha256": hashlib.sha256(raw).hexdigest(),
+        "bytes": len(raw),
+        "note": "what is inside the .pt's extra.shipped record, for reading without torch",
+        **info,
+    }
+    write_text_atomic(path.with_suffix(".json"), json.dumps(twin, indent=1) + "\n")
+    return path
 
 
 def half_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

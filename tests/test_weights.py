@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -31,6 +32,9 @@ def test_shipped_file_is_fp16_with_its_record(shipped_tiny: Path, tiny_model) ->
     floats = [v for v in data["state_dict"].values() if v.is_floating_point()]
     assert floats and all(v.dtype == torch.float16 for v in floats)
     assert shipped_info(shipped_tiny) == INFO
+    twin = json.loads(shipped_tiny.with_suffix(".json").read_text())
+    assert twin["sha256"] == hashlib.sha256(shipped_tiny.read_bytes()).hexdigest()
+    assert twin["bytes"] == shipped_tiny.stat().st_size and {k: twin[k] for k in INFO} == INFO
     model = load_checkpoint(shipped_tiny)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     x = torch.rand(2, 3, 64, 48) * 255
@@ -175,9 +179,6 @@ def test_prior_logits_stay_float16_friendly(tiny_model) -> None:
 @pytest.mark.parametrize("variant", ["meshpose_blaze", "meshpose_xs"])
 def test_shipped_file_and_its_json_agree(variant: str) -> None:
     """<file>.json (readable without torch) describes exactly the shipped .pt."""
-    import hashlib
-    import json
-
     from meshpose_mobile.weights import shipped_info, shipped_path
 
     path = shipped_path(variant)
