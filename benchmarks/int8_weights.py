@@ -18,10 +18,9 @@ import copy
 
 import numpy as np
 import torch
+from sensitivity import photo_crops  # the same crops as sensitivity.py (this script's folder)
 
-from meshpose_mobile.crop import CropContract
 from meshpose_mobile.registry import DEFAULT_VARIANT
-from meshpose_mobile.samples import SAMPLE_PHOTOS
 from meshpose_mobile.weights import choose_weights
 
 
@@ -38,12 +37,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = choose_weights(args.variant).model.eval()
-    contract = CropContract.for_config(model.config)
-    images = []
-    for photo in SAMPLE_PHOTOS:
-        crop, _ = contract.crop(photo.load(), photo.box)
-        chw = np.rint(crop.transpose(2, 0, 1)[None]).clip(0, 255).astype(np.float32)
-        images += [chw, np.ascontiguousarray(chw[..., ::-1])]
+    crops, _ = photo_crops(model.config)
+    images = [c[None] for c in crops]
     graph = model.deploy()
 
     def run(g: torch.nn.Module) -> np.ndarray:
