@@ -1,0 +1,60 @@
+"""A trained model's synthetic validation metrics split by framing (full-length, selfie, upper body,
+cut by the crop's edge): which kind of picture it is weak on (docs/training.md, "meshpose_blaze on
+a GPU").
+
+    python benchmarks/framing_metrics.py                       # the default model's shipped weights
+    python benchmarks/framing_metrics.py --model runs/x/model.pt --count 256
+
+The bodies are the first `count` of the trainer's own validation stream (the checkpoint's training
+config: its synthetic look, its seed + VAL_SEED_OFFSET, the model's input size), and each group is
+scored by the trainer's `evaluate`, so the numbers are the training log's metrics on a subset.
+Synthetic bodies only; nothing trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
+from meshpose_mobile.registry import DEFAULT_VARIANT
+from meshpose_mobile.synth import FRAMINGS
+from meshpose_mobile.train.config import TrainConfig
+from meshpose_mobile.train.data import VAL_SEED_OFFSET, Collate, SyntheticSet
+from meshpose_mobile.train.loop import evaluate
+from meshpose_mobile.weights import shipped_path
+
+KEYS = ("v2d_px", "part_acc", "pck", "mpjpe_mm")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=DEFAULT_VARIANT, help="checkpoint, or a variant with shipped weights")
+    ap.add_argument("--count", type=int, default=160, help="validation bodies")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    path = shipped_path(args.model) or args.model
+    extra = read_checkpoint(path).get("extra", {})
+    record = extra.get("shipped") or extra.get("train") or {}
+    config = TrainConfig.from_dict(record["config"]) if "config" in record else TrainConfig()
+    model = load_checkpoint(path).eval()
+    cfg = model.config
+    synth = config.data.synth_config(cfg.input_height, cfg.input_width)
+    source = SyntheticSet(synth, config.data.seed + VAL_SEED_OFFSET, args.count, model.topology)
+    groups: dict[str, list[dict]] = {}
+    for i in range(args.count):
+        sample = source[i]
+        name = FRAMINGS[int(sample["framing"])] if "framing" in sample else "full"
+        groups.setdefault(name, []).append(sample)
+    collate = Collate(cfg, config.loss.silhouette_pad, silhouette=False)
+    print(f"{path}: {args.count} validation bodies ({synth.appearance} look, {cfg.input_height}x{cfg.input_width})")
+    for name in FRAMINGS:
+        if name in groups:
+            m = evaluate(model, groups[name], collate, config, torch.device("cpu"))
+            shown = ", ".join(f"{k} {m[k]:.3f}" for k in KEYS if k in m)
+            print(f"  {name:<7} {len(groups[name]):4d} bodies: {shown}")
+
+
+if __name__ == "__main__":
+    main()
