@@ -204,3 +204,60 @@ def test_default_variant_ships_weights() -> None:
     from meshpose_mobile.weights import choose_weights
 
     assert choose_weights(DEFAULT_VARIANT).source == "shipped"
+
+
+def _trained_like_prior(tiny_model):
+    """The tiny model at the labels' prior, with the prior channels made input-dependent as
+    training leaves them (BatchNorm gamma away from 0, running statistics away from 0 / 1)."""
+    import copy
+
+    from meshpose_mobile.synth import SynthConfig
+    from meshpose_mobile.topology import default_topology
+    from meshpose_mobile.train.data import SyntheticSet
+
+    model = copy.deepcopy(tiny_model)
+    src = SyntheticSet(SynthConfig(height=64, width=48), 0, 8, default_topology())
+    apply_prior(model, *label_statistics(src, 8))
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for branch in model.regression.values():
+            bn = branch.bn
+            bn.weight.add_(0.1 * torch.randn(bn.weight.shape, generator=g))
+            bn.running_mean.copy_(0.2 * torch.randn(bn.running_mean.shape, generator=g))
+            bn.running_var.copy_(0.5 + torch.rand(bn.running_var.shape, generator=g))
+    return model.eval()
+
+
+def test_deploy_centres_the_regression_logits(tiny_model, monkeypatch) -> None:
+    """relu(p) = o + max(p - o, -o): the x / y / z branches keep the same function (float64: to
+    rounding) with their expected logits in a table centred per vertex; float16 weights then move
+    the regressed depth far less than in the plain relu layout (the trained meshpose_blaze: z
+    0.57-0.82 -> 0.08-0.17 px in TFLite fp16, docs/design.md)."""
+    import copy
+
+    from meshpose_mobile import deploy
+
+    model = _trained_like_prior(tiny_model)
+    m64 = copy.deepcopy(model).double()
+    x = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(0)) * 255
+    with torch.no_grad():
+        graph64 = m64.deploy()
+        ref = m64(x.double())["vertices"]
+        assert float((graph64(x.double())[0] - ref).abs().max()) < 1e-9
+        for axis in ("x", "y", "z"):
+            table = getattr(graph64, f"table_{axis}")
+            assert torch.equal(table.amax(dim=-1), torch.zeros_like(table[..., 0]))
+            assert not bool(graph64.to_vertices[axis].bias.any())
+        assert not hasattr(graph64, "table_vis")
+
+    def fp16_depth_error(graph: torch.nn.Module) -> float:
+        rounded = copy.deepcopy(graph)
+        with torch.no_grad():
+            for t in [*rounded.parameters(), *rounded.buffers()]:
+                t.copy_(t.half().double())
+            return float((rounded(x.double())[0][..., 2] - graph(x.double())[0][..., 2]).abs().max())
+
+    centred = fp16_depth_error(graph64)
+    monkeypatch.setattr(deploy, "CENTRED_BRANCHES", ())
+    plain = fp16_depth_error(copy.deepcopy(model).double().deploy())
+    assert centred < plain / 2, (centred, plain)

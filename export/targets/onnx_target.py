@@ -73,6 +73,7 @@ STANDARD_OPS = frozenset(
     {
         "Conv",
         "Relu",
+        "Max",
         "Clip",
         "Add",
         "Sub",

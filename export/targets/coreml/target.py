@@ -50,6 +50,7 @@ STANDARD_OPS = frozenset(
         "reshape",
         "sigmoid",
         "relu",
+        "maximum",
         "clip",
         "concat",
         "stack",
