@@ -65,6 +65,15 @@ class LossWeights:
     # Not a paper term.
     consistency: float = 0.0
     consistency_noise: int = 1
+    # Mean 2-D vertex move (crop px) between the network and a copy whose convolution weights carry
+    # random rounding-sized errors: uniform, up to half a step of a per-output-channel grid with
+    # `weight_noise_levels` steps each side of zero (127: int8's, which also covers float16's far
+    # smaller rounding). One more forward pass of the clean crops (the trainer adds it). Why:
+    # the shipped meshpose_blaze moves 7 px when every weight changes by 2^-11 of itself (float16
+    # rounding) and 32 px under int8 rounding, so 8-bit artifacts fail parity (issue 22). Not a
+    # paper term.
+    weight_consistency: float = 0.0
+    weight_noise_levels: int = 127
     # Eq. 5 target: 'barycentric' (the paper) or 'nearest' (one-hot ablation, Table 1b).
     bary_target: str = "barycentric"
     # Softness of the rasteriser in crop pixels: half a heatmap cell, so coverage changes smoothly
@@ -86,6 +95,7 @@ class LossWeights:
         "joint_3d",
         "foreground",
         "consistency",
+        "weight_consistency",
     )
 
     def __post_init__(self) -> None:
@@ -104,6 +114,9 @@ class LossWeights:
         noise = self.consistency_noise
         if isinstance(noise, bool) or not isinstance(noise, int) or not 1 <= noise <= 255:
             raise ConfigError(f"consistency_noise={noise!r} must be a whole number of grey levels, 1 to 255")
+        levels = self.weight_noise_levels
+        if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= 32767:
+            raise ConfigError(f"weight_noise_levels={levels!r} must be a whole number of grid steps, 1 to 32767")
         pad = self.silhouette_pad
         if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
             raise ConfigError(f"silhouette_pad={pad!r} must be an integer >= 0 (heatmap cells)")

@@ -62,6 +62,7 @@ def _evals(run: Path) -> list[dict]:
         ("loss.bary", -1.0, "bary"),
         ("data.synth", {"selfie_fraction": 3}, "selfie_fraction"),
         ("optim.momentum", "fast", "optim.momentum"),
+        ("fake_quant", "int4", "fake_quant='int4'"),
     ],
 )
 def test_bad_values_are_one_line_errors(key: str, value: object, match: str) -> None:
@@ -232,7 +233,8 @@ def test_consistency_term_is_the_mean_move_under_noise(tmp_path: Path) -> None:
     model = _build_model(small()).eval()
     image = torch.rand(2, 3, 64, 48) * 255
     torch.manual_seed(3)
-    outputs, moved = _forward(model, image, LossWeights(consistency=1.0, consistency_noise=2))
+    outputs, robust = _forward(model, image, LossWeights(consistency=1.0, consistency_noise=2))
+    moved = robust["consistency"]
     assert outputs["vertices"].shape[0] == 2
     torch.manual_seed(3)
     noise = torch.randint(-2, 3, image.shape, dtype=image.dtype)
@@ -240,9 +242,42 @@ def test_consistency_term_is_the_mean_move_under_noise(tmp_path: Path) -> None:
         clean = model(image)["vertices"][..., :2]
         noisy = model((image + noise).clamp(0, 255))["vertices"][..., :2]
     assert moved is not None and torch.allclose(moved, (noisy - clean).norm(dim=-1).mean(), rtol=1e-3, atol=1e-4)
-    assert _forward(model, image, LossWeights())[1] is None
+    assert _forward(model, image, LossWeights())[1] == {}
     with pytest.raises(ConfigError, match="consistency_noise"):
         LossWeights(consistency_noise=0)
+
+
+def test_weight_consistency_is_the_move_under_rounding_sized_weight_noise(tmp_path: Path) -> None:
+    from meshpose_mobile.losses import LossWeights
+    from meshpose_mobile.train.loop import _build_model, _forward, _rounding_noise
+
+    model = _build_model(small()).eval()
+    image = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(2)) * 255
+    # The noise stays within half a step of each output channel's grid and leaves the model alone.
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    noisy = _rounding_noise(model, 127)
+    conv = dict(model.named_parameters())["heatmap.weight"]
+    step = conv.abs().flatten(1).amax(1).view(-1, 1, 1, 1) / 127
+    diff = (noisy["heatmap.weight"] - conv).abs()
+    assert bool((diff <= step / 2 + 1e-7).all()) and bool(diff.max() > step.min() / 8)
+    assert "heatmap.bias" not in noisy and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    # Its move is what the network does with those weights, smaller for a finer grid, and the
+    # gradient reaches the float weights.
+    torch.manual_seed(0)
+    coarse = _forward(model, image, LossWeights(weight_consistency=1.0, weight_noise_levels=7))[1]["weight_consistency"]
+    torch.manual_seed(0)
+    fine = _forward(model, image, LossWeights(weight_consistency=1.0, weight_noise_levels=32767))[1]
+    assert math.isfinite(float(coarse.detach())) and float(fine["weight_consistency"]) < float(coarse.detach()) / 20
+    coarse.backward()
+    assert conv.grad is not None and bool(conv.grad.abs().sum() > 0)
+    with pytest.raises(ConfigError, match="weight_noise_levels"):
+        LossWeights(weight_noise_levels=0)
+    # In a run, the term is logged beside the input-noise one.
+    train(
+        small(**{"loss.consistency": 1.0, "loss.weight_consistency": 0.5, "steps": 1, "batch_size": 2}), tmp_path / "r"
+    )
+    terms = read_metrics(tmp_path / "r", "train")[0]
+    assert terms["weight_consistency"] > 0 and terms["consistency"] > 0
 
 
 def test_encoder_rate_scale_makes_a_second_group() -> None:
@@ -259,6 +294,60 @@ def test_encoder_rate_scale_makes_a_second_group() -> None:
     assert len(_param_groups(model, params, 1e-3, 1.0)) == 1
     with pytest.raises(ConfigError, match="encoder_lr_scale"):
         small(**{"optim.encoder_lr_scale": 2.0})
+
+
+def test_per_channel_rounding_is_the_8_bit_artifacts_and_survives_folding() -> None:
+    """Each output channel on 255 levels with its largest weight exact; rounding twice changes
+    nothing; and a per-output-channel factor (BatchNorm folded by the deployment graph) commutes
+    with it, which is why rounding the unfolded weights in training rounds what the artifact stores."""
+    from meshpose_mobile.train.fake_quant import round_per_channel
+
+    w = torch.randn(6, 4, 3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    q = round_per_channel(w)
+    scale = w.abs().flatten(1).amax(1) / 127
+    steps = q / scale.view(-1, 1, 1, 1)
+    assert torch.allclose(steps, steps.round(), atol=1e-9) and int(steps.abs().max().round()) == 127
+    assert float((q - w).abs().div(scale.view(-1, 1, 1, 1)).max()) <= 0.5 + 1e-9
+    assert torch.equal(q.abs().flatten(1).amax(1), w.abs().flatten(1).amax(1))
+    assert torch.allclose(round_per_channel(q), q, rtol=0, atol=1e-12)
+    fold = torch.tensor([0.3, -2.0, 5.0, 1e-3, -0.7, 40.0], dtype=torch.float64).view(-1, 1, 1, 1)
+    assert torch.allclose(round_per_channel(q * fold), q * fold, rtol=1e-12, atol=1e-15)
+
+
+def test_fake_quant_trains_the_rounded_network_and_writes_rounded_weights(tmp_path: Path) -> None:
+    from torch.nn.utils import parametrize
+
+    from meshpose_mobile.checkpoint import load_checkpoint
+    from meshpose_mobile.train import fake_quant
+    from meshpose_mobile.train.fake_quant import round_per_channel
+    from meshpose_mobile.train.loop import _build_model
+
+    # The forward pass sees rounded weights; the gradient reaches the float ones unchanged.
+    model = _build_model(small()).eval()
+    snapped = _build_model(small()).eval()
+    snapped.load_state_dict(model.state_dict())
+    assert fake_quant.attach(model, "int8") == fake_quant.snap(snapped) > 0
+    assert not parametrize.is_parametrized(snapped.heatmap, "weight")
+    image = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(1)) * 255
+    out = model(image)["vertices"]
+    with torch.no_grad():
+        assert torch.allclose(out, snapped(image)["vertices"], atol=1e-4)
+    out.sum().backward()
+    grad = model.heatmap.parametrizations.weight.original.grad
+    assert grad is not None and bool(grad.abs().sum() > 0)
+    plain = fake_quant.plain_state_dict(model)
+    assert "heatmap.weight" in plain and not any("parametrizations" in k for k in plain)
+
+    # A run writes checkpoints that load as usual and hold weights already on the 8-bit grid,
+    # and it resumes from its own state (which keeps the float weights).
+    run = tmp_path / "run"
+    train(small(fake_quant="int8", steps=2, eval_every=2, ckpt_every=1), run)
+    for name in ("model.pt", "model-best.pt"):
+        loaded = load_checkpoint(run / name)
+        convs = [m for m in loaded.modules() if isinstance(m, torch.nn.Conv1d | torch.nn.Conv2d)]
+        assert convs and all(torch.allclose(round_per_channel(m.weight), m.weight, atol=1e-7) for m in convs)
+    res = train(small(fake_quant="int8", steps=3, eval_every=2, ckpt_every=1), run, resume=True)
+    assert res["step"] == 3
 
 
 # ------------------------------------------------------------------------------------ CLI

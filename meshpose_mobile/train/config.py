@@ -20,6 +20,7 @@ from meshpose_mobile.errors import ConfigError
 from meshpose_mobile.losses import LossWeights
 from meshpose_mobile.registry import list_variants
 from meshpose_mobile.synth import SynthConfig
+from meshpose_mobile.train.fake_quant import MODES as FAKE_QUANT_MODES
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "constant", "step")
@@ -156,6 +157,10 @@ class TrainConfig:
     # Keep a backbone's imported encoder (meshpose_blaze: BlazePose GHUM full's weights) fixed and
     # train only the rest; an error for variants without one.
     freeze_encoder: bool = False
+    # "int8": quantisation-aware training, every convolution's forward pass sees its weights
+    # rounded as 8-bit artifacts store them (meshpose_mobile/train/fake_quant.py); the checkpoints
+    # hold the rounded weights. "none": float weights.
+    fake_quant: str = "none"
     steps: int = 2000
     batch_size: int = 32
     seed: int = 0
@@ -198,6 +203,8 @@ class TrainConfig:
             raise _bad("", "prior_init", self.prior_init, "must be true or false")
         if not isinstance(self.freeze_encoder, bool):
             raise _bad("", "freeze_encoder", self.freeze_encoder, "must be true or false")
+        if self.fake_quant not in FAKE_QUANT_MODES:
+            raise _bad("", "fake_quant", self.fake_quant, f"must be one of {', '.join(FAKE_QUANT_MODES)}")
         for name in ("steps", "batch_size", "eval_every", "ckpt_every", "log_every"):
             _pos_int("", name, getattr(self, name))
         _pos_int("", "seed", self.seed, 0)

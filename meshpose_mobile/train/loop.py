@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from meshpose_mobile.atomic import temp_prefix, torch_save_atomic, write_text_atomic
 from meshpose_mobile.backbones import load_pretrained
@@ -39,6 +40,7 @@ from meshpose_mobile.paths import require_free, sweep_stale
 from meshpose_mobile.registry import make_config
 from meshpose_mobile.signals import interrupt_exit_code, interrupt_name
 from meshpose_mobile.topology import default_topology, load_topology
+from meshpose_mobile.train import fake_quant
 from meshpose_mobile.train.config import TrainConfig
 from meshpose_mobile.train.data import (
     VAL_SEED_OFFSET,
@@ -170,20 +172,48 @@ def _param_groups(model: MeshPose, params: list[nn.Parameter], lr: float, encode
     return [{"params": rest}, *([{"params": enc, "lr": lr * encoder_scale}] if enc else [])]
 
 
-def _forward(net: nn.Module, image: Tensor, weights: LossWeights) -> tuple[dict[str, Any], Tensor | None]:
-    """The outputs on `image`, and with a consistency weight the mean 2-D vertex move (crop px)
-    under integer noise of up to `consistency_noise` grey levels: both copies go through one pass,
-    so BatchNorm sees one batch and the move is what the deployed graph would show."""
-    if weights.consistency <= 0:
-        return dict(net(image)), None
+def _forward(net: nn.Module, image: Tensor, weights: LossWeights) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """The outputs on `image`, and the robustness terms the weights ask for (unweighted, crop px):
+    `consistency`, the mean 2-D vertex move under integer noise of up to `consistency_noise` grey
+    levels (both copies go through one pass, so BatchNorm sees one batch and the move is what the
+    deployed graph would show); `weight_consistency`, the mean move when every convolution weight
+    carries a random rounding-sized error (`weight_noise_levels`), in one more pass of the clean
+    crops through the same weights plus that error, so the gradient reaches both."""
+    terms: dict[str, Tensor] = {}
     n = image.shape[0]
-    level = weights.consistency_noise
-    noise = torch.randint(-level, level + 1, image.shape, device=image.device, dtype=image.dtype)
-    both = dict(net(torch.cat([image, (image + noise).clamp(0.0, 255.0)])))
-    outputs = {k: (v[:n] if isinstance(v, Tensor) else v) for k, v in both.items()}
-    v = both["vertices"][..., :2]
-    moved = torch.sqrt(((v[n:] - v[:n]) ** 2).sum(-1) + 1e-12).mean()
-    return outputs, moved
+    if weights.consistency > 0:
+        level = weights.consistency_noise
+        noise = torch.randint(-level, level + 1, image.shape, device=image.device, dtype=image.dtype)
+        both = dict(net(torch.cat([image, (image + noise).clamp(0.0, 255.0)])))
+        outputs = {k: (v[:n] if isinstance(v, Tensor) else v) for k, v in both.items()}
+        terms["consistency"] = _mean_move(both["vertices"][n:], both["vertices"][:n])
+    else:
+        outputs = dict(net(image))
+    if weights.weight_consistency > 0:
+        noisy = torch.func.functional_call(net, _rounding_noise(net, weights.weight_noise_levels), (image,))
+        terms["weight_consistency"] = _mean_move(noisy["vertices"], outputs["vertices"])
+    return outputs, terms
+
+
+def _mean_move(a: Tensor, b: Tensor) -> Tensor:
+    return torch.sqrt(((a[..., :2] - b[..., :2]) ** 2).sum(-1) + 1e-12).mean()
+
+
+def _rounding_noise(net: nn.Module, levels: int) -> dict[str, Tensor]:
+    """Every convolution weight of `net` plus uniform noise of up to half a step of its own
+    per-output-channel grid (max |w| / levels); the noise is drawn fresh and carries no gradient."""
+    convs = {
+        id(m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight)
+        for m in net.modules()
+        if isinstance(m, nn.Conv1d | nn.Conv2d)
+    }
+    out: dict[str, Tensor] = {}
+    for name, p in net.named_parameters():
+        if id(p) in convs:
+            step = p.detach().abs().flatten(1).amax(dim=1).clamp_min(1e-12) / levels
+            noise = (torch.rand_like(p) - 0.5) * step.view((-1,) + (1,) * (p.dim() - 1))
+            out[name] = p + noise
+    return out
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -459,6 +489,7 @@ def _train(
         prior_init(model, train_src)
 
     _freeze_encoder(model, config)
+    fake_quant.attach(model, config.fake_quant)
     model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     o = config.optim
@@ -529,7 +560,12 @@ def _train(
             },
             paths.last,
         )
-        save_checkpoint(paths.model, model, extra={"train": {"step": step, "config": config.to_dict()}})
+        save_checkpoint(
+            paths.model,
+            model,
+            extra={"train": {"step": step, "config": config.to_dict()}},
+            state_dict=fake_quant.rounded_state_dict(model),
+        )
 
     def run_eval(step: int) -> dict[str, float]:
         nonlocal best
@@ -544,7 +580,12 @@ def _train(
         )
         if lead and metrics.get("v2d_px", math.inf) < best:
             best = metrics["v2d_px"]
-            save_checkpoint(paths.best, model, extra={"train": {"step": step, "val": metrics}})
+            save_checkpoint(
+                paths.best,
+                model,
+                extra={"train": {"step": step, "val": metrics}},
+                state_dict=fake_quant.rounded_state_dict(model),
+            )
         return metrics
 
     last_metrics: dict[str, Any] = {}
@@ -580,11 +621,11 @@ def _train(
     try:
         for batch in loader:
             batch = to_device(batch, device)
-            outputs, moved = _forward(net, batch["image"], config.loss)
+            outputs, robust = _forward(net, batch["image"], config.loss)
             loss, terms = total_loss(outputs, batch, topo, config.loss, mcfg)
-            if moved is not None:
-                loss = loss + config.loss.consistency * moved
-                terms["consistency"] = moved
+            for name, value in robust.items():
+                loss = loss + getattr(config.loss, name) * value
+                terms[name] = value
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if o.grad_clip > 0:
