@@ -4,11 +4,14 @@ one layer at a time, then with the most sensitive layers kept in float (docs/des
 
     python benchmarks/int8_weights.py                          # the default model's shipped weights
     python benchmarks/int8_weights.py --variant meshpose_xs --top 20
+    python benchmarks/int8_weights.py --ckpt runs/blaze_robust/model.pt --top 0
 
 Every convolution's weights are rounded as TFLite's dynamic-range and CoreML's linear 8-bit
 quantisation round them (symmetric, one scale per output channel, no activation quantisation);
 the float32 deployment graph then runs on the parity inputs' photo crops and their mirror images.
-Reported: the largest and the 99th-percentile 2-D vertex move, in crop pixels. Nothing trains.
+Reported: the largest and the 99th-percentile 2-D vertex move, in crop pixels. A first line does
+the same for float16-sized errors: every weight times (1 + u), u uniform in +-2^-11 (what storing
+weights that are not already float16 values in a float16 artifact does). Nothing trains.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import torch
 from sensitivity import photo_crops  # the same crops as sensitivity.py (this script's folder)
 
+from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.registry import DEFAULT_VARIANT
 from meshpose_mobile.weights import choose_weights
 
@@ -33,10 +37,15 @@ def q8(w: torch.Tensor) -> torch.Tensor:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--variant", default=DEFAULT_VARIANT)
-    ap.add_argument("--top", type=int, default=12, help="layers listed, most sensitive first")
+    ap.add_argument("--ckpt", default=None, help="a checkpoint instead of the variant's shipped weights")
+    ap.add_argument("--top", type=int, default=12, help="layers listed, most sensitive first (0: skip)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    model = choose_weights(args.variant).model.eval()
+    if args.ckpt:
+        model = load_checkpoint(args.ckpt).eval()
+        args.variant = args.ckpt
+    else:
+        model = choose_weights(args.variant).model.eval()
     crops, _ = photo_crops(model.config)
     images = [c[None] for c in crops]
     graph = model.deploy()
@@ -57,8 +66,18 @@ def main() -> None:
         d = np.linalg.norm(run(g) - ref, axis=-1)
         return float(d.max()), float(np.percentile(d, 99))
 
+    g16 = copy.deepcopy(graph)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in g16.modules():
+            if isinstance(m, torch.nn.Conv2d | torch.nn.Conv1d):
+                m.weight.mul_(1 + 2.0**-11 * (2 * torch.rand(m.weight.shape, generator=gen) - 1))
+    d16 = np.linalg.norm(run(g16) - ref, axis=-1)
+    print(f"{args.variant}: every weight times 1 +- 2^-11: max {d16.max():.2f} px, p99 {np.percentile(d16, 99):.2f} px")
     mx, p99 = move(list(layers))
     print(f"{args.variant}: every layer's weights int8: max {mx:.1f} px, p99 {p99:.1f} px")
+    if args.top <= 0:
+        return
     one = sorted(((*move([n]), n) for n in layers), reverse=True)
     print(f"one layer at a time ({len(layers)} layers), most sensitive first:")
     for mx, p99, n in one[: args.top]:
