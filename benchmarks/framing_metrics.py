@@ -49,6 +49,9 @@ def main() -> None:
         groups.setdefault(name, []).append(sample)
     collate = Collate(cfg, config.loss.silhouette_pad, silhouette=False)
     print(f"{path}: {args.count} validation bodies ({synth.appearance} look, {cfg.input_height}x{cfg.input_width})")
+    everyone = [s for name in FRAMINGS for s in groups.get(name, [])]
+    m = evaluate(model, everyone, collate, config, torch.device("cpu"))
+    print(f"  {'all':<7} {len(everyone):4d} bodies: " + ", ".join(f"{k} {m[k]:.3f}" for k in KEYS if k in m))
     for name in FRAMINGS:
         if name in groups:
             m = evaluate(model, groups[name], collate, config, torch.device("cpu"))
