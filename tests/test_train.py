@@ -267,7 +267,7 @@ def test_weight_consistency_is_the_move_under_rounding_sized_weight_noise(tmp_pa
     coarse = _forward(model, image, LossWeights(weight_consistency=1.0, weight_noise_levels=7))[1]["weight_consistency"]
     torch.manual_seed(0)
     fine = _forward(model, image, LossWeights(weight_consistency=1.0, weight_noise_levels=32767))[1]
-    assert math.isfinite(float(coarse.detach())) and float(fine["weight_consistency"]) < float(coarse.detach()) / 20
+    assert math.isfinite(float(coarse.detach())) and float(fine["weight_consistency"].detach()) < float(coarse.detach()) / 20
     coarse.backward()
     assert conv.grad is not None and bool(conv.grad.abs().sum() > 0)
     with pytest.raises(ConfigError, match="weight_noise_levels"):
