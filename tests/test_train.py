@@ -198,6 +198,14 @@ def test_resume_guards(straight_run: Path, tmp_path: Path) -> None:
         train(small(), tmp_path / "empty", resume=True)
     with pytest.raises(ConfigError, match=re.escape("optim.lr was 0.001 and is now 0.5")):
         train(small(**{"optim.lr": 0.5}), straight_run, resume=True)
+    # A run started before a setting existed resumes when the setting is at its default, not otherwise.
+    from meshpose_mobile.train.loop import _check_resume_config
+
+    older = small().to_dict()
+    del older["loss"]["weight_consistency"]
+    _check_resume_config(older, small().to_dict(), straight_run)
+    with pytest.raises(ConfigError, match=re.escape("loss.weight_consistency was 0.0 and is now 1.0")):
+        _check_resume_config(older, small(**{"loss.weight_consistency": 1.0}).to_dict(), straight_run)
 
 
 def test_missing_dataset_path(tmp_path: Path) -> None:
@@ -267,7 +275,8 @@ def test_weight_consistency_is_the_move_under_rounding_sized_weight_noise(tmp_pa
     coarse = _forward(model, image, LossWeights(weight_consistency=1.0, weight_noise_levels=7))[1]["weight_consistency"]
     torch.manual_seed(0)
     fine = _forward(model, image, LossWeights(weight_consistency=1.0, weight_noise_levels=32767))[1]
-    assert math.isfinite(float(coarse.detach())) and float(fine["weight_consistency"].detach()) < float(coarse.detach()) / 20
+    moved = float(coarse.detach())
+    assert math.isfinite(moved) and float(fine["weight_consistency"].detach()) < moved / 20
     coarse.backward()
     assert conv.grad is not None and bool(conv.grad.abs().sum() > 0)
     with pytest.raises(ConfigError, match="weight_noise_levels"):

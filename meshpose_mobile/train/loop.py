@@ -227,7 +227,8 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _check_resume_config(saved: dict[str, Any], current: dict[str, Any], where: Path) -> None:
-    old, new = _flatten(saved), _flatten(current)
+    # A setting added to TrainConfig after the run started reads as its default there.
+    old, new = {**_flatten(TrainConfig().to_dict()), **_flatten(saved)}, _flatten(current)
     for key in sorted(set(old) | set(new)):
         if key in _RESUMABLE_CHANGES or old.get(key) == new.get(key):
             continue
