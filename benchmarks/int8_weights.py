@@ -25,13 +25,8 @@ from sensitivity import photo_crops  # the same crops as sensitivity.py (this sc
 
 from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.registry import DEFAULT_VARIANT
+from meshpose_mobile.train.fake_quant import round_per_channel  # the rounding QAT trains against
 from meshpose_mobile.weights import choose_weights
-
-
-def q8(w: torch.Tensor) -> torch.Tensor:
-    scale = w.abs().flatten(1).max(1).values.clamp_min(1e-12) / 127
-    shape = (-1,) + (1,) * (w.dim() - 1)
-    return torch.round(w / scale.view(shape)).clamp(-127, 127) * scale.view(shape)
 
 
 def main() -> None:
@@ -62,7 +57,7 @@ def main() -> None:
         mods = dict(g.named_modules())
         with torch.no_grad():
             for n in names:
-                mods[n].weight.copy_(q8(mods[n].weight))
+                mods[n].weight.copy_(round_per_channel(mods[n].weight))
         d = np.linalg.norm(run(g) - ref, axis=-1)
         return float(d.max()), float(np.percentile(d, 99))
 
