@@ -257,13 +257,14 @@ def test_consistency_term_is_the_mean_move_under_noise(tmp_path: Path) -> None:
 
 def test_weight_consistency_is_the_move_under_rounding_sized_weight_noise(tmp_path: Path) -> None:
     from meshpose_mobile.losses import LossWeights
-    from meshpose_mobile.train.loop import _build_model, _forward, _rounding_noise
+    from meshpose_mobile.train.fake_quant import rounding_noise
+    from meshpose_mobile.train.loop import _build_model, _forward
 
     model = _build_model(small()).eval()
     image = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(2)) * 255
     # The noise stays within half a step of each output channel's grid and leaves the model alone.
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    noisy = _rounding_noise(model, 127)
+    noisy = rounding_noise(model, 127)
     conv = dict(model.named_parameters())["heatmap.weight"]
     step = conv.abs().flatten(1).amax(1).view(-1, 1, 1, 1) / 127
     diff = (noisy["heatmap.weight"] - conv).abs()

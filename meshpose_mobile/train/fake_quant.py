@@ -25,11 +25,28 @@ MODES = ("none", "int8")
 LEVELS = 127  # symmetric int8: -127..127, as TFLite and coremltools' linear_symmetric store weights
 
 
+def _step(weight: Tensor, levels: int) -> Tensor:
+    """One grid step per output channel (max |w| / levels), shaped to broadcast over `weight`."""
+    step = weight.detach().abs().flatten(1).amax(dim=1).clamp_min(1e-12) / levels
+    return step.view((-1,) + (1,) * (weight.dim() - 1))
+
+
 def round_per_channel(weight: Tensor, levels: int = LEVELS) -> Tensor:
     """`weight` rounded to `levels` steps each side of zero, one scale per output channel."""
-    scale = weight.detach().abs().flatten(1).amax(dim=1).clamp_min(1e-12) / levels
-    shape = (-1,) + (1,) * (weight.dim() - 1)
-    return torch.round(weight / scale.view(shape)).clamp(-levels, levels) * scale.view(shape)
+    step = _step(weight, levels)
+    return torch.round(weight / step).clamp(-levels, levels) * step
+
+
+def rounding_noise(net: nn.Module, levels: int) -> dict[str, Tensor]:
+    """Every convolution weight of `net`, by parameter name, plus uniform noise of up to half a step
+    of its own per-channel grid (`loss.weight_consistency`): drawn fresh, carrying no gradient."""
+    convs = {
+        id(m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight)
+        for m in _convolutions(net)
+    }
+    return {
+        name: p + (torch.rand_like(p) - 0.5) * _step(p, levels) for name, p in net.named_parameters() if id(p) in convs
+    }
 
 
 class _RoundedWeight(nn.Module):

@@ -26,7 +26,6 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.nn.utils import parametrize
 
 from meshpose_mobile.atomic import temp_prefix, torch_save_atomic, write_text_atomic
 from meshpose_mobile.backbones import load_pretrained
@@ -190,30 +189,13 @@ def _forward(net: nn.Module, image: Tensor, weights: LossWeights) -> tuple[dict[
     else:
         outputs = dict(net(image))
     if weights.weight_consistency > 0:
-        noisy = torch.func.functional_call(net, _rounding_noise(net, weights.weight_noise_levels), (image,))
+        noisy = torch.func.functional_call(net, fake_quant.rounding_noise(net, weights.weight_noise_levels), (image,))
         terms["weight_consistency"] = _mean_move(noisy["vertices"], outputs["vertices"])
     return outputs, terms
 
 
 def _mean_move(a: Tensor, b: Tensor) -> Tensor:
     return torch.sqrt(((a[..., :2] - b[..., :2]) ** 2).sum(-1) + 1e-12).mean()
-
-
-def _rounding_noise(net: nn.Module, levels: int) -> dict[str, Tensor]:
-    """Every convolution weight of `net` plus uniform noise of up to half a step of its own
-    per-output-channel grid (max |w| / levels); the noise is drawn fresh and carries no gradient."""
-    convs = {
-        id(m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight)
-        for m in net.modules()
-        if isinstance(m, nn.Conv1d | nn.Conv2d)
-    }
-    out: dict[str, Tensor] = {}
-    for name, p in net.named_parameters():
-        if id(p) in convs:
-            step = p.detach().abs().flatten(1).amax(dim=1).clamp_min(1e-12) / levels
-            noise = (torch.rand_like(p) - 0.5) * step.view((-1,) + (1,) * (p.dim() - 1))
-            out[name] = p + noise
-    return out
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
