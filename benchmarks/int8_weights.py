@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -52,23 +53,20 @@ def main() -> None:
     ref = run(graph)
     layers = {n: m for n, m in graph.named_modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Conv1d)}
 
-    def move(names: list[str]) -> tuple[float, float]:
+    def move(
+        names: list[str], change: Callable[[torch.Tensor], torch.Tensor] = round_per_channel
+    ) -> tuple[float, float]:
         g = copy.deepcopy(graph)
         mods = dict(g.named_modules())
         with torch.no_grad():
             for n in names:
-                mods[n].weight.copy_(round_per_channel(mods[n].weight))
+                mods[n].weight.copy_(change(mods[n].weight))
         d = np.linalg.norm(run(g) - ref, axis=-1)
         return float(d.max()), float(np.percentile(d, 99))
 
-    g16 = copy.deepcopy(graph)
     gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in g16.modules():
-            if isinstance(m, torch.nn.Conv2d | torch.nn.Conv1d):
-                m.weight.mul_(1 + 2.0**-11 * (2 * torch.rand(m.weight.shape, generator=gen) - 1))
-    d16 = np.linalg.norm(run(g16) - ref, axis=-1)
-    print(f"{args.variant}: every weight times 1 +- 2^-11: max {d16.max():.2f} px, p99 {np.percentile(d16, 99):.2f} px")
+    mx, p99 = move(list(layers), lambda w: w * (1 + 2.0**-11 * (2 * torch.rand(w.shape, generator=gen) - 1)))
+    print(f"{args.variant}: every weight times 1 +- 2^-11: max {mx:.2f} px, p99 {p99:.2f} px")
     mx, p99 = move(list(layers))
     print(f"{args.variant}: every layer's weights int8: max {mx:.1f} px, p99 {p99:.1f} px")
     if args.top <= 0:

@@ -11,8 +11,8 @@ symmetric per-channel rounding commutes with that (q(s w) = s q(w)). The regress
 second layer is the exception (`deploy._equalise_columns` rescales its outlier input columns), so
 there the trained rounding is close to, not equal to, the exported one.
 
-`snap` ends it: it writes the rounded values into the float weights, so the float checkpoint and
-an 8-bit artifact of it hold the same numbers and parity measures the runtime, not the rounding.
+The checkpoints a run writes hold the rounded values (`rounded_state_dict`), so the float checkpoint
+and an 8-bit artifact of it hold the same numbers and parity measures the runtime, not the rounding.
 """
 
 from __future__ import annotations
@@ -89,16 +89,3 @@ def rounded_state_dict(model: nn.Module) -> dict[str, Tensor]:
         if parametrize.is_parametrized(module, "weight"):
             out[f"{name}.weight" if name else "weight"] = round_per_channel(module.parametrizations.weight.original)
     return out
-
-
-@torch.no_grad()
-def snap(model: nn.Module) -> int:
-    """Remove the rounding from the forward pass and store the rounded values as the weights;
-    returns how many convolutions changed."""
-    count = 0
-    for conv in _convolutions(model):
-        if parametrize.is_parametrized(conv, "weight"):
-            parametrize.remove_parametrizations(conv, "weight", leave_parametrized=False)
-        conv.weight.copy_(round_per_channel(conv.weight))
-        count += 1
-    return count
