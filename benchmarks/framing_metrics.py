@@ -4,10 +4,13 @@ a GPU").
 
     python benchmarks/framing_metrics.py                       # the default model's shipped weights
     python benchmarks/framing_metrics.py --model runs/x/model.pt --count 256
+    python benchmarks/framing_metrics.py --model runs/x/model.pt --stream meshpose_blaze
 
 The bodies are the first `count` of the trainer's own validation stream (the checkpoint's training
-config: its synthetic look, its seed + VAL_SEED_OFFSET, the model's input size), and each group is
-scored by the trainer's `evaluate`, so the numbers are the training log's metrics on a subset.
+config: its synthetic look, its framing mix, its seed + VAL_SEED_OFFSET, the model's input size),
+and each group is scored by the trainer's `evaluate`, so the numbers are the training log's metrics
+on a subset. `--stream` draws another checkpoint's stream instead, so that a run trained on another
+framing mix is scored on the same bodies as the weights it started from.
 Synthetic bodies only; nothing trains.
 """
 
@@ -32,10 +35,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=DEFAULT_VARIANT, help="checkpoint, or a variant with shipped weights")
     ap.add_argument("--count", type=int, default=160, help="validation bodies")
+    ap.add_argument(
+        "--stream", default=None, help="checkpoint or variant whose validation stream to draw (default: --model's)"
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     path = shipped_path(args.model) or args.model
-    extra = read_checkpoint(path).get("extra", {})
+    stream = (shipped_path(args.stream) or args.stream) if args.stream else path
+    extra = read_checkpoint(stream).get("extra", {})
     record = extra.get("shipped") or extra.get("train") or {}
     config = TrainConfig.from_dict(record["config"]) if "config" in record else TrainConfig()
     model = load_checkpoint(path).eval()
@@ -48,7 +55,11 @@ def main() -> None:
         name = FRAMINGS[int(sample["framing"])] if "framing" in sample else "full"
         groups.setdefault(name, []).append(sample)
     collate = Collate(cfg, config.loss.silhouette_pad, silhouette=False)
-    print(f"{path}: {args.count} validation bodies ({synth.appearance} look, {cfg.input_height}x{cfg.input_width})")
+    mix = f"selfie {synth.selfie_fraction}, upper {synth.upper_body_fraction}, cut {synth.cut_fraction}"
+    print(
+        f"{path}: {args.count} validation bodies of {stream}'s stream ({synth.appearance} look, {mix}, "
+        f"{cfg.input_height}x{cfg.input_width})"
+    )
     everyone = [s for name in FRAMINGS for s in groups.get(name, [])]
     m = evaluate(model, everyone, collate, config, torch.device("cpu"))
     print(f"  {'all':<7} {len(everyone):4d} bodies: " + ", ".join(f"{k} {m[k]:.3f}" for k in KEYS if k in m))

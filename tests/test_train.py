@@ -361,6 +361,95 @@ def test_fake_quant_trains_the_rounded_network_and_writes_rounded_weights(tmp_pa
     assert res["step"] == 3
 
 
+def test_fake_int8_is_tflites_activation_grid() -> None:
+    from meshpose_mobile.train.fake_quant import fake_int8
+
+    x = torch.linspace(-3.0, 9.0, 1001)
+    y = fake_int8(x, -2.0, 6.0)
+    step = 8.0 / 255
+    # 256 levels over the range, zero exact, values outside clamped to the ends.
+    assert len(torch.unique(y)) == 256
+    assert fake_int8(torch.zeros(1), -2.0, 6.0).item() == 0.0
+    inside = (x >= -2.0) & (x <= 6.0)
+    assert float((y - x)[inside].abs().max()) <= step / 2 + 1e-6
+    assert abs(float(y.min()) + 2.0) < step and abs(float(y.max()) - 6.0) < step
+    # A range that excludes zero is widened to include it (TFLite's nudge): a ReLU6 output's grid.
+    assert torch.equal(fake_int8(x, 0.5, 6.0), fake_int8(x, 0.0, 6.0))
+
+
+def test_activation_points_follow_tflites_fused_ops() -> None:
+    from torch import fx, nn
+
+    from meshpose_mobile.train.fake_quant import activation_points
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)
+            self.dw = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+            self.pw = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            a = torch.nn.functional.relu6(self.bn(self.conv(x)))  # conv + BN + ReLU6: one op
+            b = self.pw(self.dw(a))  # two ops, two rounded outputs
+            return torch.relu(a + b)  # add + ReLU: one op
+
+    gm = fx.symbolic_trace(Block())
+    names = [n.name for n in activation_points(gm)]
+    assert names == ["x", "relu6", "dw", "pw", "relu"]
+
+
+def test_int8_full_rounds_the_backbones_activations_and_keeps_the_export_float(tmp_path: Path) -> None:
+    from meshpose_mobile.checkpoint import load_checkpoint
+    from meshpose_mobile.train import fake_quant
+    from meshpose_mobile.train.loop import _build_model
+
+    torch.manual_seed(0)
+    plain = _build_model(small()).eval()
+    model = _build_model(small()).eval()
+    model.load_state_dict(plain.state_dict())
+    keys = set(plain.state_dict())
+    assert fake_quant.attach(model, "int8_full") > 0
+    rounders = [m for m in vars(model.backbone.forward.__self__).get("_modules", {}).values()]
+    rounders = [m for m in rounders if isinstance(m, fake_quant._RoundedActivation)]
+    assert len(rounders) >= 3
+    # No new state: the checkpoint keys are the plain model's, and the ranges are not saved.
+    assert set(fake_quant.plain_state_dict(model)) == keys
+    image = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(1)) * 255
+    model.train()
+    out = model(image)["vertices"]
+    assert all(r.lo is not None and float(r.lo) <= float(r.hi) for r in rounders)
+    out.sum().backward()
+    grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
+    assert grads and all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0
+    # Eval mode rounds with the ranges training saw, and the result is near, not equal to, float.
+    model.eval()
+    with torch.no_grad():
+        rounded = model(image)["vertices"]
+        again = model(image)["vertices"]
+        snapped = _build_model(small()).eval()
+        snapped.load_state_dict(fake_quant.rounded_state_dict(model))
+        weights_only = snapped(image)["vertices"]
+    assert torch.equal(rounded, again)
+    assert 0 < float((rounded - weights_only).abs().max()) < 64
+    # The deployment graph is traced from the class's forward, so it stays float (the export
+    # calibrates and rounds its own activations); only the backbone's forward pass rounds them.
+    acts = _build_model(small()).eval()
+    acts.load_state_dict(plain.state_dict())
+    assert fake_quant.attach_activations(acts.backbone) == len(rounders)
+    with torch.no_grad():
+        x = image[:1]
+        assert float((acts(x)["vertices"] - plain(x)["vertices"]).abs().max()) > 0
+        assert torch.allclose(acts.deploy()(x)[0], plain.deploy()(x)[0], atol=1e-5)
+
+    run = tmp_path / "run"
+    train(small(fake_quant="int8_full", steps=2, eval_every=2, ckpt_every=1), run)
+    loaded = load_checkpoint(run / "model.pt")
+    assert set(loaded.state_dict()) == keys
+    assert train(small(fake_quant="int8_full", steps=3, eval_every=2, ckpt_every=1), run, resume=True)["step"] == 3
+
+
 # ------------------------------------------------------------------------------------ CLI
 
 

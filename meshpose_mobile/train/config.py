@@ -159,7 +159,8 @@ class TrainConfig:
     freeze_encoder: bool = False
     # "int8": quantisation-aware training, every convolution's forward pass sees its weights
     # rounded as 8-bit artifacts store them (meshpose_mobile/train/fake_quant.py); the checkpoints
-    # hold the rounded weights. "none": float weights.
+    # hold the rounded weights. "int8_full": also the backbone's activations, rounded where a
+    # full-integer TFLite file rounds them (ranges follow the batches; not saved). "none": float.
     fake_quant: str = "none"
     steps: int = 2000
     batch_size: int = 32

@@ -1,4 +1,4 @@
-"""Quantisation-aware training of the weights (`fake_quant = "int8"` in a train config).
+"""Quantisation-aware training (`fake_quant = "int8"` or `"int8_full"` in a train config).
 
 Every convolution's weight is seen by the forward pass as it would be stored in an 8-bit artifact:
 rounded symmetrically with one scale per output channel (max |w| / 127), the rounding TFLite's
@@ -13,16 +13,31 @@ there the trained rounding is close to, not equal to, the exported one.
 
 The checkpoints a run writes hold the rounded values (`rounded_state_dict`), so the float checkpoint
 and an 8-bit artifact of it hold the same numbers and parity measures the runtime, not the rounding.
+
+`"int8_full"` also rounds the backbone's activations where TFLite's full-integer file rounds them
+(`attach_activations`): every tensor the backbone hands from one int8 op to the next, on a 256-step
+asymmetric grid over the tensor's range, a convolution, BatchNorm or add followed by its activation
+counting as one fused op. The per-vertex heads stay float, as the export keeps them. The ranges
+follow the training batches (a moving average of min and max); the export calibrates its own, so
+they are not saved. Without it the shipped meshpose_blaze moves 48 px from activation rounding
+alone, 36 px of it from the first ReLU6's output (`benchmarks/int8_activations.py`).
 """
 
 from __future__ import annotations
 
+import operator
+
 import torch
-from torch import Tensor, nn
+import torch.nn.functional as F
+from torch import Tensor, fx, nn
 from torch.nn.utils import parametrize
 
-MODES = ("none", "int8")
+MODES = ("none", "int8", "int8_full")
 LEVELS = 127  # symmetric int8: -127..127, as TFLite and coremltools' linear_symmetric store weights
+# Activations: TFLite's asymmetric int8, -128..127 with a zero point.
+ACTIVATION_STEPS = 255
+# Moving-average constant of the activation ranges (torch.ao's MovingAverageMinMaxObserver's).
+RANGE_MOMENTUM = 0.01
 
 
 def _step(weight: Tensor, levels: int) -> Tensor:
@@ -59,7 +74,8 @@ def _convolutions(model: nn.Module) -> list[nn.Module]:
 
 
 def attach(model: nn.Module, mode: str) -> int:
-    """Make every convolution of `model` see its weights rounded (mode "int8"); returns how many."""
+    """Make every convolution of `model` see its weights rounded (modes "int8", "int8_full") and, for
+    "int8_full", its backbone's activations too (`attach_activations`); returns how many convolutions."""
     if mode == "none":
         return 0
     if mode not in MODES:
@@ -68,7 +84,92 @@ def attach(model: nn.Module, mode: str) -> int:
     for conv in convs:
         if not parametrize.is_parametrized(conv, "weight"):
             parametrize.register_parametrization(conv, "weight", _RoundedWeight())
+    if mode == "int8_full":
+        attach_activations(model.backbone)
     return len(convs)
+
+
+def fake_int8(x: Tensor, lo: float | Tensor, hi: float | Tensor) -> Tensor:
+    """`x` on TFLite's activation grid over [min(lo, 0), max(hi, 0)] (256 steps, zero exact), clamped."""
+    lo = torch.clamp(torch.as_tensor(lo, dtype=x.dtype, device=x.device), max=0.0)
+    hi = torch.clamp(torch.as_tensor(hi, dtype=x.dtype, device=x.device), min=0.0)
+    scale = torch.clamp(hi - lo, min=1e-12) / ACTIVATION_STEPS
+    zero = torch.round(-128 - lo / scale)
+    return (torch.clamp(torch.round(x / scale) + zero, -128, 127) - zero) * scale
+
+
+_ACTIVATION_FNS = (F.hardtanh, F.relu, F.relu6, torch.relu)
+_ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
+
+
+def _activation(gm: fx.GraphModule, node: fx.Node) -> bool:
+    if node.op == "call_module":
+        return isinstance(gm.get_submodule(str(node.target)), _ACTIVATION_MODULES)
+    return node.op == "call_function" and node.target in _ACTIVATION_FNS
+
+
+def _fused_into_next(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """A convolution, BatchNorm or add whose only user is a BatchNorm or an activation: one fused
+    TFLite op with it, so its output is never rounded on its own."""
+    mod = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
+    fusable = isinstance(mod, nn.Conv2d | nn.BatchNorm2d) or (
+        node.op == "call_function" and node.target in (operator.add, torch.add)
+    )
+    if not fusable or len(node.users) != 1:
+        return False
+    (user,) = node.users
+    return _activation(gm, user) or (
+        user.op == "call_module" and isinstance(gm.get_submodule(str(user.target)), nn.BatchNorm2d)
+    )
+
+
+def activation_points(gm: fx.GraphModule) -> list[fx.Node]:
+    """The nodes of a traced backbone whose outputs a full-integer TFLite file stores in int8."""
+    kinds = ("placeholder", "call_module", "call_function", "call_method")
+    return [n for n in gm.graph.nodes if n.op in kinds and not _fused_into_next(gm, n)]
+
+
+class _RoundedActivation(nn.Module):
+    """One rounded tensor: the moving range in training mode (of `owner`, whose mode it follows),
+    the rounding with a straight-through gradient in both modes."""
+
+    def __init__(self, owner: nn.Module) -> None:
+        super().__init__()
+        object.__setattr__(self, "owner", owner)  # a reference, not a child: no state-dict keys
+        self.lo: Tensor | None = None
+        self.hi: Tensor | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            return x
+        if self.owner.training or self.lo is None:
+            with torch.no_grad():
+                lo, hi = x.detach().min(), x.detach().max()
+                if self.lo is None or self.hi is None:
+                    self.lo, self.hi = lo, hi
+                else:
+                    self.lo = self.lo.to(lo) + RANGE_MOMENTUM * (lo - self.lo.to(lo))
+                    self.hi = self.hi.to(hi) + RANGE_MOMENTUM * (hi - self.hi.to(hi))
+        assert self.lo is not None and self.hi is not None
+        return x + (fake_int8(x, self.lo, self.hi) - x).detach()
+
+
+def attach_activations(backbone: nn.Module) -> int:
+    """Make `backbone` round its activations as a full-integer TFLite file does; returns how many
+    tensors. The traced graph, with a rounding after each point, becomes the instance's forward:
+    it calls the backbone's own submodules, so the state dict, the parameters and the weights'
+    rounding are unchanged, and the deployment graph (traced from the class's forward) is float."""
+    gm = fx.symbolic_trace(backbone)
+    points = activation_points(gm)
+    for i, node in enumerate(points):
+        name = f"rounded_activation_{i}"
+        gm.add_submodule(name, _RoundedActivation(backbone))
+        with gm.graph.inserting_after(node):
+            rounded = gm.graph.call_module(name, (node,))
+        node.replace_all_uses_with(rounded, delete_user_cb=lambda user, r=rounded: user is not r)
+    gm.recompile()
+    backbone.forward = gm.forward
+    return len(points)
 
 
 def plain_state_dict(model: nn.Module) -> dict[str, Tensor]:
