@@ -28,6 +28,7 @@ import torch
 import torch.fx
 from torch import Tensor, nn
 from torch.fx.experimental.optimization import fuse as fx_fuse_conv_bn
+from torch.nn.utils import parametrize
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from meshpose_mobile import decode
@@ -78,6 +79,13 @@ class MeshPoseDeploy(nn.Module):
             raise ConfigError(f"unknown expectation layout {expectation!r}; choose one of {', '.join(EXPECTATIONS)}")
         cfg = model.config
         model = copy.deepcopy(model).eval()
+        # A model in quantisation-aware training (train/fake_quant.py) deploys the weights its
+        # forward pass sees, as its checkpoint stores them: left parametrised, folding and the
+        # input scaling below would rewrite the float weights and round the result again.
+        for module in model.modules():
+            if parametrize.is_parametrized(module):
+                for name in list(module.parametrizations):
+                    parametrize.remove_parametrizations(module, name, leave_parametrized=True)
         # Built in the model's dtype: a float64 model gives a float64 graph, which is how tests
         # separate the algebra of folding from float32 rounding.
         dtype = model.heatmap.weight.dtype

@@ -433,6 +433,9 @@ def test_int8_full_rounds_the_backbones_activations_and_keeps_the_export_float(t
         weights_only = snapped(image)["vertices"]
     assert torch.equal(rounded, again)
     assert 0 < float((rounded - weights_only).abs().max()) < 64
+    # Deploying the model in training gives its checkpoint's graph (the rounded weights, once).
+    with torch.no_grad():
+        assert torch.allclose(model.deploy()(image[:1])[0], snapped.deploy()(image[:1])[0], atol=1e-4)
     # The deployment graph is traced from the class's forward, so it stays float (the export
     # calibrates and rounds its own activations); only the backbone's forward pass rounds them.
     acts = _build_model(small()).eval()
