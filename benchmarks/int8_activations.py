@@ -72,7 +72,9 @@ def main() -> None:
     graph = model.deploy()
     contract = CropContract.for_config(model.config)
     calib = torch.from_numpy(calibration_crops(graph, contract))
-    inputs = [torch.from_numpy(i.image) for i in parity_inputs(graph, contract)]
+    parity = parity_inputs(graph, contract)
+    inputs = [torch.from_numpy(i.image) for i in parity]
+    real = np.array([i.kind == "real" for i in parity])
     backbone = graph.backbone
     float_weights = {
         n: m.weight.detach().clone() for n, m in backbone.named_modules() if isinstance(m, torch.nn.Conv2d)
@@ -98,11 +100,14 @@ def main() -> None:
     set_weights(False)
     ref, _ = run(None, None, inputs)
 
-    def move(only: Iterable[str] | None, rounded_weights: bool) -> tuple[float, float]:
+    def distances(only: Iterable[str] | None, rounded_weights: bool) -> np.ndarray:
         set_weights(rounded_weights)
         out, _ = run(ranges, only, inputs)
         set_weights(False)
-        d = np.linalg.norm(out - ref, axis=-1)
+        return np.linalg.norm(out - ref, axis=-1)
+
+    def move(only: Iterable[str] | None, rounded_weights: bool) -> tuple[float, float]:
+        d = distances(only, rounded_weights)
         return float(d.max()), float(np.percentile(d, 99))
 
     points = list(ranges)
@@ -114,8 +119,12 @@ def main() -> None:
         ("int8 activations only", None, False),
         ("int8 weights and activations", None, True),
     ):
-        mx, p99 = move(only, w)
-        print(f"  {label:<30} max {mx:6.2f} px, p99 {p99:6.2f} px")
+        d = distances(only, w)
+        kinds = ", ".join(
+            f"{kind} {d[sel].max():.2f} / {np.percentile(d[sel], 99):.2f}"
+            for kind, sel in (("photo crops", real), ("random images", ~real))
+        )
+        print(f"  {label:<30} max {d.max():6.2f} px, p99 {np.percentile(d, 99):6.2f} px ({kinds})")
     if args.top <= 0:
         return
     one = sorted(((*move([p], False), p) for p in points), reverse=True)
