@@ -24,15 +24,13 @@ from collections.abc import Iterable
 
 import numpy as np
 import torch
+from int8_weights import load_model, model_options  # this script's folder, as sensitivity.py is there
 from torch import fx
 
 from meshpose_export.convert.parity import parity_inputs
 from meshpose_export.convert.pipeline import calibration_crops
-from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.crop import CropContract
-from meshpose_mobile.registry import DEFAULT_VARIANT
 from meshpose_mobile.train.fake_quant import activation_points, fake_int8, round_per_channel
-from meshpose_mobile.weights import choose_weights
 
 
 class Rounded(fx.Interpreter):
@@ -62,13 +60,11 @@ class Rounded(fx.Interpreter):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--variant", default=DEFAULT_VARIANT)
-    ap.add_argument("--ckpt", default=None, help="a checkpoint instead of the variant's shipped weights")
+    model_options(ap)
     ap.add_argument("--top", type=int, default=12, help="tensors listed, most harmful first (0: skip)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    model = load_checkpoint(args.ckpt).eval() if args.ckpt else choose_weights(args.variant).model.eval()
-    name = args.ckpt or args.variant
+    model, name = load_model(args)
     graph = model.deploy()
     contract = CropContract.for_config(model.config)
     calib = torch.from_numpy(calibration_crops(graph, contract))

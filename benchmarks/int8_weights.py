@@ -30,18 +30,26 @@ from meshpose_mobile.train.fake_quant import round_per_channel  # the rounding Q
 from meshpose_mobile.weights import choose_weights
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def model_options(ap: argparse.ArgumentParser) -> None:
+    """--variant / --ckpt: which weights an 8-bit benchmark measures (int8_activations.py too)."""
     ap.add_argument("--variant", default=DEFAULT_VARIANT)
     ap.add_argument("--ckpt", default=None, help="a checkpoint instead of the variant's shipped weights")
+
+
+def load_model(args: argparse.Namespace) -> tuple[torch.nn.Module, str]:
+    """The eval-mode model `model_options` chose, and the name the report prints for it."""
+    if args.ckpt:
+        return load_checkpoint(args.ckpt).eval(), args.ckpt
+    return choose_weights(args.variant).model.eval(), args.variant
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    model_options(ap)
     ap.add_argument("--top", type=int, default=12, help="layers listed, most sensitive first (0: skip)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    if args.ckpt:
-        model = load_checkpoint(args.ckpt).eval()
-        args.variant = args.ckpt
-    else:
-        model = choose_weights(args.variant).model.eval()
+    model, args.variant = load_model(args)
     crops, _ = photo_crops(model.config)
     images = [c[None] for c in crops]
     graph = model.deploy()
