@@ -19,8 +19,9 @@ and an 8-bit artifact of it hold the same numbers and parity measures the runtim
 asymmetric grid over the tensor's range, a convolution, BatchNorm or add followed by its activation
 counting as one fused op. The per-vertex heads stay float, as the export keeps them. The ranges
 follow the training batches (a moving average of min and max); the export calibrates its own, so
-they are not saved. Without it the shipped meshpose_blaze moves 48 px from activation rounding
-alone, 36 px of it from the first ReLU6's output (`benchmarks/int8_activations.py`).
+they are not saved. Without it the shipped meshpose_blaze moves 60 px from activation rounding
+alone (48 px on the photo crops), 36 px from the first ReLU6's output alone
+(`benchmarks/int8_activations.py`).
 """
 
 from __future__ import annotations
