@@ -158,10 +158,10 @@ def test_cli_one_photo_two_models_side_by_side(tmp_path: Path, tiny_ckpt: Path) 
     assert a["pck@0.1"] <= a["pck@0.2"] and a["mean_err"] > 0
     assert report["summary"]["a"]["pck@0.1"] == pytest.approx(a["pck@0.1"])
     # BlazePose is sure of the astronaut (pose flag 0.99), so the second mean is the same person
-    assert report["rows"][0]["peer_pose_flag"] > 0.9 and report["peer_sure"]["people"] == 1
+    assert a["peer_pose_flag"] > 0.9 and report["peer_sure"]["summary"]["a"]["people"] == 1
     assert report["peer_sure"]["summary"]["a"]["pck@0.1"] == pytest.approx(a["pck@0.1"])
     table = (out / "realphoto.md").read_text()
-    assert "| mean where BlazePose is sure | 1 |" in table
+    assert "| mean where BlazePose is sure | 1 / 1 |" in table
     assert "| astronaut | 0 |" in table and "a PCK@0.1" in table and "b PCK@0.1" in table and "**mean**" in table
     png = pics / "astronaut.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -209,15 +209,33 @@ def test_missing_package_photo_is_skipped_and_detector_boxes(tmp_path: Path, tin
 
 
 def test_peer_sure_summary_keeps_the_people_blazepose_is_sure_of() -> None:
-    """Means over rows whose pose flag reaches MediaPipe's 0.5; a flag just under it is left out."""
-    from meshpose_export.runtime.realphoto import PEER_SURE, peer_sure_summary
+    """Per model, means over rows whose pose flag (on that model's crop) reaches MediaPipe's 0.5;
+    a flag just under it is left out."""
+    from meshpose_export.runtime.realphoto import PEER_SURE, markdown_table, peer_sure_summary
 
-    def row(flag: float, pck: float) -> dict:
-        m = {"pck@0.1": pck, "pck@0.2": pck, "mean_err": 1 - pck, "iou": 0.5, "pck@0.1_visible": pck}
-        return {"peer_pose_flag": flag, "models": {"m": m}}
+    def metrics(flag: float, pck: float) -> dict:
+        return {"pck@0.1": pck, "pck@0.2": pck, "mean_err": 1 - pck, "iou": 0.5, "pck@0.1_visible": pck,
+                "peer_pose_flag": flag}  # fmt: skip
 
-    rows = [row(0.99, 1.0), row(PEER_SURE, 0.5), row(0.449, 0.0)]
-    sure = peer_sure_summary(rows, ["m"])
-    assert sure["pose_flag_at_least"] == 0.5 and sure["people"] == 2
-    assert sure["summary"]["m"]["pck@0.1"] == pytest.approx(0.75)
-    assert peer_sure_summary([row(0.1, 0.0)], ["m"])["summary"]["m"]["people"] == 0
+    def row(photo: str, person: int, a: dict, b: dict) -> dict:
+        return {"photo": photo, "person": person, "box": [0, 0, 1, 1], "models": {"a": a, "b": b}}
+
+    rows = [
+        row("p", 0, metrics(0.99, 1.0), metrics(0.99, 1.0)),
+        row("p", 1, metrics(PEER_SURE, 0.5), metrics(0.449, 0.0)),
+        row("q", 0, metrics(0.449, 0.0), metrics(0.1, 0.0)),
+    ]
+    sure = peer_sure_summary(rows, ["a", "b"])
+    assert sure["pose_flag_at_least"] == 0.5
+    assert sure["summary"]["a"]["people"] == 2 and sure["summary"]["a"]["pck@0.1"] == pytest.approx(0.75)
+    assert sure["summary"]["b"]["people"] == 1 and sure["summary"]["b"]["pck@0.1"] == pytest.approx(1.0)
+    report = {
+        "models": [{"label": "a"}, {"label": "b"}],
+        "rows": rows,
+        "num_people": 3,
+        "summary": {"a": sure["summary"]["a"], "b": sure["summary"]["b"]},
+        "peer_sure": sure,
+    }
+    table = markdown_table(report)
+    assert "| p | 1 | 0, 0, 1, 1 | 0.50 / 0.45 |" in table
+    assert "| mean where BlazePose is sure | 2 / 1 | | >= 0.5 | 0.75 |" in table
