@@ -609,3 +609,65 @@ def test_densepose_source_errors(tmp_path: Path) -> None:
     (images / "000000000002.jpg").unlink()
     with pytest.raises(DataError, match=r"000000000002\.jpg .* not found"):
         train(small(**{"data.train": str(ann), "data.images": str(images)}), tmp_path / "r4")
+
+
+def test_gain_calibration_picks_the_lowest_gain_within_tolerance(tiny_model, tmp_path: Path) -> None:
+    """`choose_gain` scores every factor of the training gain on validation bodies, keeps the model's
+    own gain, and picks the lowest one within the tolerance; `calibrate_gain.py` writes a copy that
+    decodes with it and holds the same tensors (meshpose_mobile/train/calibrate.py)."""
+    import copy
+
+    from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+    from meshpose_mobile.train.calibrate import choose_gain, validation_bodies
+
+    model = copy.deepcopy(tiny_model).eval()
+    config = TrainConfig()
+    bodies = validation_bodies(model, config, 4)
+    base = model.config.gain
+    free = choose_gain(model, bodies, config, factors=(1.0, 0.5, 0.25), tolerance=1e9)
+    assert [g for g, _ in free.scores] == [base, base * 0.5, base * 0.25]
+    assert free.gain == base * 0.25 and model.config.gain == base  # the model keeps its gain
+    strict = choose_gain(model, bodies, config, factors=(1.0, 0.5, 0.25), tolerance=-1.0)
+    assert strict.gain == base  # nothing is within a negative tolerance: the training gain stays
+    scores = dict(free.scores)
+    within = [g for g, v in free.scores if v <= scores[base] * 1.02]
+    assert choose_gain(model, bodies, config, factors=(1.0, 0.5, 0.25), tolerance=0.02).gain == min(within)
+    assert all(math.isfinite(v) and v > 0 for v in scores.values())
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import calibrate_gain
+
+    src = save_checkpoint(tmp_path / "src.pt", model, extra={"note": "kept"})
+    out = tmp_path / "gain.pt"
+    threads = torch.get_num_threads()
+    try:
+        assert calibrate_gain.main(["--model", str(src), "--count", "4", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)  # the script pins one thread for itself
+    payload = read_checkpoint(out)
+    assert payload["extra"]["note"] == "kept" and payload["extra"]["gain_calibration"]["validation_bodies"] == 4
+    chosen = payload["extra"]["gain_calibration"]["gain"]
+    calibrated = load_checkpoint(out)
+    assert calibrated.config.gain == chosen
+    assert all(
+        torch.equal(a, b) for a, b in zip(calibrated.state_dict().values(), model.state_dict().values(), strict=True)
+    )
+
+
+def test_ship_blaze_calibrates_the_gain_of_what_it_ships(tiny_model, tmp_path: Path) -> None:
+    """benchmarks/ship_blaze.py re-chooses the gain before writing the float16 file, and its record
+    (in the .pt and its JSON twin) keeps the calibration; --gain-bodies 0 keeps the training gain."""
+    from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ship_blaze
+
+    src = save_checkpoint(tmp_path / "src.pt", tiny_model)
+    shipped = ship_blaze.ship(src, {"note": "test"}, tmp_path / "w" / "m.pt", gain_bodies=4)
+    twin = json.loads(shipped.with_suffix(".json").read_text())
+    record = twin["gain_calibration"]
+    assert record["validation_bodies"] == 4 and len(record["scores"]) >= 2
+    assert load_checkpoint(shipped).config.gain == record["gain"]
+    kept = ship_blaze.ship(src, {"note": "test"}, tmp_path / "w" / "k.pt", gain_bodies=0)
+    assert load_checkpoint(kept).config.gain == tiny_model.config.gain
+    assert "gain_calibration" not in json.loads(kept.with_suffix(".json").read_text())
