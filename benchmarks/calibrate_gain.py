@@ -22,7 +22,8 @@ import torch
 from meshpose_mobile.atomic import torch_save_atomic
 from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
 from meshpose_mobile.registry import DEFAULT_VARIANT
-from meshpose_mobile.train.calibrate import choose_gain, training_config, validation_bodies
+from meshpose_mobile.train.calibrate import choose_gain
+from meshpose_mobile.train.data import training_config, validation_bodies
 from meshpose_mobile.weights import shipped_path
 
 

@@ -20,11 +20,10 @@ import argparse
 
 import torch
 
-from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
+from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.registry import DEFAULT_VARIANT
 from meshpose_mobile.synth import FRAMINGS
-from meshpose_mobile.train.config import TrainConfig
-from meshpose_mobile.train.data import VAL_SEED_OFFSET, Collate, SyntheticSet
+from meshpose_mobile.train.data import Collate, training_config, validation_bodies
 from meshpose_mobile.train.loop import evaluate
 from meshpose_mobile.weights import shipped_path
 
@@ -42,16 +41,12 @@ def main() -> None:
     torch.set_num_threads(1)
     path = shipped_path(args.model) or args.model
     stream = (shipped_path(args.stream) or args.stream) if args.stream else path
-    extra = read_checkpoint(stream).get("extra", {})
-    record = extra.get("shipped") or extra.get("train") or {}
-    config = TrainConfig.from_dict(record["config"]) if "config" in record else TrainConfig()
+    config = training_config(stream)
     model = load_checkpoint(path).eval()
     cfg = model.config
     synth = config.data.synth_config(cfg.input_height, cfg.input_width)
-    source = SyntheticSet(synth, config.data.seed + VAL_SEED_OFFSET, args.count, model.topology)
     groups: dict[str, list[dict]] = {}
-    for i in range(args.count):
-        sample = source[i]
+    for sample in validation_bodies(model, config, args.count):
         name = FRAMINGS[int(sample["framing"])] if "framing" in sample else "full"
         groups.setdefault(name, []).append(sample)
     collate = Collate(cfg, config.loss.silhouette_pad, silhouette=False)

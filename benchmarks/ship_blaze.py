@@ -107,7 +107,8 @@ def info_record(ckpt: Path, metrics: Path, realphoto: Path | None, sensitivity: 
 
 def ship(ckpt: Path, info: dict[str, Any], out: Path, gain_bodies: int = 160) -> Path:
     from meshpose_mobile.checkpoint import load_checkpoint
-    from meshpose_mobile.train.calibrate import choose_gain, training_config, validation_bodies, with_gain
+    from meshpose_mobile.train.calibrate import choose_gain, with_gain
+    from meshpose_mobile.train.data import training_config, validation_bodies
     from meshpose_mobile.weights import save_shipped
 
     model = load_checkpoint(ckpt).eval()

@@ -618,7 +618,8 @@ def test_gain_calibration_picks_the_lowest_gain_within_tolerance(tiny_model, tmp
     import copy
 
     from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-    from meshpose_mobile.train.calibrate import choose_gain, validation_bodies
+    from meshpose_mobile.train.calibrate import choose_gain
+    from meshpose_mobile.train.data import validation_bodies
 
     model = copy.deepcopy(tiny_model).eval()
     config = TrainConfig()

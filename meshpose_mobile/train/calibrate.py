@@ -23,15 +23,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from meshpose_mobile.checkpoint import read_checkpoint
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.train.config import TrainConfig
-from meshpose_mobile.train.data import VAL_SEED_OFFSET, Collate, SyntheticSet
+from meshpose_mobile.train.data import Collate
 from meshpose_mobile.train.loop import evaluate
 
 # Multiples of the training gain tried, highest first (the first is the training gain itself).
@@ -62,21 +60,6 @@ class GainChoice:
             "validation_bodies": self.bodies,
             "scores": [{"gain": g, METRIC: round(v, 4)} for g, v in self.scores],
         }
-
-
-def training_config(path: str | Path) -> TrainConfig:
-    """The training config recorded in a checkpoint (a shipped file's or a run's), else the default."""
-    extra = read_checkpoint(path).get("extra", {})
-    record = extra.get("shipped") or extra.get("train") or {}
-    return TrainConfig.from_dict(record["config"]) if "config" in record else TrainConfig()
-
-
-def validation_bodies(model: MeshPose, config: TrainConfig, count: int) -> list[dict[str, Any]]:
-    """The first `count` bodies of the trainer's validation stream, at the model's input size."""
-    cfg = model.config
-    synth = config.data.synth_config(cfg.input_height, cfg.input_width)
-    source = SyntheticSet(synth, config.data.seed + VAL_SEED_OFFSET, count, model.topology)
-    return [source[i] for i in range(count)]
 
 
 def with_gain(model: MeshPose, gain: float) -> MeshPose:

@@ -11,11 +11,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from meshpose_mobile.checkpoint_io import read_checkpoint
 from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import DataError
+from meshpose_mobile.model import MeshPose
 from meshpose_mobile.render import crop_mask_to_grid, mask_boundary_distance
 from meshpose_mobile.synth import SynthConfig, SynthDiskDataset, SyntheticBodies
 from meshpose_mobile.topology import Topology
+from meshpose_mobile.train.config import TrainConfig
 
 # Validation streams use a seed far from any training seed, so the two never share a sample.
 VAL_SEED_OFFSET = 1_000_003
@@ -232,3 +235,18 @@ class Collate:
 
 def to_device(batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def training_config(path: str | Path) -> TrainConfig:
+    """The training config recorded in a checkpoint (a shipped file's or a run's), else the default."""
+    extra = read_checkpoint(path).get("extra", {})
+    record = extra.get("shipped") or extra.get("train") or {}
+    return TrainConfig.from_dict(record["config"]) if "config" in record else TrainConfig()
+
+
+def validation_bodies(model: MeshPose, config: TrainConfig, count: int) -> list[dict[str, Any]]:
+    """The first `count` bodies of the trainer's validation stream, at the model's input size."""
+    cfg = model.config
+    synth = config.data.synth_config(cfg.input_height, cfg.input_width)
+    source = SyntheticSet(synth, config.data.seed + VAL_SEED_OFFSET, count, model.topology)
+    return [source[i] for i in range(count)]
