@@ -21,6 +21,7 @@ import torch
 
 from meshpose_mobile.atomic import torch_save_atomic
 from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
+from meshpose_mobile.cliframe import user_errors
 from meshpose_mobile.registry import DEFAULT_VARIANT
 from meshpose_mobile.train.calibrate import choose_gain
 from meshpose_mobile.train.data import training_config, validation_bodies
@@ -33,9 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=160, help="validation bodies")
     ap.add_argument("--out", type=Path, default=None, help="write the recalibrated checkpoint here")
     args = ap.parse_args(argv)
+    if args.count < 1:
+        ap.error("--count must be at least 1")
     torch.set_num_threads(1)
+    with user_errors():  # a bad --model or --out is one line, not a traceback
+        return _calibrate(args)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
     path = shipped_path(args.model) or Path(args.model)
-    model = load_checkpoint(path).eval()
+    model = load_checkpoint(path, flag="--model").eval()
     config = training_config(path)
     choice = choose_gain(model, validation_bodies(model, config, args.count), config)
     for gain, score in choice.scores:
