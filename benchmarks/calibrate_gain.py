@@ -22,6 +22,7 @@ import torch
 from meshpose_mobile.atomic import torch_save_atomic
 from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
 from meshpose_mobile.cliframe import user_errors
+from meshpose_mobile.paths import OutputError, write_error
 from meshpose_mobile.registry import DEFAULT_VARIANT
 from meshpose_mobile.train.calibrate import choose_gain
 from meshpose_mobile.train.data import training_config, validation_bodies
@@ -41,7 +42,19 @@ def main(argv: list[str] | None = None) -> int:
         return _calibrate(args)
 
 
+def _writable(out: Path) -> None:
+    """Refuse an --out that cannot be written before minutes of scoring, not after."""
+    if out.is_dir():
+        raise OutputError(f"--out {out} is a folder; pass a file path such as {out / 'model-gain.pt'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(out, err) from None
+
+
 def _calibrate(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        _writable(args.out)
     path = shipped_path(args.model) or Path(args.model)
     model = load_checkpoint(path, flag="--model").eval()
     config = training_config(path)
@@ -54,8 +67,10 @@ def _calibrate(args: argparse.Namespace) -> int:
         payload = read_checkpoint(path)
         payload["config"] = {**payload["config"], "gain": choice.gain}
         payload["extra"] = {**payload.get("extra", {}), "gain_calibration": choice.to_dict()}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        torch_save_atomic(payload, args.out)
+        try:
+            torch_save_atomic(payload, args.out)
+        except OSError as err:
+            raise write_error(args.out, err) from None
         print(f"wrote {args.out}")
     return 0
 

@@ -643,9 +643,11 @@ def test_gain_calibration_picks_the_lowest_gain_within_tolerance(tiny_model, tmp
     threads = torch.get_num_threads()
     try:
         assert calibrate_gain.main(["--model", str(src), "--count", "4", "--out", str(out)]) == 0
-        with pytest.raises(SystemExit) as bad:  # a missing checkpoint: one line, exit 2
-            calibrate_gain.main(["--model", str(tmp_path / "missing.pt")])
-        assert bad.value.code == 2
+        # a missing checkpoint, a folder as --out: one line and exit 2, before any scoring
+        for args in (["--model", str(tmp_path / "missing.pt")], ["--model", str(src), "--out", str(tmp_path)]):
+            with pytest.raises(SystemExit) as bad:
+                calibrate_gain.main(args)
+            assert bad.value.code == 2
     finally:
         torch.set_num_threads(threads)  # the script pins one thread for itself
     payload = read_checkpoint(out)
