@@ -19,12 +19,11 @@ from pathlib import Path
 
 import torch
 
-from meshpose_mobile.atomic import torch_save_atomic
-from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint
+from meshpose_mobile.checkpoint import FORMAT, load_checkpoint, read_checkpoint, save_checkpoint
 from meshpose_mobile.cliframe import user_errors
 from meshpose_mobile.paths import OutputError, write_error
 from meshpose_mobile.registry import DEFAULT_VARIANT
-from meshpose_mobile.train.calibrate import choose_gain
+from meshpose_mobile.train.calibrate import choose_gain, with_gain
 from meshpose_mobile.train.data import training_config, validation_bodies
 from meshpose_mobile.weights import shipped_path
 
@@ -64,11 +63,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"gain {gain:7.3f}: v2d_px {score:.3f}{mark}")
     print(f"{path}: gain {choice.training_gain:g} -> {choice.gain:g} ({choice.bodies} validation bodies)")
     if args.out is not None:
-        payload = read_checkpoint(path)
-        payload["config"] = {**payload["config"], "gain": choice.gain}
-        payload["extra"] = {**payload.get("extra", {}), "gain_calibration": choice.to_dict()}
+        stored = read_checkpoint(path)
+        ours = stored.get("format") == FORMAT  # else the authors' layout: write it in ours
+        extra = {**(stored.get("extra", {}) if ours else {}), "gain_calibration": choice.to_dict()}
         try:
-            torch_save_atomic(payload, args.out)
+            # the tensors as the file stores them (a float16 file stays float16), the new gain's config
+            save_checkpoint(args.out, with_gain(model, choice.gain), extra, stored["state_dict"] if ours else None)
         except OSError as err:
             raise write_error(args.out, err) from None
         print(f"wrote {args.out}")

@@ -395,20 +395,15 @@ def _fold_batchnorm(module: nn.Module) -> torch.fx.GraphModule:
                 affine.bias.copy_(bn.bias if bn.affine else torch.zeros_like(std))
                 bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
                 conv.bias = nn.Parameter(bias - bn.running_mean)
-            _set_submodule(gm, str(node.target), affine)
+            gm.set_submodule(str(node.target), affine)
             continue
-        _set_submodule(gm, str(src.target), fuse_conv_bn_eval(conv, bn))
+        gm.set_submodule(str(src.target), fuse_conv_bn_eval(conv, bn))
         node.replace_all_uses_with(src)
         gm.graph.erase_node(node)
     gm.graph.lint()
     gm.recompile()
     gm.delete_all_unused_submodules()
     return gm
-
-
-def _set_submodule(gm: nn.Module, target: str, module: nn.Module) -> None:
-    parent, _, name = target.rpartition(".")
-    setattr(gm.get_submodule(parent) if parent else gm, name, module)
 
 
 def _scale_input_channels(gm: torch.fx.GraphModule, scale: Tensor) -> None:
