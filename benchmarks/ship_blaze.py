@@ -11,9 +11,10 @@ one-grey-level sensitivity measured on the written file. `weights.save_shipped` 
 twin (readable without torch): the same record plus the .pt's SHA-256 and size. Which checkpoint
 ships was fixed before any real photo was scored: the last stage's final weights.
 
-Before it is written, the checkpoint's heatmap gain is re-chosen on its synthetic validation
-stream (`meshpose_mobile/train/calibrate.py`; `--gain-bodies 0` keeps the training gain), and the
-record keeps every candidate's score. The file shipped today predates this step (gain 10).
+Before it is written, the checkpoint's Eq. 7 fusion shift and heatmap gain are re-chosen on its
+synthetic validation stream (`meshpose_mobile/train/calibrate.py`; `--gain-bodies 0` keeps the
+trained decoding), and the record keeps every candidate's score. The file shipped today predates
+this step (gain 10, no shift).
 """
 
 from __future__ import annotations
@@ -107,17 +108,20 @@ def info_record(ckpt: Path, metrics: Path, realphoto: Path | None, sensitivity: 
 
 def ship(ckpt: Path, info: dict[str, Any], out: Path, gain_bodies: int = 160) -> Path:
     from meshpose_mobile.checkpoint import load_checkpoint
-    from meshpose_mobile.train.calibrate import choose_gain, with_gain
+    from meshpose_mobile.train.calibrate import calibrate
     from meshpose_mobile.train.data import training_config, validation_bodies
     from meshpose_mobile.weights import save_shipped
 
     model = load_checkpoint(ckpt).eval()
     if gain_bodies > 0:
         config = training_config(ckpt)
-        choice = choose_gain(model, validation_bodies(model, config, gain_bodies), config)
-        with_gain(model, choice.gain)
-        info = {**info, "gain_calibration": choice.to_dict()}
-        print(f"heatmap gain {choice.training_gain:g} -> {choice.gain:g} on {gain_bodies} validation bodies")
+        records = calibrate(model, validation_bodies(model, config, gain_bodies), config).records()
+        info = {**info, **records}
+        fused, gained = records["fusion_calibration"], records["gain_calibration"]
+        print(
+            f"fusion shift {fused['training_shift']:g} -> {fused['fusion_shift']:g}, heatmap gain "
+            f"{gained['training_gain']:g} -> {gained['gain']:g} on {gain_bodies} validation bodies"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     return save_shipped(model, out, info)
 
@@ -129,7 +133,9 @@ def main() -> None:
     ap.add_argument("--realphoto", type=Path, default=None, help="realphoto.json of meshpose-eval-real")
     ap.add_argument("--sensitivity", type=Path, default=None, help="--out JSON of benchmarks/sensitivity.py")
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--gain-bodies", type=int, default=160, help="validation bodies for the gain (0: keep it)")
+    ap.add_argument(
+        "--gain-bodies", type=int, default=160, help="validation bodies for the fusion shift and gain (0: keep them)"
+    )
     args = ap.parse_args()
     info = info_record(args.ckpt, args.metrics, args.realphoto, args.sensitivity)
     path = ship(args.ckpt, info, args.out, args.gain_bodies)

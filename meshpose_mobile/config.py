@@ -43,6 +43,10 @@ class ModelConfig:
     heatmap_stride: int = 4
     # Temperature beta of Eq. 1; folded into the heatmap convolution for deployment.
     gain: float = 1.0
+    # Added to the visibility logit where Eq. 7 weighs the heatmap position p against the regressed
+    # r (the `visibility` output stays the trained probability). Chosen after training on synthetic
+    # validation bodies (train/calibrate.py); 0 is Eq. 7 as trained.
+    fusion_shift: float = 0.0
     num_bins: int = 64
     # Width of the 'indexed' axis of the regression branch: pooled C -> head_mid * num_bins -> K.
     head_mid: int = 256
@@ -116,6 +120,8 @@ class ModelConfig:
             raise bad("heatmap_stride", "must be 4 or 8, the stride of the backbone's dense features")
         if not self.gain > 0:
             raise bad("gain", "must be > 0")
+        if not math.isfinite(self.fusion_shift):
+            raise bad("fusion_shift", "must be a finite number")
         for axis in AXES:
             lo, hi = self.range_of(axis)
             if not hi > lo:
@@ -132,8 +138,10 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         if self.crop_border == (0.0, 0.0, 0.0):
-            # The default is left out, so checkpoints of our models stay readable by earlier versions.
+            # Defaults are left out, so checkpoints of our models stay readable by earlier versions.
             del d["crop_border"]
+        if self.fusion_shift == 0.0:
+            del d["fusion_shift"]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
@@ -175,6 +183,7 @@ _FIELD_KINDS = {
     "input_width": "int",
     "heatmap_stride": "int",
     "gain": "number",
+    "fusion_shift": "number",
     "num_bins": "int",
     "head_mid": "int",
     "x_range": "pair",

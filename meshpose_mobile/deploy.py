@@ -6,6 +6,7 @@ without custom layers:
 - BatchNorm folded into the preceding convolutions (backbone through torch.fx, regression by hand),
   except where the fold would cancel (`_fold_batchnorm`);
 - the gain beta folded into the heatmap convolution;
+- a calibrated `fusion_shift` (Eq. 7's weight only) is one constant add before a second sigmoid;
 - input normalisation: the per-channel std goes into the first convolution's weights (exact, since
   scaling commutes with zero padding) and the mean is one subtraction at the input, or left to
   the caller (CoreML's ImageType bias) when ``normalize_in_graph=False``. Folding the mean into the
@@ -201,19 +202,23 @@ class MeshPoseDeploy(nn.Module):
         x = image - self.pixel_mean if self.normalize_in_graph else image
         feats, deep = split_features(self.backbone(x))
         prob = torch.softmax(self.heatmap(feats).reshape(1, self.k, self.hw), dim=-1)
-        rx, ry, rz, vis = self._regress(deep)
+        rx, ry, rz, vis_logit = self._regress(deep)
+        vis = torch.sigmoid(vis_logit)
+        shift = self.config.fusion_shift
+        # Eq. 7's weight: the visibility itself, or (calibrated) a shifted copy; `vis` stays the output.
+        weight = vis if shift == 0.0 else torch.sigmoid(vis_logit + shift)
         if self.expectation == "matmul":
             # x and y stay paired in the last axis (no slicing: Gather and Split are not in every
             # phone runtime's op set).
             p2d = torch.matmul(prob, self.grid_xy) * self.grid_xy_scale + self.grid_xy_shift
             rxy = torch.stack([rx, ry], dim=-1)
-            qxy = rxy + vis.unsqueeze(-1) * (p2d - rxy)
+            qxy = rxy + weight.unsqueeze(-1) * (p2d - rxy)
             vertices = torch.cat([qxy, rz.unsqueeze(-1)], dim=-1)
         else:
             px = _expect(prob, self.grid_x, self.grid_x_affine)
             py = _expect(prob, self.grid_y, self.grid_y_affine)
-            qx = rx + vis * (px - rx)
-            qy = ry + vis * (py - ry)
+            qx = rx + weight * (px - rx)
+            qy = ry + weight * (py - ry)
             vertices = torch.stack([qx, qy, rz], dim=-1)
             p2d = torch.stack([px, py], dim=-1)
         if self.seam is not None:
@@ -221,13 +226,13 @@ class MeshPoseDeploy(nn.Module):
         return vertices, vis, p2d
 
     def _regress(self, feats: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The regression branches: bin expectations for x, y, z and the visibility."""
+        """The regression branches: bin expectations for x, y, z and the visibility logit."""
         pooled = feats.mean(dim=(2, 3), keepdim=True)
         logits = {name: self._branch(name, pooled) for name in self.expand}
         rx = _expect(torch.softmax(logits["x"], dim=-1), self.bins_x, self.bins_x_affine)
         ry = _expect(torch.softmax(logits["y"], dim=-1), self.bins_y, self.bins_y_affine)
         rz = _expect(torch.softmax(logits["z"], dim=-1), self.bins_z, self.bins_z_affine)
-        return rx, ry, rz, torch.sigmoid(logits["vis"].mean(dim=-1))
+        return rx, ry, rz, logits["vis"].mean(dim=-1)
 
     def _branch(self, name: str, pooled: Tensor) -> Tensor:
         if name not in CENTRED_BRANCHES:

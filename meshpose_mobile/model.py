@@ -100,7 +100,9 @@ class MeshPose(nn.Module):
         )
         vis_logits = logits[:, 3].mean(dim=-1)
         visibility = torch.sigmoid(vis_logits)
-        vertices = decode.fuse_vertices(p2d, regressed, visibility)
+        shift = self.config.fusion_shift
+        weight = visibility if shift == 0.0 else torch.sigmoid(vis_logits + shift)
+        vertices = decode.fuse_vertices(p2d, regressed, weight)
         if self.config.seam_average:
             vertices = self.seam @ vertices
         return MeshPoseOutput(

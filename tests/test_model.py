@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -77,6 +78,27 @@ def test_deploy_graph_matches_training_model(variant: str) -> None:
     # threads; 3.1e-3 vs 1.3e-3 with its earlier unaligned heads); folding errors are caught in
     # float64 above, and 2e-3 px stays 5x under ONNX's fp32 budget.
     assert graph_err <= 2 * model_err + 2e-3
+
+
+@pytest.mark.parametrize("expectation", ["reduce", "matmul"])
+def test_deploy_graph_carries_the_fusion_shift(expectation: str) -> None:
+    """A calibrated `fusion_shift` reaches the deployment graph's Eq. 7 exactly (float64), and only
+    there: the visibility output stays the trained probability; zero leaves the config's dict as
+    earlier versions wrote it (train/calibrate.py)."""
+    model64 = seeded_model("meshpose_tiny", seed=1).double()
+    model64.config = dataclasses.replace(model64.config, fusion_shift=1.5)
+    cfg = model64.config
+    images = torch.rand(3, 3, cfg.input_height, cfg.input_width, generator=torch.Generator().manual_seed(3)).double()
+    graph = model64.deploy(expectation=expectation)
+    with torch.no_grad():
+        ref = model64(images * 255.0)
+        outs = [graph(images[i : i + 1] * 255.0) for i in range(3)]
+    assert (torch.cat([o[0] for o in outs]) - ref["vertices"]).norm(dim=-1).max() < 1e-6
+    assert (torch.cat([o[1] for o in outs]) - torch.sigmoid(ref["visibility_logits"])).abs().max() < 1e-9
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg and cfg.to_dict()["fusion_shift"] == 1.5
+    assert "fusion_shift" not in dataclasses.replace(cfg, fusion_shift=0.0).to_dict()
+    with pytest.raises(ConfigError, match="fusion_shift"):
+        dataclasses.replace(cfg, fusion_shift=float("nan"))
 
 
 def test_deploy_graph_is_fixed_shape_batch_one(tiny_graph) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -613,8 +614,8 @@ def test_densepose_source_errors(tmp_path: Path) -> None:
 
 def test_gain_calibration_picks_the_lowest_gain_within_tolerance(tiny_model, tmp_path: Path) -> None:
     """`choose_gain` scores every factor of the training gain on validation bodies, keeps the model's
-    own gain, and picks the lowest one within the tolerance; `calibrate_gain.py` writes a copy that
-    decodes with it and holds the same tensors (meshpose_mobile/train/calibrate.py)."""
+    own gain, and picks the lowest one within the tolerance; `calibrate_decode.py --only gain` writes
+    a copy that decodes with it and holds the same tensors (meshpose_mobile/train/calibrate.py)."""
     import copy
 
     from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
@@ -636,33 +637,81 @@ def test_gain_calibration_picks_the_lowest_gain_within_tolerance(tiny_model, tmp
     assert all(math.isfinite(v) and v > 0 for v in scores.values())
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import calibrate_gain
+    import calibrate_decode
 
     src = save_checkpoint(tmp_path / "src.pt", model, extra={"note": "kept"})
     out = tmp_path / "gain.pt"
     threads = torch.get_num_threads()
     try:
-        assert calibrate_gain.main(["--model", str(src), "--count", "4", "--out", str(out)]) == 0
+        assert calibrate_decode.main(["--model", str(src), "--count", "4", "--only", "gain", "--out", str(out)]) == 0
         # a missing checkpoint, a folder as --out: one line and exit 2, before any scoring
         for args in (["--model", str(tmp_path / "missing.pt")], ["--model", str(src), "--out", str(tmp_path)]):
             with pytest.raises(SystemExit) as bad:
-                calibrate_gain.main(args)
+                calibrate_decode.main(args)
             assert bad.value.code == 2
     finally:
         torch.set_num_threads(threads)  # the script pins one thread for itself
     payload = read_checkpoint(out)
     assert payload["extra"]["note"] == "kept" and payload["extra"]["gain_calibration"]["validation_bodies"] == 4
+    assert "fusion_calibration" not in payload["extra"]
     chosen = payload["extra"]["gain_calibration"]["gain"]
     calibrated = load_checkpoint(out)
-    assert calibrated.config.gain == chosen
+    assert calibrated.config.gain == chosen and calibrated.config.fusion_shift == 0.0
     assert all(
         torch.equal(a, b) for a, b in zip(calibrated.state_dict().values(), model.state_dict().values(), strict=True)
     )
 
 
-def test_ship_blaze_calibrates_the_gain_of_what_it_ships(tiny_model, tmp_path: Path) -> None:
-    """benchmarks/ship_blaze.py re-chooses the gain before writing the float16 file, and its record
-    (in the .pt and its JSON twin) keeps the calibration; --gain-bodies 0 keeps the training gain."""
+def test_fusion_shift_rule_and_its_copy(tiny_model, tmp_path: Path) -> None:
+    """`choose_fusion_shift` scores each shift on validation bodies, keeps the model's own shift, and
+    picks the lowest whole-mesh error among the shifts no worse on the in-crop vertices;
+    `calibrate_decode.py` writes a copy with both numbers chosen (meshpose_mobile/train/calibrate.py)."""
+    import copy
+
+    from meshpose_mobile.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+    from meshpose_mobile.train.calibrate import FUSION_SHIFTS, choose_fusion_shift
+    from meshpose_mobile.train.data import validation_bodies
+
+    assert FUSION_SHIFTS[0] == 0.0 and list(FUSION_SHIFTS) == sorted(FUSION_SHIFTS)
+    model = copy.deepcopy(tiny_model).eval()
+    config = TrainConfig()
+    bodies = validation_bodies(model, config, 4)
+    choice = choose_fusion_shift(model, bodies, config, shifts=(0.0, 2.0, -2.0))
+    assert [d for d, _, _ in choice.scores] == [0.0, 2.0, -2.0] and model.config.fusion_shift == 0.0
+    allowed = [(a, d) for d, a, v in choice.scores if v <= choice.scores[0][2]]
+    assert choice.shift == min(allowed)[1]
+    # the shift moves only Eq. 7's weight: the heatmap positions, r and the visibility output stay
+    shifted = copy.deepcopy(model)
+    shifted.config = dataclasses.replace(model.config, fusion_shift=2.0)
+    image = torch.rand(1, 3, model.config.input_height, model.config.input_width) * 255
+    with torch.no_grad():
+        a, b = model(image), shifted(image)
+    for key in ("vertices_2d", "regressed", "visibility"):
+        assert torch.equal(a[key], b[key]), key
+    w = torch.sigmoid(a["visibility_logits"] + 2.0).unsqueeze(-1)
+    torch.testing.assert_close(b["vertices"][..., :2], w * a["vertices_2d"] + (1 - w) * a["regressed"][..., :2])
+    torch.testing.assert_close(b["vertices"][..., 2], a["vertices"][..., 2])
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import calibrate_decode
+
+    src = save_checkpoint(tmp_path / "src.pt", model)
+    out = tmp_path / "cal.pt"
+    threads = torch.get_num_threads()
+    try:
+        assert calibrate_decode.main(["--model", str(src), "--count", "4", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    extra = read_checkpoint(out)["extra"]
+    calibrated = load_checkpoint(out)
+    assert calibrated.config.fusion_shift == extra["fusion_calibration"]["fusion_shift"]
+    assert calibrated.config.gain == extra["gain_calibration"]["gain"]
+    assert len(extra["fusion_calibration"]["scores"]) == len(FUSION_SHIFTS)
+
+
+def test_ship_blaze_calibrates_the_decoding_of_what_it_ships(tiny_model, tmp_path: Path) -> None:
+    """benchmarks/ship_blaze.py re-chooses the fusion shift and the gain before writing the float16
+    file, and its record (in the .pt and its JSON twin) keeps both; --gain-bodies 0 keeps them."""
     from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -674,6 +723,8 @@ def test_ship_blaze_calibrates_the_gain_of_what_it_ships(tiny_model, tmp_path: P
     record = twin["gain_calibration"]
     assert record["validation_bodies"] == 4 and len(record["scores"]) >= 2
     assert load_checkpoint(shipped).config.gain == record["gain"]
+    assert load_checkpoint(shipped).config.fusion_shift == twin["fusion_calibration"]["fusion_shift"]
     kept = ship_blaze.ship(src, {"note": "test"}, tmp_path / "w" / "k.pt", gain_bodies=0)
     assert load_checkpoint(kept).config.gain == tiny_model.config.gain
-    assert "gain_calibration" not in json.loads(kept.with_suffix(".json").read_text())
+    assert load_checkpoint(kept).config.fusion_shift == 0.0
+    assert not {"gain_calibration", "fusion_calibration"} & set(json.loads(kept.with_suffix(".json").read_text()))

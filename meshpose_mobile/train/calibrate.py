@@ -1,4 +1,17 @@
-"""The heatmap gain chosen after training, on synthetic validation bodies (issue 22).
+"""Two decoding numbers chosen after training, on synthetic validation bodies (issue 22): Eq. 7's
+fusion shift and the heatmap gain.
+
+**The fusion shift.** Eq. 7 mixes each vertex's heatmap position p and regressed position r by its
+visibility w, which training fits as the probability that the vertex is seen. That is the right
+weight only if p is useless where the vertex is hidden. On meshpose_blaze it is not: r comes from
+one pooled 2 x 2 map and is about twice as far off as p even on the vertices inside the crop that
+the body hides (shipped weights, 160 validation bodies, in-crop error: p 13.6-24.7 px by framing,
+r 27.4-43.9, the fused mesh 13.9-29.5). So w is re-weighted once training is done: Eq. 7 uses
+sigmoid(logit + shift) instead of sigmoid(logit), where shift is the one of `FUSION_SHIFTS` with
+the lowest 2-D error over *every* vertex (`v2d_all_px`, the whole mesh, including the vertices
+outside the crop, which only r can place), among the shifts that do not raise the error over the
+vertices inside the crop (`v2d_px`). The `visibility` output keeps the trained probability (the
+trackers and overlays read it as one).
 
 Eq. 1 decodes each vertex as the expectation of softmax(gain * S) over the heatmap cells. A
 trained network makes its heatmaps sharper than its accuracy needs: on the shipped meshpose_blaze
@@ -12,10 +25,11 @@ once training is done: the lowest of `GAIN_FACTORS` times the training gain whos
 error on the validation stream stays within `GAIN_TOLERANCE` of the training gain's. Only
 synthetic validation bodies choose it; real photos never do.
 
-The gain lives in `ModelConfig`, so the chosen value travels in the checkpoint and reaches the
-deployment graph (folded into the heatmap convolution) and every artifact with nothing else to
-change. `benchmarks/calibrate_gain.py` applies it to a checkpoint, and `benchmarks/ship_blaze.py`
-to the weights it ships.
+Both live in `ModelConfig`, so the chosen values travel in the checkpoint and reach the deployment
+graph (the gain folded into the heatmap convolution, the shift one constant add) and every
+artifact with nothing else to change. The shift is chosen first, at the training gain, and the
+gain then on the shifted model. `benchmarks/calibrate_decode.py` applies both to a checkpoint, and
+`benchmarks/ship_blaze.py` to the weights it ships.
 """
 
 from __future__ import annotations
@@ -39,6 +53,30 @@ GAIN_FACTORS = (1.0, 0.7, 0.5, 0.4, 0.35, 0.3, 0.25, 0.2)
 # rises past 0.35x (18.47, then 18.61 at 0.3x and 19.62 at 0.2x); 0.5 % stops at the knee.
 GAIN_TOLERANCE = 0.005
 METRIC = "v2d_px"
+# Shifts of the visibility logit tried for Eq. 7's weight (0 first: Eq. 7 as trained). Natural-log
+# odds: +1.5 turns w = 0.5 into 0.82 and w = 0.1 into 0.33.
+FUSION_SHIFTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+FUSION_METRIC = "v2d_all_px"
+
+
+@dataclass(frozen=True)
+class FusionChoice:
+    """The chosen shift and what every candidate scored: (shift, `FUSION_METRIC`, `METRIC`)."""
+
+    shift: float
+    training_shift: float
+    bodies: int
+    scores: tuple[tuple[float, float, float], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fusion_shift": self.shift,
+            "training_shift": self.training_shift,
+            "rule": f"the shift with the lowest validation {FUSION_METRIC} among those whose {METRIC} is no higher "
+            "than the training shift's (meshpose_mobile/train/calibrate.py)",
+            "validation_bodies": self.bodies,
+            "scores": [{"fusion_shift": d, FUSION_METRIC: round(a, 4), METRIC: round(v, 4)} for d, a, v in self.scores],
+        }
 
 
 @dataclass(frozen=True)
@@ -68,6 +106,38 @@ def with_gain(model: MeshPose, gain: float) -> MeshPose:
     return model
 
 
+def with_fusion_shift(model: MeshPose, shift: float) -> MeshPose:
+    """`model` fusing with another shift (the same module: its forward reads the config)."""
+    model.config = dataclasses.replace(model.config, fusion_shift=float(shift))
+    return model
+
+
+@torch.no_grad()
+def choose_fusion_shift(
+    model: MeshPose,
+    bodies: Sequence[dict[str, Any]],
+    config: TrainConfig,
+    *,
+    shifts: Sequence[float] = FUSION_SHIFTS,
+) -> FusionChoice:
+    """Score `model` on `bodies` at each shift (added to its own); the model keeps its own shift."""
+    base = model.config.fusion_shift
+    collate = Collate(model.config, config.loss.silhouette_pad, silhouette=False)
+    scores = []
+    try:
+        for delta in shifts:
+            metrics = evaluate(
+                with_fusion_shift(model, base + delta), list(bodies), collate, config, torch.device("cpu")
+            )
+            scores.append((base + delta, float(metrics[FUSION_METRIC]), float(metrics[METRIC])))
+    finally:
+        with_fusion_shift(model, base)
+    reference = next((v for d, _, v in scores if d == base), scores[0][2])
+    allowed = [(a, d) for d, a, v in scores if v <= reference]
+    chosen = min(allowed)[1] if allowed else base
+    return FusionChoice(chosen, base, len(bodies), tuple(scores))
+
+
 @torch.no_grad()
 def choose_gain(
     model: MeshPose,
@@ -92,3 +162,33 @@ def choose_gain(
     within = [g for g, v in scores if v <= reference * (1.0 + tolerance)]
     chosen = min(within) if within else base
     return GainChoice(chosen, base, tolerance, len(bodies), tuple(scores))
+
+
+@dataclass(frozen=True)
+class DecodeCalibration:
+    """What `calibrate` chose; `records` is what a checkpoint's `extra` keeps of it."""
+
+    fusion: FusionChoice | None
+    gain: GainChoice | None
+
+    def records(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.fusion is not None:
+            out["fusion_calibration"] = self.fusion.to_dict()
+        if self.gain is not None:
+            out["gain_calibration"] = self.gain.to_dict()
+        return out
+
+
+def calibrate(
+    model: MeshPose, bodies: Sequence[dict[str, Any]], config: TrainConfig, *, fusion: bool = True, gain: bool = True
+) -> DecodeCalibration:
+    """Choose the fusion shift (at the training gain), then the gain (with that shift), and apply
+    both to `model`: the one sequence `calibrate_decode.py` and `ship_blaze.py` share."""
+    fused = choose_fusion_shift(model, bodies, config) if fusion else None
+    if fused is not None:
+        with_fusion_shift(model, fused.shift)
+    gained = choose_gain(model, bodies, config) if gain else None
+    if gained is not None:
+        with_gain(model, gained.gain)
+    return DecodeCalibration(fused, gained)
