@@ -100,6 +100,23 @@ class GainChoice:
         }
 
 
+def _score_each(
+    model: MeshPose, bodies: Sequence[dict[str, Any]], config: TrainConfig, name: str, values: Sequence[float]
+) -> list[dict[str, float]]:
+    """The validation metrics of `model` with its config's `name` set to each of `values` in turn;
+    the model keeps its own value (its forward reads the config, so nothing is rebuilt)."""
+    own = model.config
+    collate = Collate(own, config.loss.silhouette_pad, silhouette=False)
+    out = []
+    try:
+        for value in values:
+            model.config = dataclasses.replace(own, **{name: float(value)})
+            out.append(evaluate(model, list(bodies), collate, config, torch.device("cpu")))
+    finally:
+        model.config = own
+    return out
+
+
 def with_gain(model: MeshPose, gain: float) -> MeshPose:
     """`model` decoding with another gain (the same module: its forward reads the config)."""
     model.config = dataclasses.replace(model.config, gain=float(gain))
@@ -122,16 +139,9 @@ def choose_fusion_shift(
 ) -> FusionChoice:
     """Score `model` on `bodies` at each shift (added to its own); the model keeps its own shift."""
     base = model.config.fusion_shift
-    collate = Collate(model.config, config.loss.silhouette_pad, silhouette=False)
-    scores = []
-    try:
-        for delta in shifts:
-            metrics = evaluate(
-                with_fusion_shift(model, base + delta), list(bodies), collate, config, torch.device("cpu")
-            )
-            scores.append((base + delta, float(metrics[FUSION_METRIC]), float(metrics[METRIC])))
-    finally:
-        with_fusion_shift(model, base)
+    values = [base + delta for delta in shifts]
+    scored = _score_each(model, bodies, config, "fusion_shift", values)
+    scores = [(d, float(m[FUSION_METRIC]), float(m[METRIC])) for d, m in zip(values, scored, strict=True)]
     reference = next((v for d, _, v in scores if d == base), scores[0][2])
     allowed = [(a, d) for d, a, v in scores if v <= reference]
     chosen = min(allowed)[1] if allowed else base
@@ -149,15 +159,9 @@ def choose_gain(
 ) -> GainChoice:
     """Score `model` on `bodies` at each factor times its gain; the model keeps its own gain."""
     base = model.config.gain
-    collate = Collate(model.config, config.loss.silhouette_pad, silhouette=False)
-    scores = []
-    try:
-        for factor in factors:
-            gain = base * factor
-            metrics = evaluate(with_gain(model, gain), list(bodies), collate, config, torch.device("cpu"))
-            scores.append((gain, float(metrics[METRIC])))
-    finally:
-        with_gain(model, base)
+    values = [base * factor for factor in factors]
+    scored = _score_each(model, bodies, config, "gain", values)
+    scores = [(g, float(m[METRIC])) for g, m in zip(values, scored, strict=True)]
     reference = dict(scores).get(base, scores[0][1])
     within = [g for g, v in scores if v <= reference * (1.0 + tolerance)]
     chosen = min(within) if within else base
