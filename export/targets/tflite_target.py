@@ -154,8 +154,11 @@ class TfliteTarget(Target):
         # vertices the reference sees, parity.SEEN): fp32 0.0015 / 0.0005, fp16 0.93 / 0.64 (0.77 / 0.42
         # with the centred regression logits, deploy._centre_logits; 0.20 / 0.12 with the neck's
         # cancelling BatchNorm kept out of its weights, deploy._fold_batchnorm),
-        # int8_dynamic 59.3 / 24.8 and int8_full 72.8 / 55.9 (both fail): every budget holds for
-        # both shipped models, so none moved; the fp16 budget keeps xs's figure with headroom.
+        # int8_dynamic 59.3 / 24.8 and int8_full 72.8 / 55.9 (both fail). Its stage-5 weights
+        # (quantisation-aware, fusion shift 1.5, gain 3.5; shipped since): fp32 0.0006 / 0.0005,
+        # fp16 0.15 / 0.10, int8_dynamic 15.1 / 12.9, int8_full 41.2 / 34.6 (both still fail):
+        # every budget holds for both shipped models, so none moved; the fp16 budget keeps xs's
+        # figure with headroom.
         return {
             "fp32": Tolerance(max_px=0.02, p99_px=0.01, visibility=1e-4),
             "fp16": Tolerance(max_px=5.0, p99_px=2.0, visibility=5e-3),
