@@ -40,6 +40,7 @@ class Weights:
     model: MeshPose
     note: str
     source: str  # "shipped", "seeded" or "checkpoint"
+    path: Path | None = None  # the file the weights came from (None: seeded)
 
 
 def shipped_path(variant: str, weights_dir: Path | None = None) -> Path | None:
@@ -86,7 +87,7 @@ def choose_weights(
     if path is not None:
         info = shipped_info(path)
         model = load_checkpoint(path, variant=variant, topology=topology)
-        return Weights(model, describe(info, path), "shipped")
+        return Weights(model, describe(info, path), "shipped", path)
     why = "--seeded" if seeded else f"no shipped weights for {variant}"
     model = seeded_model(variant, seed=seed, topology=topology)
     return Weights(model, f"seeded untrained weights (seed {seed}; {why})", "seeded")

@@ -146,6 +146,7 @@ def _run(opts: ExportOptions) -> None:
 
 
 def _export(opts: ExportOptions, paths: ExportPaths) -> None:
+    from meshpose_export.convert.budgets import release_budgets
     from meshpose_export.convert.pipeline import plan_jobs, run_export, summary_table
     from meshpose_mobile.checkpoint import load_checkpoint
     from meshpose_mobile.crop import CropContract
@@ -173,9 +174,11 @@ def _export(opts: ExportOptions, paths: ExportPaths) -> None:
             strict_constants=True,
         )
         note = f"checkpoint {ckpt.name}"
+        weights_file: Path | None = ckpt
     else:
         chosen = choose_weights(opts.variant or DEFAULT_VARIANT, seeded=opts.seeded, seed=opts.seed, topology=topology)
         model, note = chosen.model, chosen.note
+        weights_file = chosen.path
         if chosen.source == "seeded":
             click.echo(
                 f"[{step}] exporting {model.config.variant} with SEEDED, UNTRAINED weights ({note}); "
@@ -199,6 +202,7 @@ def _export(opts: ExportOptions, paths: ExportPaths) -> None:
         license_text=opts.license_text,
         n_random=opts.random_inputs,
         log=lambda s: click.echo("    " + s.replace("\n", "\n    ")),
+        budgets=release_budgets(weights_file),
     )
     click.echo("")
     click.echo(summary_table(results))

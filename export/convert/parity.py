@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from meshpose_export.artifact import Artifact, Runner
+from meshpose_export.convert.budgets import ReleaseBudget, tighter
 from meshpose_export.targets.base import Check, StandIn, Target, Tolerance
 from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.crop import CropContract
@@ -34,6 +35,7 @@ VERTEX_OUTPUTS = ("vertices", "vertices_2d")
 # rounding (trained meshpose_blaze, CoreML fp16: 7.6 px on all vertices, the mesh itself 1.6 px).
 # The mesh, `vertices`, is judged on every vertex.
 SEEN = 0.5
+RELEASE = "release budget"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ class ParityReport:
     note: str = ""
     # "artifact" when the artifact itself ran, else what produced `stats` ("" = nothing ran).
     measured_by: str = "artifact"
+    # Where `tolerance` comes from: the target's budget for the precision, or a shipped file's
+    # release budget (export/convert/budgets.py), which can only be tighter.
+    tolerance_source: str = ""
 
     @property
     def passed(self) -> bool:
@@ -133,7 +138,8 @@ class ParityReport:
         s = self.stats["vertices"]
         verdict = "PASS" if self.passed else "FAIL"
         by = "" if self.measured_by in ("", "artifact") else f"; {self.measured_by}"
-        return f"{verdict} max {s.max:.4f} px, p99 {s.p99:.4f} px (tol {self.tolerance.max_px} px{by})"
+        release = ", release budget" if self.tolerance_source.startswith(RELEASE) else ""
+        return f"{verdict} max {s.max:.4f} px, p99 {s.p99:.4f} px (tol {self.tolerance.max_px} px{release}{by})"
 
     def table(self) -> str:
         lines = [f"parity {self.target}/{self.precision}: {self.verdict()}"]
@@ -178,20 +184,31 @@ def compare(
 
 
 def check(
-    target: Target, artifact: Artifact, graph: MeshPoseDeploy, reference: Runner, inputs: list[ParityInput]
+    target: Target,
+    artifact: Artifact,
+    graph: MeshPoseDeploy,
+    reference: Runner,
+    inputs: list[ParityInput],
+    release: ReleaseBudget | None = None,
 ) -> ParityReport:
     """`compare` with what the target adds: its static checks of the file (`verify`, against
     `graph`, the form the artifact was made from), its stand-in where the artifact cannot run here,
-    and its tolerance for the artifact's precision."""
+    and its tolerance for the artifact's precision, tightened by `release` when the weights are a
+    shipped file with a release budget (`budgets.release_budgets`)."""
     stand_in = None if artifact.can_run else target.stand_in(artifact, graph)
-    return compare(
+    report = compare(
         reference,
         artifact,
         inputs,
-        target.tolerance(artifact.precision),
+        tighter(target.tolerance(artifact.precision), release),
         checks=target.verify(artifact, graph),
         stand_in=stand_in,
     )
+    if release is not None:
+        report.tolerance_source = f"{RELEASE} of {release.source}; measured then: {release.measured}"
+    else:
+        report.tolerance_source = f"the {target.name} target's {artifact.precision} budget (any weights)"
+    return report
 
 
 def _within(report: ParityReport, tolerance: Tolerance) -> bool:

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 import psutil
 
 from meshpose_export import __version__
+from meshpose_export.convert.budgets import ReleaseBudget
 from meshpose_export.convert.parity import ParityReport, check, parity_inputs
 from meshpose_export.reference import reference_artifact
 from meshpose_export.runtime.people import tracking_defaults
@@ -214,8 +215,13 @@ def run_export(
     license_text: str = "",
     n_random: int = 4,
     log: Log = print,
+    budgets: Mapping[str, ReleaseBudget] | None = None,
 ) -> list[ExportResult]:
-    """Export every job, check its parity, write artifact + sidecar + report into `out_dir`."""
+    """Export every job, check its parity, write artifact + sidecar + report into `out_dir`.
+
+    `budgets` ("target/precision" -> limit): the release budgets of the weights being exported,
+    when they are a shipped file (`budgets.release_budgets`); each only tightens its target's."""
+    budgets = budgets or {}
     out_dir = Path(out_dir)
     check_output_dir(out_dir)
     for stale in sweep_stale_staging(out_dir):
@@ -253,7 +259,7 @@ def run_export(
             sidecar = Sidecar.build(graph, target, precision, contract, name, weights_note, tracking=tracking)
             with _one_line_errors(f"{target.name}/{precision} artifact could not be loaded back"):
                 artifact = target.open(tmp_artifact, sidecar=sidecar)
-                report = check(target, artifact, graph, ref_runner, inputs)
+                report = check(target, artifact, graph, ref_runner, inputs, budgets.get(f"{target.name}/{precision}"))
             log(report.table())
             # Sidecar and report are named after the whole artifact name (targets share stems:
             # meshpose_xs_fp16.tflite and meshpose_xs_fp16.mlpackage), so apps find the sidecar

@@ -1,0 +1,90 @@
+"""Release budgets: tighter parity limits for the exact weights files the project ships.
+
+A target's tolerance (`Target.tolerance`) has to hold for any weights a user converts, so it is
+set by the most sensitive trained network measured (meshpose_xs: float16 moves its mesh 3.5 px,
+because one grey level of input moves it 100 px). A shipped file is known: its float16 error was
+measured when it shipped, so a converter change that made it several times worse would still pass
+the generic budget unnoticed. Here each shipped file, named by the SHA-256 of its bytes, gets the
+limits its release measurement supports, with the figures and where they came from; a different
+file (a user's checkpoint, the next shipped weights before this table is updated) gets none and
+is judged by the target's budget alone. `tests/test_budgets.py` fails when a shipped file changes
+without this table following.
+
+Budgets only ever tighten: `parity.check` takes the smaller of the two limits, field by field.
+Each is the release figure with at least 2x headroom (other CPUs' float16 and summation kernels
+move these numbers by a fraction of that; docs/design.md, "Golden files across CPUs"), never a
+last-bit fit to one machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshpose_export.targets.base import Tolerance
+
+
+@dataclass(frozen=True)
+class ReleaseBudget:
+    """A parity limit for one shipped file at one target and precision, with its evidence."""
+
+    tolerance: Tolerance
+    measured: str  # the release figures, worst of vertices / vertices_2d, max / p99 px
+    source: str  # the file and the run that measured them
+
+
+_BLAZE_STAGE5 = (
+    "meshpose_blaze_synth.pt (stage 5, shipped 2026-12-05): meshpose-export --precision all, "
+    "2-core AMD EPYC, this project's pins"
+)
+
+# SHA-256 of the shipped file -> {"target/precision": budget}.
+# Only where the release figure with 2x headroom is under the target's budget: CoreML w8 measured
+# 5.55 / 3.10 px there, so its 8 / 4 px budget stays; the failing int8 and palettised forms and the
+# float32 ones (already at converter-bug level) have no entry. meshpose_xs_synth.pt has none: its
+# float16 figures (3.49 / 1.21 px) set the targets' 5 / 2 px budgets in the first place.
+RELEASE_BUDGETS: dict[str, dict[str, ReleaseBudget]] = {
+    "d7fadc3d27732bac2719ff4d7e6fe66e8e4ca65e816f1cb7a3d77338ffe49ae3": {
+        # Issue 22's float16 aim is 0.5 px max; this file meets it on TFLite, so that is the budget.
+        "tflite/fp16": ReleaseBudget(
+            Tolerance(max_px=0.5, p99_px=0.3, visibility=1e-3),
+            "vertices 0.154 / 0.098 px, vertices_2d 0.119 / 0.057 px, visibility 1.2e-4",
+            _BLAZE_STAGE5,
+        ),
+        # Executed by the MIL interpreter (each op rounded to float16); Core ML's own float16
+        # kernels are not measured here, so the budget is the interpreter's figure with headroom.
+        "coreml/fp16": ReleaseBudget(
+            Tolerance(max_px=2.0, p99_px=1.5, visibility=5e-3),
+            "vertices 0.955 / 0.668 px, vertices_2d 0.685 / 0.368 px, visibility 2.4e-3",
+            _BLAZE_STAGE5,
+        ),
+    },
+}
+
+
+def release_budgets(weights: Path | None) -> dict[str, ReleaseBudget]:
+    """The budgets of the weights file at `weights` ({} for a file this table does not know)."""
+    if weights is None or not weights.is_file():
+        return {}
+    return dict(RELEASE_BUDGETS.get(file_sha256(weights), {}))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tighter(generic: Tolerance, budget: ReleaseBudget | None) -> Tolerance:
+    """The smaller limit of each field: a release budget can only tighten the target's."""
+    if budget is None:
+        return generic
+    b = budget.tolerance
+    return Tolerance(
+        max_px=min(generic.max_px, b.max_px),
+        p99_px=min(generic.p99_px, b.p99_px),
+        visibility=min(generic.visibility, b.visibility),
+    )
