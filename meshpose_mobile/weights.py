@@ -68,9 +68,24 @@ def describe(info: dict[str, Any], path: Path) -> str:
     parts = [f"shipped trained weights {path.name}", str(info.get("trained_on", "trained"))]
     if "step" in info:
         parts.append(f"step {info['step']}")
-    if "v2d_px" in metrics:
+    shipped = _as_shipped(info)
+    if shipped:
+        parts.append(shipped)
+    elif "v2d_px" in metrics:
         parts.append(f"val 2-D vertex error {metrics['v2d_px']:.1f} px")
     return "; ".join(parts)
+
+
+def _as_shipped(info: dict[str, Any]) -> str:
+    """The validation error of the file as it decodes, where the record has it: the trainer's
+    last evaluation ran at the training gain and shift, which a calibrated file no longer uses."""
+    gained = info.get("gain_calibration", {})
+    score = next((s for s in gained.get("scores", []) if s.get("gain") == gained.get("gain")), None)
+    if score is None or "v2d_px" not in score:
+        return ""
+    shift = info.get("fusion_calibration", {}).get("fusion_shift")
+    decode = f"gain {gained['gain']:g}" + (f", fusion shift {shift:g}" if shift is not None else "")
+    return f"val 2-D vertex error {score['v2d_px']:.1f} px ({gained.get('validation_bodies', '?')} bodies, {decode})"
 
 
 def choose_weights(

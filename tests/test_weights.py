@@ -44,6 +44,22 @@ def test_shipped_file_is_fp16_with_its_record(shipped_tiny: Path, tiny_model) ->
     assert float((a - b).abs().max()) < 0.5
 
 
+def test_description_gives_the_error_of_the_file_as_it_decodes() -> None:
+    """A calibrated file's trainer metrics were taken at the training gain and shift; the note
+    sidecars and logs carry quotes the calibrated score instead, and says which decode it is."""
+    plain = weights.describe(INFO, Path("x.pt"))
+    assert plain.endswith("step 7; val 2-D vertex error 3.2 px")
+    calibrated = {
+        **INFO,
+        "gain_calibration": {"gain": 3.5, "validation_bodies": 160, "scores": [{"gain": 10.0, "v2d_px": 3.4},
+                                                                              {"gain": 3.5, "v2d_px": 2.96}]},
+        "fusion_calibration": {"fusion_shift": 1.5},
+    }  # fmt: skip
+    assert weights.describe(calibrated, Path("x.pt")).endswith(
+        "val 2-D vertex error 3.0 px (160 bodies, gain 3.5, fusion shift 1.5)"
+    )
+
+
 def test_choose_prefers_shipped_and_seeded_flag_overrides(shipped_tiny: Path) -> None:
     chosen = choose_weights("meshpose_tiny")
     assert chosen.source == "shipped"
