@@ -74,6 +74,12 @@ class LossWeights:
     # paper term.
     weight_consistency: float = 0.0
     weight_noise_levels: int = 127
+    # `vertex` on the regressed positions r alone (every vertex, depth centred), beside the fused
+    # mesh's. Why: Eq. 7 reaches r through (1 - w), so the fused loss hardly trains r where the
+    # vertex is seen, and r, which alone places hidden and out-of-crop vertices (and z), stayed
+    # about twice as far off as the heatmap positions (docs/design.md, "Eq. 7's fusion shift").
+    # Not a paper term; 0 keeps the paper's loss.
+    regressed: float = 0.0
     # Eq. 5 target: 'barycentric' (the paper) or 'nearest' (one-hot ablation, Table 1b).
     bary_target: str = "barycentric"
     # Softness of the rasteriser in crop pixels: half a heatmap cell, so coverage changes smoothly
@@ -444,7 +450,8 @@ def total_loss(
     """Eq. 20: ``sum_i lambda_i L_i`` over the terms this batch supervises.
 
     outputs: a `MeshPoseOutput`. Returns the weighted total and the unweighted value of every term
-    that ran (keys: bary, uvc, visibility, silhouette, vertex, edge, normal, joint_2d, joint_3d, foreground).
+    that ran (keys: bary, uvc, visibility, silhouette, vertex, regressed, edge, normal, joint_2d, joint_3d,
+    foreground).
     Each term is a ``mean`` over the labelled items of the batch.
     """
     t = targets
@@ -519,6 +526,8 @@ def total_loss(
         per_sample = gt_mask if gt_mask.ndim == 1 else gt_mask.amax(dim=1)
         if weights.vertex > 0:
             terms["vertex"] = vertex_loss(vertices, gt, gt_mask)
+        if weights.regressed > 0 and "regressed" in outputs:
+            terms["regressed"] = vertex_loss(outputs["regressed"], gt, gt_mask)
         if weights.edge > 0:
             terms["edge"] = edge_loss(vertices, gt, torch.as_tensor(_edges(topology), device=device), per_sample)
         if weights.normal > 0:

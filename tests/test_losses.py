@@ -340,6 +340,28 @@ def test_total_loss_sums_the_weighted_terms_present() -> None:
     assert outputs["heatmaps"].grad is not None and outputs["vertices"].grad is not None
 
 
+def test_regressed_term_trains_r_where_the_fused_mesh_cannot() -> None:
+    """Where a vertex is seen (w = 1), Eq. 7's mesh takes x and y from p alone, so the fused
+    vertex loss gives r's x and y no gradient; the `regressed` term does."""
+    topo, cfg = _square_topology(), CFG.replace(num_vertices=4)
+    targets = {k: _targets()[k] for k in ("vertices", "vertices_mask")}
+    torch.manual_seed(1)
+    r = (torch.rand(2, 4, 3) * 16).requires_grad_()
+    p2d, w = torch.rand(2, 4, 2) * 16, torch.ones(2, 4, 1)
+    fused = torch.cat([w * p2d + (1 - w) * r[..., :2], r[..., 2:]], dim=-1)
+    outputs = {**_outputs(), "vertices_2d": p2d, "regressed": r, "vertices": fused}
+    _, terms = total_loss(outputs, targets, topo, LossWeights(), cfg)
+    assert "regressed" not in terms  # off by default: the paper's loss
+    (grad,) = torch.autograd.grad(terms["vertex"], r)
+    assert grad[..., :2].abs().max() == 0.0
+    _, terms = total_loss(outputs, targets, topo, LossWeights(regressed=0.05), cfg)
+    expected = vertex_loss(r, targets["vertices"], targets["vertices_mask"])
+    assert terms["regressed"].item() == pytest.approx(expected.item())
+    (grad,) = torch.autograd.grad(terms["regressed"], r)
+    assert grad[..., :2].abs().min() > 0.0
+    assert LossWeights.from_dict({"regressed": 0.05}).regressed == 0.05
+
+
 def test_total_loss_skips_absent_targets_and_zero_weights() -> None:
     topo, cfg = _square_topology(), CFG.replace(num_vertices=4)
     targets = {k: v for k, v in _targets().items() if k.startswith("dp_")}
