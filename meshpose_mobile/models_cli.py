@@ -33,6 +33,7 @@ from meshpose_mobile.paths import (
     MODELS_ENV,
     ModelFile,
     ModelNotFoundError,
+    file_sha256,
     find_model_file,
     models_dir,
     out_dir_or_nothing,
@@ -71,7 +72,7 @@ def sha256(data: bytes) -> str:
 def is_current(path: Path, model: ModelFile) -> bool:
     """`path` holds exactly the released file (a damaged or different copy is fetched again)."""
     try:
-        return path.is_file() and path.stat().st_size == model.size and sha256(path.read_bytes()) == model.sha256
+        return path.is_file() and path.stat().st_size == model.size and file_sha256(path) == model.sha256
     except OSError:
         return False
 

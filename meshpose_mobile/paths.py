@@ -10,6 +10,7 @@ work, and OS errors met while writing become one line naming the file and the fi
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -154,6 +155,15 @@ class ModelFile:
     checkout_path: str  # where `make setup` unzips it, relative to the checkout root
     sha256: str  # of the file as shipped in mediapipe 0.10.21 (checked by `meshpose-models fetch`)
     size: int
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks (weights files run to hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 MODEL_FILES: dict[str, ModelFile] = {

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from meshpose_export.convert.budgets import RELEASE_BUDGETS, ReleaseBudget, file_sha256, release_budgets, tighter
+from meshpose_export.convert.budgets import RELEASE_BUDGETS, ReleaseBudget, release_budgets, tighter
 from meshpose_export.convert.pipeline import Job, run_export
 from meshpose_export.targets.base import Tolerance, get_target
+from meshpose_mobile.paths import file_sha256
 from meshpose_mobile.weights import SHIPPED, shipped_path
 
 

@@ -18,11 +18,11 @@ last-bit fit to one machine.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from meshpose_export.targets.base import Tolerance
+from meshpose_mobile.paths import file_sha256
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,6 @@ def release_budgets(weights: Path | None) -> dict[str, ReleaseBudget]:
     if weights is None or not weights.is_file():
         return {}
     return dict(RELEASE_BUDGETS.get(file_sha256(weights), {}))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tighter(generic: Tolerance, budget: ReleaseBudget | None) -> Tolerance:

@@ -25,7 +25,6 @@ Mapping of the op set (TFLite NHWC -> PyTorch NCHW):
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -558,10 +557,6 @@ def import_tflite(path: str | Path) -> OrderedDict[str, Tensor]:
     return state
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def blazepose_weights_path(tflite: str | Path | None = None) -> Path:
     """The imported weights of BlazePose GHUM full, derived from its .tflite on first use.
 
@@ -570,11 +565,11 @@ def blazepose_weights_path(tflite: str | Path | None = None) -> Path:
     that carries the file's SHA-256, written atomically (temp file, then rename).
     """
     from meshpose_mobile.atomic import torch_save_atomic
-    from meshpose_mobile.paths import FETCH_COMMAND, MODEL_FILES, find_model_file, models_dir
+    from meshpose_mobile.paths import FETCH_COMMAND, MODEL_FILES, file_sha256, find_model_file, models_dir
 
     src = Path(tflite) if tflite is not None else find_model_file(TFLITE_NAME)
     try:
-        digest = _sha256(src)
+        digest = file_sha256(src)
     except OSError as err:
         raise ModelFileError(f"cannot read {src} ({err.strerror or err}); run `{FETCH_COMMAND}`") from None
     path = models_dir() / "derived" / f"blazepose_full-v{CACHE_FORMAT}-{digest[:16]}.pt"
