@@ -243,6 +243,35 @@ def test_meshpose_blaze_shapes_and_costs() -> None:
     assert "meshpose_blaze" in [r["variant"] for r in parameter_rows()]
 
 
+def test_head_ablation_options_build_train_config_and_refuse_bad_values() -> None:
+    """The probe-head form of the ablation in docs/training.md (stride 4, one full 3x3 neck
+    convolution) comes from a train config's [model] table; the shipped form keeps its keys."""
+    from meshpose_mobile.registry import create_model
+    from meshpose_mobile.train.config import TrainConfig
+    from meshpose_mobile.train.loop import _build_model
+
+    shipped = create_model("meshpose_blaze")
+    assert {k for k in shipped.state_dict() if k.startswith("backbone.neck.")} >= {
+        "backbone.neck.down.conv.weight",
+        "backbone.neck.proj.conv.weight",
+    }
+    kwargs = {"out_channels": 64, "dense_stride": 4, "neck": "conv"}
+    config = TrainConfig(variant="meshpose_blaze", model={"heatmap_stride": 4, "backbone_kwargs": kwargs})
+    model = _build_model(config).eval()
+    assert model.backbone.out_stride == 4 and model.backbone.neck.down.conv.groups == 1
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 256, 256) * 255)
+        deployed = model.deploy()(torch.rand(1, 3, 256, 256) * 255)
+    assert out["heatmaps"].shape == (1, 615, 64, 64)
+    assert deployed[0].shape == (1, 615, 3)
+    with pytest.raises(ConfigError, match="heatmap_stride=4"):
+        create_model("meshpose_blaze", backbone_kwargs=kwargs)  # heatmaps left at stride 8
+    with pytest.raises(ConfigError, match="dense_stride must be 4 or 8"):
+        create_model("meshpose_blaze", backbone_kwargs={"dense_stride": 16})
+    with pytest.raises(ConfigError, match="neck must be"):
+        create_model("meshpose_blaze", backbone_kwargs={"neck": "wide"})
+
+
 def test_seeded_keeps_imported_encoder_and_checkpoint_roundtrip(tflite: Path, tmp_path: Path) -> None:
     from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
     from meshpose_mobile.seeded import seeded_model

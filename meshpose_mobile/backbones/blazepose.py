@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from meshpose_mobile.backbones.decoder import ConvBNReLU
 from meshpose_mobile.backbones.registry import register_backbone
-from meshpose_mobile.errors import ModelFileError
+from meshpose_mobile.errors import ConfigError, ModelFileError
 
 TFLITE_NAME = "pose_landmark_full.tflite"
 INPUT_SIZE = 256
@@ -614,28 +614,39 @@ def imported_blazepose(tflite: str | Path | None = None) -> BlazePoseNet:
 
 class BlazePoseBackbone(nn.Module):
     """BlazePose GHUM full's encoder for MeshPose: (B, 3, 256, 256) in [0, 1] ->
-    (dense (B, out_channels, 32, 32), deep (B, 288, 2, 2)).
+    (dense (B, out_channels, 256 / dense_stride, ...), deep (B, 288, 2, 2)).
 
-    The dense map is the encoder's 64x64x48 decoder output taken to stride 8 by a depthwise 3x3
-    (stride 2) and a 1x1 projection: the 615 heatmaps at 64x64 would cost 121 M MACs in their
-    1x1 convolution alone plus a softmax over 2.5 M cells, more than the 1.3x budget against
-    BlazePose full leaves (docs/design.md). The deep map feeds the regression and visibility branch.
+    The shipped form (`dense_stride = 8`, `neck = "depthwise"`) takes the encoder's 64x64x48
+    decoder output to stride 8 by a depthwise 3x3 (stride 2) and a 1x1 projection: the 615
+    heatmaps at 64x64 would cost 121 M MACs in their 1x1 convolution alone plus a softmax over
+    2.5 M cells, more than the 1.3x budget against BlazePose full leaves (docs/design.md).
+    `dense_stride = 4` keeps the decoder's own resolution and `neck = "conv"` reads it through one
+    full 3x3 convolution (48 -> out_channels), the issue-22 probe head's form: options for the
+    head ablation in docs/training.md, not the shipped model. The deep map feeds the regression
+    and visibility branch.
     """
 
-    out_stride = 8
     input_divisor = 128  # the encoder halves its input seven times
     regression_channels = DEEP_CHANNELS
 
-    def __init__(self, out_channels: int = 96) -> None:
+    def __init__(self, out_channels: int = 96, dense_stride: int = 8, neck: str = "depthwise") -> None:
         super().__init__()
+        if dense_stride not in (4, 8):
+            raise ConfigError(f"backbone_kwargs.dense_stride must be 4 or 8, got {dense_stride}")
+        if neck not in ("depthwise", "conv"):
+            raise ConfigError(f"backbone_kwargs.neck must be 'depthwise' or 'conv', got {neck!r}")
         self.out_channels = out_channels
+        self.out_stride = dense_stride
         self.encoder = BlazePoseNet((DENSE, DEEP))
-        self.neck = nn.Sequential(
-            OrderedDict(
-                down=ConvBNReLU(DENSE_CHANNELS, DENSE_CHANNELS, 3, stride=2, groups=DENSE_CHANNELS, relu6=True),
+        step = dense_stride // 4
+        if neck == "depthwise":
+            layers = OrderedDict(
+                down=ConvBNReLU(DENSE_CHANNELS, DENSE_CHANNELS, 3, stride=step, groups=DENSE_CHANNELS, relu6=True),
                 proj=ConvBNReLU(DENSE_CHANNELS, out_channels, 1),
             )
-        )
+        else:
+            layers = OrderedDict(down=ConvBNReLU(DENSE_CHANNELS, out_channels, 3, stride=step))
+        self.neck = nn.Sequential(layers)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         dense, deep = self.encoder(x)
@@ -653,5 +664,5 @@ class BlazePoseBackbone(nn.Module):
 
 
 @register_backbone("blazepose_full")
-def blazepose_full(out_channels: int = 96) -> BlazePoseBackbone:
-    return BlazePoseBackbone(out_channels=out_channels)
+def blazepose_full(out_channels: int = 96, dense_stride: int = 8, neck: str = "depthwise") -> BlazePoseBackbone:
+    return BlazePoseBackbone(out_channels=out_channels, dense_stride=dense_stride, neck=neck)
