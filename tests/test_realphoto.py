@@ -239,3 +239,44 @@ def test_peer_sure_summary_keeps_the_people_blazepose_is_sure_of() -> None:
     table = markdown_table(report)
     assert "| p | 1 | 0, 0, 1, 1 | 0.50 / 0.45 |" in table
     assert "| mean where BlazePose is sure | 2 / 1 | | >= 0.5 | 0.75 |" in table
+
+
+def test_heatmap_positions_come_from_the_graph_for_checkpoints_and_artifacts(tmp_path: Path, tiny_ckpt: Path) -> None:
+    """`--positions heatmap` scores the graph's own `vertices_2d` output, in PyTorch and in an
+    exported file alike; `both` puts the two column groups side by side and names them."""
+    import torch
+
+    from meshpose_export.cli.export_cli import main as export_main
+    from meshpose_export.runtime.predict import PredictError, Predictor
+    from meshpose_mobile.checkpoint import load_checkpoint
+
+    image = np.random.default_rng(0).integers(0, 256, (300, 220, 3), dtype=np.uint8)
+    box = (20.0, 30.0, 150.0, 240.0)
+    predictor = Predictor.load(tiny_ckpt)
+    fused = predictor.predict(image, box)
+    heat = predictor.predict(image, box, positions="heatmap")
+    crop, _ = predictor.contract.crop(image, box)
+    with torch.no_grad():
+        out = load_checkpoint(tiny_ckpt).eval()(torch.from_numpy(crop.transpose(2, 0, 1)[None].astype(np.float32)))
+    np.testing.assert_allclose(heat.crop_xyz_lp[:, :2], out["vertices_2d"][0].double().numpy(), atol=1e-3)
+    np.testing.assert_array_equal(heat.crop_xyz_lp[:, 2], fused.crop_xyz_lp[:, 2])  # depth stays regressed
+    assert np.abs(heat.crop_xyz_lp[:, :2] - fused.crop_xyz_lp[:, :2]).max() > 1.0  # the tiny heads differ
+    with pytest.raises(PredictError, match="positions 'hm'"):
+        predictor.predict(image, box, positions="hm")
+
+    arts = tmp_path / "arts"
+    result = CliRunner().invoke(export_main, ["--ckpt", str(tiny_ckpt), "--target", "onnx", "--out", str(arts)])
+    assert result.exit_code == 0, result.output
+    (onnx,) = arts.glob("*.onnx")
+    on_file = Predictor.load(onnx).predict(image, box, positions="heatmap")
+    # ONNX fp32 against PyTorch: within the target's parity budget (0.01 px, export/targets/onnx_target.py).
+    assert np.abs(on_file.crop_xyz_lp[:, :2] - heat.crop_xyz_lp[:, :2]).max() < 0.01
+
+    out_dir = tmp_path / "res"
+    args = ["--model", str(tiny_ckpt), "--positions", "both", "--photos", "astronaut", "--out", str(out_dir)]
+    result = _invoke([*args, "--no-pictures"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out_dir / "realphoto.json").read_text())
+    labels = [(m["label"], m["positions"]) for m in report["models"]]
+    assert labels == [("meshpose_tiny", "fused"), ("meshpose_tiny, heatmap p", "heatmap")]
+    assert "Heatmap positions only (meshpose_tiny, heatmap p)" in (out_dir / "realphoto.md").read_text()

@@ -39,6 +39,7 @@ class RealPhotoOptions:
     detector_path: str | None
     topology: str | None
     box_scale: float | None
+    positions: str
 
 
 def _model_help() -> str:
@@ -80,6 +81,14 @@ def _model_help() -> str:
 @click.option("--detector", "detector_path", default=None, help="Person detector .tflite for --boxes detector.")
 @click.option("--topology", default=None, help="Topology .npz of the models (default: the packaged one).")
 @click.option("--box-scale", type=float, default=None, help="Override the crop contract's box scale.")
+@click.option(
+    "--positions",
+    type=click.Choice(["fused", "heatmap", "both"]),
+    default="fused",
+    show_default=True,
+    help="Score the vertices apps get (fused: Eq. 7), the heatmap estimates alone (heatmap), or both side by "
+    "side: which of the model's two 2-D estimates its errors come from.",
+)
 def main(opts: RealPhotoOptions) -> None:
     """Compare models' meshes with BlazePose GHUM full on people in real photos shipped by installed packages."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -142,10 +151,14 @@ def _evaluate(opts: RealPhotoOptions, out: Path, pictures: Path | None, names: l
     for i, value in enumerate(opts.models):
         predictor = Predictor.load(_resolve_model(value), box_scale=opts.box_scale, topology=topo)
         label = opts.labels[i] if opts.labels else predictor.info.variant
-        specs.append(ModelSpec(label, predictor, topo))
+        if opts.positions != "heatmap":
+            specs.append(ModelSpec(label, predictor, topo))
+        if opts.positions != "fused":
+            heat = f"{label}, heatmap p" if opts.positions == "both" else label
+            specs.append(ModelSpec(heat, predictor, topo, "heatmap"))
     seen = [s.label for s in specs]
     if len(set(seen)) != len(seen):
-        specs = [ModelSpec(f"{s.label} ({Path(s.predictor.info.path).name})", s.predictor, s.topology) for s in specs]
+        specs = [dataclasses.replace(s, label=f"{s.label} ({Path(s.predictor.info.path).name})") for s in specs]
         if len({s.label for s in specs}) != len(specs):
             raise RealPhotoError("two --model values name the same file; pass each model once, or set --label")
     peer = BlazePoseFull(user_path(opts.peer_path, "--peer"))

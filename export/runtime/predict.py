@@ -98,6 +98,11 @@ class Prediction:
         }
 
 
+# Which 2-D estimate `Predictor.predict` places the vertices at: Eq. 7's fusion (what the app and
+# every artifact's `vertices` output use) or the heatmap estimate alone.
+POSITIONS = ("fused", "heatmap")
+
+
 class Predictor:
     """A runner plus the crop contract it expects; `load` builds one from any model file."""
 
@@ -153,8 +158,16 @@ class Predictor:
             up = load_upsampler(up, released_constants)
         return cls(runner, contract, info, faces=faces, upsampler=up)
 
-    def predict(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None) -> Prediction:
-        """HxWx3 RGB photo (uint8, or float 0..255) -> mesh in image pixels."""
+    def predict(
+        self, image: np.ndarray, box: tuple[float, float, float, float] | None = None, *, positions: str = "fused"
+    ) -> Prediction:
+        """HxWx3 RGB photo (uint8, or float 0..255) -> mesh in image pixels.
+
+        `positions="heatmap"` puts every vertex at its VertexPose heatmap estimate (the graph's
+        `vertices_2d`) instead of Eq. 7's fusion with the regressed position: a diagnostic that says
+        which of the two estimates a wrong mesh comes from (meshpose-eval-real --positions)."""
+        if positions not in POSITIONS:
+            raise PredictError(f"positions {positions!r} is not one of {', '.join(POSITIONS)}")
         img = np.asarray(image)
         if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 1:
             raise PredictError(f"image must be H x W x 3 RGB, got shape {img.shape}; convert it to RGB")
@@ -169,6 +182,9 @@ class Predictor:
         outs = self.runner(chw)
         k = self.info.num_vertices
         verts = np.asarray(outs["vertices"], dtype=np.float64).reshape(k, 3)
+        if positions == "heatmap":
+            verts = verts.copy()
+            verts[:, :2] = np.asarray(outs["vertices_2d"], dtype=np.float64).reshape(k, 2)
         vis = np.asarray(outs["visibility"], dtype=np.float64).reshape(k)
         hp = None
         if self.upsampler is not None:

@@ -402,7 +402,7 @@ def person_metrics(joints: np.ndarray, peer: PeerResult, box: Box, silhouette: n
 class Evaluator:
     """One model against the peer on given people; `coco` and `faces` come from the topology."""
 
-    def __init__(self, predictor: Predictor, topology: Topology, label: str) -> None:
+    def __init__(self, predictor: Predictor, topology: Topology, label: str, positions: str = "fused") -> None:
         if topology.coco_regressor is None:
             raise RealPhotoError(
                 f"topology {topology.name!r} has no COCO regressor, so the mesh has no joints to compare; "
@@ -412,12 +412,13 @@ class Evaluator:
         self.regressor = np.asarray(topology.coco_regressor, np.float64)
         self.faces = topology.faces if topology.faces is not None else predictor.faces
         self.label = label
+        self.positions = positions
 
     def person(
         self, image: np.ndarray, photo: str, person: int, box: Box, box_source: str, peer: BlazePoseFull,
         peer_cache: dict[tuple[str, int], PeerResult],
     ) -> PersonResult:  # fmt: skip
-        pred = self.predictor.predict(image, box)
+        pred = self.predictor.predict(image, box, positions=self.positions)
         key = (photo, person)
         square = peer_box(pred, self.predictor.contract)
         cached = peer_cache.get(key)
@@ -509,6 +510,13 @@ def markdown_table(report: dict[str, Any]) -> str:
         "disowns its landmarks).",
         f"Rule: {RULE}.",
     ]
+    heatmap_only = [m["label"] for m in report.get("models", []) if m.get("positions") == "heatmap"]
+    if heatmap_only:
+        notes.append(
+            "Heatmap positions only (" + ", ".join(heatmap_only) + "): every vertex at its VertexPose heatmap "
+            "estimate instead of Eq. 7's fusion with the regressed position, a diagnostic; apps and artifacts "
+            "use the fused positions."
+        )
     pictures = [f"[{e['name']}]({e['picture']})" for e in report.get("photos", []) if e.get("picture")]
     if pictures:
         notes.append("Pictures: " + ", ".join(pictures) + ".")
@@ -606,6 +614,7 @@ class ModelSpec:
     label: str
     predictor: Predictor
     topology: Topology
+    positions: str = "fused"  # predict.POSITIONS: "heatmap" scores the heatmap estimate alone
 
 
 def evaluate(
@@ -623,7 +632,7 @@ def evaluate(
 
     A photo outside the venv that is not found is skipped (listed in the report) unless `explicit`
     (the user named it), then it is an error."""
-    evaluators = [Evaluator(m.predictor, m.topology, m.label) for m in models]
+    evaluators = [Evaluator(m.predictor, m.topology, m.label, m.positions) for m in models]
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     used: list[dict[str, Any]] = []
@@ -682,7 +691,10 @@ def evaluate(
             "pck@0.1_visible": "PCK@0.1 over the joints BlazePose marks visible (> 0.5)",
             "iou": "mesh faces filled in 2-D vs BlazePose segmentation > 0.5, image pixels",
         },
-        "models": [{"label": m.label, **m.predictor.info.to_dict(), "topology": m.topology.name} for m in models],
+        "models": [
+            {"label": m.label, **m.predictor.info.to_dict(), "topology": m.topology.name, "positions": m.positions}
+            for m in models
+        ],
         "photos": used,
         "skipped": skipped,
         "num_people": len(rows),
