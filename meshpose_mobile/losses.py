@@ -80,6 +80,11 @@ class LossWeights:
     # about twice as far off as the heatmap positions (docs/design.md, "Eq. 7's fusion shift").
     # Not a paper term; 0 keeps the paper's loss.
     regressed: float = 0.0
+    # Relative squared distance of the imported encoder's maps from the imported network's own on
+    # the same crops, while it fine-tunes (meshpose_mobile/train/feature_keep.py; the trainer adds
+    # it). Why: fine-tuning on synthetic bodies moved meshpose_blaze's heatmap positions away from
+    # BlazePose's on real photos (PCK@0.2 0.83-0.86 frozen, 0.72-0.74 fine-tuned). Not a paper term.
+    feature_keep: float = 0.0
     # Eq. 5 target: 'barycentric' (the paper) or 'nearest' (one-hot ablation, Table 1b).
     bary_target: str = "barycentric"
     # Softness of the rasteriser in crop pixels: half a heatmap cell, so coverage changes smoothly
@@ -102,6 +107,8 @@ class LossWeights:
         "foreground",
         "consistency",
         "weight_consistency",
+        "regressed",
+        "feature_keep",
     )
 
     def __post_init__(self) -> None:

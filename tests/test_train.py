@@ -307,6 +307,44 @@ def test_encoder_rate_scale_makes_a_second_group() -> None:
         small(**{"optim.encoder_lr_scale": 2.0})
 
 
+def test_feature_keep_charges_the_encoder_for_leaving_the_imported_maps(tmp_path: Path) -> None:
+    """Zero on the imported weights, positive once the encoder moves, with a gradient into the
+    encoder; only the first training pass after each term is read (not a weight-noise pass nor an
+    evaluation); refused where nothing could move or nothing was imported."""
+    from meshpose_mobile.losses import LossWeights
+    from meshpose_mobile.train.feature_keep import FeatureKeep
+    from meshpose_mobile.train.loop import _build_model, _forward
+
+    model = _build_model(TrainConfig(variant="meshpose_blaze")).train()
+    keep = FeatureKeep(model.backbone)
+    image = torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(0)) * 255
+    model(image)
+    assert float(keep.term().detach()) < 1e-10
+    encoder = model.backbone.pretrained_module()
+    conv = next(m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d))
+    with torch.no_grad():
+        conv.weight.mul_(1.1)
+    with torch.no_grad():
+        model.eval()(image)  # an evaluation pass: not recorded
+    model.train()
+    _forward(model, image, LossWeights(weight_consistency=1.0))  # main pass, then a weight-noise pass
+    moved = keep.term()
+    assert 1e-4 < float(moved.detach()) < 1.0
+    moved.backward()
+    assert conv.weight.grad is not None and bool(conv.weight.grad.abs().sum() > 0)
+    # The reference stays the imported network: its maps equal a fresh import's.
+    ref = FeatureKeep(_build_model(TrainConfig(variant="meshpose_blaze")).backbone).reference
+    for a, b in zip(keep.reference.state_dict().values(), ref.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    keep.close()
+    with pytest.raises(ConfigError, match="freeze_encoder"):
+        train(small(variant="meshpose_blaze", freeze_encoder=True, **{"loss.feature_keep": 1.0}), tmp_path / "a")
+    with pytest.raises(ConfigError, match="no imported encoder"):
+        train(small(**{"loss.feature_keep": 1.0}), tmp_path / "b")
+    with pytest.raises(ConfigError, match="feature_keep=-1"):
+        small(**{"loss.feature_keep": -1.0})
+
+
 def test_per_channel_rounding_is_the_8_bit_artifacts_and_survives_folding() -> None:
     """Each output channel on 255 levels with its largest weight exact; rounding twice changes
     nothing; and a per-output-channel factor (BatchNorm folded by the deployment graph) commutes

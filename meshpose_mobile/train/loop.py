@@ -50,6 +50,7 @@ from meshpose_mobile.train.data import (
     open_source,
     to_device,
 )
+from meshpose_mobile.train.feature_keep import FeatureKeep
 from meshpose_mobile.train.metrics import MetricSums, batch_metrics, merge_across_ranks
 
 STATE_FORMAT = "meshpose-train-state"
@@ -474,6 +475,12 @@ def _train(
     _freeze_encoder(model, config)
     fake_quant.attach(model, config.fake_quant)
     model.to(device)
+    keep = None
+    if config.loss.feature_keep > 0:
+        if config.freeze_encoder:
+            raise ConfigError("loss.feature_keep keeps a training encoder near the imported one, but freeze_encoder "
+                              "is set (nothing moves); set one of them off")  # fmt: skip
+        keep = FeatureKeep(model.backbone).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     o = config.optim
     groups = _param_groups(model, params, o.lr, o.encoder_lr_scale)
@@ -605,6 +612,8 @@ def _train(
         for batch in loader:
             batch = to_device(batch, device)
             outputs, robust = _forward(net, batch["image"], config.loss)
+            if keep is not None:
+                robust["feature_keep"] = keep.term()
             loss, terms = total_loss(outputs, batch, topo, config.loss, mcfg)
             for name, value in robust.items():
                 loss = loss + getattr(config.loss, name) * value
