@@ -204,6 +204,11 @@ class TrainConfig:
             raise _bad("", "prior_init", self.prior_init, "must be true or false")
         if not isinstance(self.freeze_encoder, bool):
             raise _bad("", "freeze_encoder", self.freeze_encoder, "must be true or false")
+        if self.freeze_encoder and self.loss.feature_keep > 0:
+            raise ConfigError(
+                "train config: loss.feature_keep keeps a training encoder near the imported one, but "
+                "freeze_encoder is set (nothing moves); set one of them off"
+            )
         if self.fake_quant not in FAKE_QUANT_MODES:
             raise _bad("", "fake_quant", self.fake_quant, f"must be one of {', '.join(FAKE_QUANT_MODES)}")
         for name in ("steps", "batch_size", "eval_every", "ckpt_every", "log_every"):

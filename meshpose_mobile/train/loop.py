@@ -473,14 +473,11 @@ def _train(
         prior_init(model, train_src)
 
     _freeze_encoder(model, config)
+    # The reference is copied before rounding is attached: it is the imported network itself, and a
+    # copy carrying fake_quant's parametrizations would not take the imported state dict.
+    keep = FeatureKeep(model.backbone).to(device) if config.loss.feature_keep > 0 else None
     fake_quant.attach(model, config.fake_quant)
     model.to(device)
-    keep = None
-    if config.loss.feature_keep > 0:
-        if config.freeze_encoder:
-            raise ConfigError("loss.feature_keep keeps a training encoder near the imported one, but freeze_encoder "
-                              "is set (nothing moves); set one of them off")  # fmt: skip
-        keep = FeatureKeep(model.backbone).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     o = config.optim
     groups = _param_groups(model, params, o.lr, o.encoder_lr_scale)
