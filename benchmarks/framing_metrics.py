@@ -5,18 +5,22 @@ a GPU").
     python benchmarks/framing_metrics.py                       # the default model's shipped weights
     python benchmarks/framing_metrics.py --model runs/x/model.pt --count 256
     python benchmarks/framing_metrics.py --model runs/x/model.pt --stream meshpose_blaze
+    python benchmarks/framing_metrics.py --model runs/x/model.pt --stream meshpose_blaze --photo-edge 1
 
 The bodies are the first `count` of the trainer's own validation stream (the checkpoint's training
 config: its synthetic look, its framing mix, its seed + VAL_SEED_OFFSET, the model's input size),
 and each group is scored by the trainer's `evaluate`, so the numbers are the training log's metrics
 on a subset. `--stream` draws another checkpoint's stream instead, so that a run trained on another
-framing mix is scored on the same bodies as the weights it started from.
+framing mix is scored on the same bodies as the weights it started from. `--photo-edge P` sets the
+stream's `photo_edge_prob`: the same bodies, with part of P of the crops beyond the photo's edge
+(the band draws from its own generator, so everything else in each body stays the same).
 Synthetic bodies only; nothing trains.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import torch
 
@@ -37,11 +41,20 @@ def main() -> None:
     ap.add_argument(
         "--stream", default=None, help="checkpoint or variant whose validation stream to draw (default: --model's)"
     )
+    ap.add_argument(
+        "--photo-edge",
+        type=float,
+        default=None,
+        help="photo_edge_prob of the drawn stream (default: the stream's own); 1 puts a band in every crop",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     path = shipped_path(args.model) or args.model
     stream = (shipped_path(args.stream) or args.stream) if args.stream else path
     config = training_config(stream)
+    if args.photo_edge is not None:
+        synth = {**config.data.synth, "photo_edge_prob": args.photo_edge}
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, synth=synth))
     model = load_checkpoint(path).eval()
     cfg = model.config
     synth = config.data.synth_config(cfg.input_height, cfg.input_width)
@@ -50,7 +63,10 @@ def main() -> None:
         name = FRAMINGS[int(sample["framing"])] if "framing" in sample else "full"
         groups.setdefault(name, []).append(sample)
     collate = Collate(cfg, config.loss.silhouette_pad, silhouette=False)
-    mix = f"selfie {synth.selfie_fraction}, upper {synth.upper_body_fraction}, cut {synth.cut_fraction}"
+    mix = (
+        f"selfie {synth.selfie_fraction}, upper {synth.upper_body_fraction}, cut {synth.cut_fraction}, "
+        f"photo edge {synth.photo_edge_prob}"
+    )
     print(
         f"{path}: {args.count} validation bodies of {stream}'s stream ({synth.appearance} look, {mix}, "
         f"{cfg.input_height}x{cfg.input_width})"

@@ -138,6 +138,11 @@ class SynthConfig:
     # 1.2-1.8x onto a random joint so the crop's edges cut the body.
     upper_body_fraction: float = 0.2
     cut_fraction: float = 0.2
+    # "photo" only: chance that part of the crop lies beyond the photo's edge and reads the crop
+    # contract's border value (0), as an app's crop of a person cut by its camera frame does
+    # (synth_photo.photo_edge_band). Those pixels show no body: no mask, parts or DensePose points.
+    # Drawn from a generator of its own, so 0 leaves every sample bit for bit as before.
+    photo_edge_prob: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -166,7 +171,14 @@ class SynthConfig:
             raise bad("max_occluders", "must be an integer >= 0")
         if self.appearance not in APPEARANCES:
             raise bad("appearance", f"is not one of {', '.join(map(repr, APPEARANCES))}")
-        for name in ("selfie_fraction", "occluder_prob", "pose_min_intensity", "upper_body_fraction", "cut_fraction"):
+        for name in (
+            "selfie_fraction",
+            "occluder_prob",
+            "pose_min_intensity",
+            "upper_body_fraction",
+            "cut_fraction",
+            "photo_edge_prob",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
                 raise bad(name, "must be a number in [0, 1]")
@@ -188,6 +200,11 @@ class SynthConfig:
             raise ConfigError(
                 f"synth config: upper_body_fraction + cut_fraction = {self.upper_body_fraction + self.cut_fraction:g} "
                 "is more than 1; lower one of them"
+            )
+        if self.photo_edge_prob > 0 and self.appearance != "photo":
+            raise ConfigError(
+                f"synth config: photo_edge_prob={self.photo_edge_prob:g} needs appearance='photo' (the flat look "
+                "is kept as it was); set appearance='photo' or photo_edge_prob=0"
             )
         if self.scale_range[0] <= 0 or self.fill_range[0] <= 0:
             raise ConfigError("synth config: scale_range and fill_range must start above 0")
@@ -619,6 +636,11 @@ class SyntheticBodies:
         extra: dict[str, np.ndarray] = {}
         if photo:
             image, occluded, crop = self._paint_photo(rng, posed_w, camera, label, body)
+            edge_rng = np.random.default_rng([self.seed, int(index), 1])
+            if edge_rng.random() < cfg.photo_edge_prob:
+                edge = synth_photo.photo_edge_band(edge_rng, height, width)
+                image[edge] = 0
+                occluded = occluded | edge
             extra = {"background": np.int16(crop.photo), "framing": np.uint8(FRAMINGS.index(framing))}
         else:
             image, occluded = self._paint(rng, fidx, bary, part_map, uv_map, posed_w, body)

@@ -167,6 +167,36 @@ def background(rng: np.random.Generator, height: int, width: int) -> tuple[np.nd
     return np.ascontiguousarray(image), crop
 
 
+# ------------------------------------------------------------------------------------ photo edges
+
+# The widest band one side of a crop can lose to the photo's edge. The crop contract (crop.py) squares
+# the person box and scales it by 1.1, so a box that touches the frame leaves a band of about 5 % of
+# the crop beyond it, and a tall box near a side edge (a person at the frame's edge, a close-up in a
+# portrait frame) leaves up to a third of the crop's width: 0.29 for a box of aspect 0.4 at the edge.
+PHOTO_EDGE_MAX = 0.35
+
+
+def photo_edge_band(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """(H, W) bool: the part of a crop that lies beyond the photo's edge, one side (two adjacent
+    sides one time in three) each PHOTO_EDGE_MAX or less of the crop. What the contract fills with
+    its border value there is what an app's crop of a person cut by its camera frame shows."""
+    band = np.zeros((height, width), dtype=bool)
+    first = int(rng.integers(4))
+    sides = [first] if rng.random() >= 1 / 3 else [first, (first + int(rng.choice((1, 3)))) % 4]
+    for side in sides:
+        frac = rng.uniform(0.02, PHOTO_EDGE_MAX)
+        n = max(1, round(frac * (height if side in (0, 2) else width)))
+        if side == 0:
+            band[:n] = True
+        elif side == 1:
+            band[:, width - n :] = True
+        elif side == 2:
+            band[height - n :] = True
+        else:
+            band[:, :n] = True
+    return band
+
+
 # ------------------------------------------------------------------------------------ filters
 
 

@@ -399,6 +399,49 @@ def test_photo_config_is_checked_and_old_datasets_read_as_flat() -> None:
     assert SynthConfig.from_dict(PHOTO.to_dict()) == PHOTO
 
 
+def test_photo_edge_band_reads_the_border_and_shows_no_body(photo_gen: SyntheticBodies) -> None:
+    """photo_edge_prob: part of the crop lies beyond the photo's edge, as the crop contract fills it
+    (0), and the labels see no body there; the body itself, its vertices and joints, do not move."""
+    import dataclasses
+
+    from meshpose_mobile import synth_photo
+
+    edged = SyntheticBodies(dataclasses.replace(PHOTO, photo_edge_prob=1.0), seed=3)
+    topo = default_topology()
+    lost = 0
+    for i in range(6):
+        a, b = photo_gen[i], edged[i]
+        for key in ("vertices", "joints_2d", "joints_3d", "framing", "background"):
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        band = np.zeros(b["mask"].shape, dtype=bool)
+        rng = np.random.default_rng([3, i, 1])
+        rng.random()  # the draw that decided there is a band
+        band |= synth_photo.photo_edge_band(rng, *b["mask"].shape)
+        frac = band.mean()
+        assert 0.02 * 0.9 <= frac <= 1 - (1 - synth_photo.PHOTO_EDGE_MAX) ** 2 + 1e-9
+        assert (b["image"][band] == 0).all()
+        assert not b["mask"][band].any() and not b["part"][band].any()
+        np.testing.assert_array_equal(b["mask"][~band], a["mask"][~band])
+        np.testing.assert_array_equal(b["image"][~band], a["image"][~band])
+        m = b["dp_mask"] > 0
+        px = b["dp_pixels"][m].astype(int)
+        assert not band[px[:, 1], px[:, 0]].any()
+        corners = b["vertices"][topo.faces[b["dp_face"][m]]][..., :2]
+        np.testing.assert_allclose((b["dp_bary"][m][..., None] * corners).sum(1), b["dp_pixels"][m], atol=2e-3)
+        lost += int(a["mask"][band].sum())
+    assert lost > 0, "no band cut a body in six crops: the test would not see labels cleared"
+
+
+def test_photo_edge_config_is_checked() -> None:
+    with pytest.raises(ConfigError, match="photo_edge_prob"):
+        SynthConfig(appearance="photo", photo_edge_prob=1.5)
+    with pytest.raises(ConfigError, match="needs appearance='photo'"):
+        SynthConfig(photo_edge_prob=0.4)
+    old = PHOTO.to_dict()
+    old.pop("photo_edge_prob")  # datasets and checkpoints written before the option
+    assert SynthConfig.from_dict(old) == PHOTO
+
+
 def test_photo_dataset_round_trip(tmp_path) -> None:
     out = write_dataset(tmp_path / "photo", 3, PHOTO, seed=3, shard_size=2)
     ds = SynthDiskDataset(out)
