@@ -771,3 +771,22 @@ def test_ship_blaze_calibrates_the_decoding_of_what_it_ships(tiny_model, tmp_pat
     assert load_checkpoint(kept).config.gain == tiny_model.config.gain
     assert load_checkpoint(kept).config.fusion_shift == 0.0
     assert not {"gain_calibration", "fusion_calibration"} & set(json.loads(kept.with_suffix(".json").read_text()))
+
+
+def test_init_takes_decode_overrides_and_refuses_layer_changes(tmp_path) -> None:
+    """`[model]` with `init`: a shipped file carries the decode chosen after training (gain, fusion
+    shift), and a further stage trains at the training values; until stop 33 the overrides were
+    dropped without a word. Ones that change a layer are refused in one line."""
+    from meshpose_mobile.checkpoint import save_checkpoint
+    from meshpose_mobile.train.loop import _build_model
+
+    base = _build_model(small())
+    ckpt = save_checkpoint(tmp_path / "init.pt", base)
+    model = _build_model(small(init=str(ckpt), model={"gain": 3.5, "fusion_shift": 1.5}))
+    assert (model.config.gain, model.config.fusion_shift) == (3.5, 1.5)
+    for key, value in base.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    again = _build_model(small(init=str(ckpt)))
+    assert again.config == base.config
+    with pytest.raises(ConfigError, match=r"model overrides \(head_mid\) change the layers"):
+        _build_model(small(init=str(ckpt), model={"head_mid": base.config.head_mid + 2}))

@@ -137,7 +137,7 @@ def _build_model(config: TrainConfig) -> MeshPose:
                 f"--init checkpoint {config.init} holds {model.config.variant}, not {config.variant}; "
                 f"pass --variant {model.config.variant}"
             )
-        return model
+        return _with_model_overrides(model, config) if config.model else model
     topology = chosen or default_topology()
     base = make_config(config.variant, topology)
     # Through from_dict: lists from the config file become tuples and unknown keys are one-line errors.
@@ -145,6 +145,24 @@ def _build_model(config: TrainConfig) -> MeshPose:
     # An imported encoder (meshpose_blaze) starts from its real weights; --resume overwrites them.
     load_pretrained(model.backbone)
     return model
+
+
+def _with_model_overrides(model: MeshPose, config: TrainConfig) -> MeshPose:
+    """The --init checkpoint's model under its own config plus `config.model`. Overrides that keep
+    its layers (the decode's gain and fusion shift: a shipped file carries the ones chosen after
+    training, and another stage trains at the training values) apply; ones that change a layer are
+    refused, since the checkpoint's weights would not fit them."""
+    new = ModelConfig.from_dict({**model.config.to_dict(), **config.model})
+    fresh = MeshPose(new, model.topology)
+    try:
+        fresh.load_state_dict(model.state_dict())
+    except RuntimeError:
+        keys = ", ".join(sorted(config.model))
+        raise ConfigError(
+            f"model overrides ({keys}) change the layers of the --init checkpoint {config.init}; keep only "
+            "decode settings such as gain and fusion_shift there, or train without --init"
+        ) from None
+    return fresh
 
 
 def _freeze_encoder(model: MeshPose, config: TrainConfig) -> None:
