@@ -211,11 +211,11 @@ def test_missing_package_photo_is_skipped_and_detector_boxes(tmp_path: Path, tin
 def test_peer_sure_summary_keeps_the_people_blazepose_is_sure_of() -> None:
     """Per model, means over rows whose pose flag (on that model's crop) reaches MediaPipe's 0.5;
     a flag just under it is left out."""
-    from meshpose_export.runtime.realphoto import PEER_SURE, markdown_table, peer_sure_summary
+    from meshpose_export.runtime.realphoto import PEER_SURE, markdown_table, peer_sure_summary, summarise
 
     def metrics(flag: float, pck: float) -> dict:
         return {"pck@0.1": pck, "pck@0.2": pck, "mean_err": 1 - pck, "iou": 0.5, "pck@0.1_visible": pck,
-                "peer_pose_flag": flag}  # fmt: skip
+                "pck@0.2_visible": pck / 2, "peer_pose_flag": flag}  # fmt: skip
 
     def row(photo: str, person: int, a: dict, b: dict) -> dict:
         return {"photo": photo, "person": person, "box": [0, 0, 1, 1], "models": {"a": a, "b": b}}
@@ -239,6 +239,10 @@ def test_peer_sure_summary_keeps_the_people_blazepose_is_sure_of() -> None:
     table = markdown_table(report)
     assert "| p | 1 | 0, 0, 1, 1 | 0.50 / 0.45 |" in table
     assert "| mean where BlazePose is sure | 2 / 1 | | >= 0.5 | 0.75 |" in table
+    # The joints BlazePose itself sees (visibility > 0.5), over every person: a 0.50 | 0.25, b 0.33 | 0.17.
+    report["summary"] = summarise(rows, ["a", "b"])
+    seen = "| mean over the joints BlazePose sees (> 0.5) | 3 | | | 0.50 | 0.25 | | | 0.33 | 0.17 | | |"
+    assert seen in markdown_table(report)
 
 
 def test_heatmap_positions_come_from_the_graph_for_checkpoints_and_artifacts(tmp_path: Path, tiny_ckpt: Path) -> None:

@@ -391,7 +391,8 @@ def person_metrics(joints: np.ndarray, peer: PeerResult, box: Box, silhouette: n
     ref = peer.coco
     out = {f"pck@{t:g}": pck(joints, ref, size, t) for t in PCK_THRESHOLDS}
     out["mean_err"] = mean_error(joints, ref, size)
-    out["pck@0.1_visible"] = pck(joints, ref, size, 0.1, peer.coco_visible)
+    for t in PCK_THRESHOLDS:
+        out[f"pck@{t:g}_visible"] = pck(joints, ref, size, t, peer.coco_visible)
     out["visible_joints"] = float(np.count_nonzero(peer.coco_visible))
     out["iou"] = math.nan if silhouette is None else mask_iou(silhouette, peer.mask)
     # The peer runs on each model's own crop (its aspect and box scale), so its flag is per model.
@@ -438,13 +439,13 @@ def photo_people(photo: RealPhoto, image: np.ndarray, detector: Callable | None)
 
 
 def summarise(rows: list[dict[str, Any]], labels: Sequence[str]) -> dict[str, dict[str, float]]:
-    keys = ("pck@0.1", "pck@0.2", "mean_err", "iou", "pck@0.1_visible")
+    keys = ("pck@0.1", "pck@0.2", "mean_err", "iou", *(f"pck@{t:g}_visible" for t in PCK_THRESHOLDS))
     out = {}
     for label in labels:
         mine = [r["models"][label] for r in rows if label in r["models"]]
         out[label] = {}
         for k in keys:
-            values = [math.nan if m[k] is None else float(m[k]) for m in mine]
+            values = [math.nan if m.get(k) is None else float(m[k]) for m in mine]
             out[label][k] = float(np.nanmean(values)) if any(math.isfinite(v) for v in values) else math.nan
         out[label]["people"] = len(mine)
     return out
@@ -492,6 +493,11 @@ def markdown_table(report: dict[str, Any]) -> str:
         s = report["summary"][label]
         mean += f" **{f(s['pck@0.1'])}** | **{f(s['pck@0.2'])}** | **{f(s['mean_err'])}** | **{f(s['iou'])}** |"
     lines.append(mean)
+    seen = f"| mean over the joints BlazePose sees (> {VISIBLE:g}) | {report['num_people']} | | |"
+    for label in labels:
+        s = report["summary"][label]
+        seen += f" {f(s.get('pck@0.1_visible'))} | {f(s.get('pck@0.2_visible'))} | | |"
+    lines.append(seen)
     sure = report.get("peer_sure")
     if sure is not None:
         people = " / ".join(str(int(sure["summary"].get(label, {}).get("people") or 0)) for label in labels)
@@ -688,7 +694,8 @@ def evaluate(
         "metrics": {
             "pck@t": "share of the 17 COCO joints within t * (longer side of the person box) of BlazePose's",
             "mean_err": "mean joint distance / longer side of the person box",
-            "pck@0.1_visible": "PCK@0.1 over the joints BlazePose marks visible (> 0.5)",
+            "pck@t_visible": "PCK@t over the joints BlazePose marks visible (> 0.5): not those it places "
+            "beyond the photo's edge or behind the body, where its landmarks are a guess as much as ours",
             "iou": "mesh faces filled in 2-D vs BlazePose segmentation > 0.5, image pixels",
         },
         "models": [
