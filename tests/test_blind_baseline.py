@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from benchmark_scripts import load_benchmark
 
 from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.weights import shipped_path
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("blind_baseline", REPO / "benchmarks" / "blind_baseline.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_mean_body_averages_the_chosen_framing_with_depth_centred() -> None:
-    blind = _module()
+    blind = load_benchmark("blind_baseline")
     a = {"vertices": np.array([[0.0, 0.0, 1.0], [2.0, 4.0, 3.0]]), "framing": 0}  # full
     b = {"vertices": np.array([[4.0, 8.0, 0.0], [6.0, 8.0, 10.0]]), "framing": 1}  # selfie
     mean, n = blind.mean_body([a, b], "full")
@@ -38,7 +26,7 @@ def test_mean_body_averages_the_chosen_framing_with_depth_centred() -> None:
 
 
 def test_blind_copy_puts_every_vertex_at_the_mean_whatever_the_picture() -> None:
-    blind = _module()
+    blind = load_benchmark("blind_baseline")
     model = load_checkpoint(shipped_path("meshpose_blaze")).float().eval()
     cfg = model.config
     rng = np.random.default_rng(0)

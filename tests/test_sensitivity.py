@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import torch
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("sensitivity", REPO / "benchmarks" / "sensitivity.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from benchmark_scripts import load_benchmark
 
 
 class _PixelProbe(torch.nn.Module):
@@ -29,7 +17,7 @@ class _PixelProbe(torch.nn.Module):
 
 
 def test_moves_are_the_noise_through_a_known_graph() -> None:
-    sens = _module()
+    sens = load_benchmark("sensitivity")
     images = np.full((2, 3, 4, 4), 128.0, dtype=np.float32)
     images[1, 0, 0, 0] = 255.0  # clipped from above: it can only move down
     moves = sens.grey_level_moves(_PixelProbe(), images, trials=20, seed=1)
@@ -46,7 +34,7 @@ def test_moves_are_the_noise_through_a_known_graph() -> None:
 def test_measures_a_deployment_graph_on_photo_and_synthetic_crops() -> None:
     from meshpose_mobile.seeded import seeded_model
 
-    sens = _module()
+    sens = load_benchmark("sensitivity")
     model = seeded_model("meshpose_tiny")
     graph = model.deploy().eval()
     photos, names = sens.photo_crops(model.config)
