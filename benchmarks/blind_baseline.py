@@ -9,7 +9,7 @@ network earns by looking: on the 9 people of docs/results/realphoto.md the full-
     meshpose-eval-real --model meshpose_blaze --model runs/blind.pt --label blind
 
 How: each regression branch starts at a narrow Gaussian over its bins centred on the mean label
-(`RegressionBranch.start_at` with no input-dependent weight) and the visibility logit is fixed far
+(`prior.start_regression_at` with no input-dependent weight) and the visibility logit is fixed far
 below zero, so Eq. 7 returns the regressed positions, which no longer depend on the input. The
 graph, its export and its crop contract are the model's own. Synthetic labels only; no photo
 chooses anything. Averaged over every yaw, the full-length mean is a column of near-zero width.
@@ -25,11 +25,11 @@ import torch
 
 from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 from meshpose_mobile.cliframe import user_errors
-from meshpose_mobile.decode import AXES
 from meshpose_mobile.model import MeshPose
 from meshpose_mobile.registry import DEFAULT_VARIANT
 from meshpose_mobile.synth import FRAMINGS
 from meshpose_mobile.train.data import training_config, validation_bodies
+from meshpose_mobile.train.prior import start_regression_at
 from meshpose_mobile.weights import shipped_path
 
 # Spread of the Gaussian over the bins, as a fraction of each axis' range: narrow enough that the
@@ -52,15 +52,10 @@ def mean_body(bodies: list[dict], framing: str) -> tuple[np.ndarray, int]:
 
 @torch.no_grad()
 def make_blind(model: MeshPose, mean: np.ndarray) -> MeshPose:
-    cfg = model.config
-    u = (torch.arange(cfg.num_bins, dtype=torch.float64) + cfg.bin_offset) / cfg.num_bins
-    for i, axis in enumerate(AXES):
-        lo, hi = cfg.range_of(axis)
-        mu = (torch.as_tensor(mean[:, i], dtype=torch.float64) - lo) / (hi - lo)
-        model.regression[axis].start_at(u, mu, SPREAD, 0.0)
+    start_regression_at(model, mean, np.zeros_like(mean), SPREAD, 0.0)
     vis = model.regression["vis"]
     vis.conv2.weight.zero_()
-    vis.conv2.bias.fill_(HIDDEN_LOGIT - cfg.fusion_shift)
+    vis.conv2.bias.fill_(HIDDEN_LOGIT - model.config.fusion_shift)
     return model
 
 

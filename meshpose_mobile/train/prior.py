@@ -63,19 +63,28 @@ def label_statistics(source: SampleSource, count: int = PRIOR_SAMPLES) -> tuple[
 
 
 @torch.no_grad()
-def apply_prior(model: MeshPose, mean: np.ndarray, std: np.ndarray) -> None:
-    """Start `model` at the label distribution (`mean`, `std`: (K, 3) crop pixels, depth centred)."""
+def start_regression_at(
+    model: MeshPose, mean: np.ndarray, std: np.ndarray, min_spread: float, weight_scale: float
+) -> None:
+    """Each axis' regression branch starts at a Gaussian over its bins centred on `mean` with
+    spread `std` ((K, 3) crop pixels, depth centred), at least `min_spread` of the axis' range,
+    keeping `weight_scale` of its input-dependent logits (`RegressionBranch.start_at`)."""
     cfg = model.config
     bins = cfg.num_bins
     # Bin position in [0, 1]; bin centres are lo + (hi - lo) * u.
     u = (torch.arange(bins, dtype=torch.float64) + cfg.bin_offset) / bins
     for i, axis in enumerate(AXES):
-        branch = model.regression[axis]
         lo, hi = cfg.range_of(axis)
         span = hi - lo
         mu = (torch.as_tensor(mean[:, i], dtype=torch.float64) - lo) / span
-        sd = (torch.as_tensor(std[:, i], dtype=torch.float64) / span).clamp(min=MIN_SPREAD)
-        branch.start_at(u, mu, sd, WEIGHT_SCALE)
+        sd = (torch.as_tensor(std[:, i], dtype=torch.float64) / span).clamp(min=min_spread)
+        model.regression[axis].start_at(u, mu, sd, weight_scale)
+
+
+@torch.no_grad()
+def apply_prior(model: MeshPose, mean: np.ndarray, std: np.ndarray) -> None:
+    """Start `model` at the label distribution (`mean`, `std`: (K, 3) crop pixels, depth centred)."""
+    start_regression_at(model, mean, std, MIN_SPREAD, WEIGHT_SCALE)
     vis = model.regression["vis"]
     vis.conv2.weight.mul_(WEIGHT_SCALE)
     vis.conv2.bias.fill_(math.log(START_VISIBILITY / (1.0 - START_VISIBILITY)))
