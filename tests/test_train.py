@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from benchmark_scripts import load_benchmark
 from click.testing import CliRunner
 
 from meshpose_mobile.errors import ConfigError, DataError
@@ -679,8 +680,7 @@ def test_gain_calibration_picks_the_lowest_gain_within_tolerance(tiny_model, tmp
     assert choose_gain(model, bodies, config, factors=(1.0, 0.5, 0.25), tolerance=0.02).gain == min(within)
     assert all(math.isfinite(v) and v > 0 for v in scores.values())
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import calibrate_decode
+    calibrate_decode = load_benchmark("calibrate_decode")
 
     src = save_checkpoint(tmp_path / "src.pt", model, extra={"note": "kept"})
     out = tmp_path / "gain.pt"
@@ -735,8 +735,7 @@ def test_fusion_shift_rule_and_its_copy(tiny_model, tmp_path: Path) -> None:
     torch.testing.assert_close(b["vertices"][..., :2], w * a["vertices_2d"] + (1 - w) * a["regressed"][..., :2])
     torch.testing.assert_close(b["vertices"][..., 2], a["vertices"][..., 2])
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import calibrate_decode
+    calibrate_decode = load_benchmark("calibrate_decode")
 
     src = save_checkpoint(tmp_path / "src.pt", model)
     out = tmp_path / "cal.pt"
@@ -757,8 +756,7 @@ def test_ship_blaze_calibrates_the_decoding_of_what_it_ships(tiny_model, tmp_pat
     file, and its record (in the .pt and its JSON twin) keeps both; --gain-bodies 0 keeps them."""
     from meshpose_mobile.checkpoint import load_checkpoint, save_checkpoint
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import ship_blaze
+    ship_blaze = load_benchmark("ship_blaze")
 
     src = save_checkpoint(tmp_path / "src.pt", tiny_model)
     shipped = ship_blaze.ship(src, {"note": "test"}, tmp_path / "w" / "m.pt", gain_bodies=4)
