@@ -284,3 +284,86 @@ def test_heatmap_positions_come_from_the_graph_for_checkpoints_and_artifacts(tmp
     labels = [(m["label"], m["positions"]) for m in report["models"]]
     assert labels == [("meshpose_tiny", "fused"), ("meshpose_tiny, heatmap p", "heatmap")]
     assert "Heatmap positions only (meshpose_tiny, heatmap p)" in (out_dir / "realphoto.md").read_text()
+
+
+# --- photos a user brings ----------------------------------------------------------------------
+
+
+def _save_astronaut(folder: Path, name: str = "astronaut.png") -> Path:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    Image.fromarray(ASTRONAUT.load()).save(path)  # PNG: lossless, so the same pixels as the packaged photo
+    return path
+
+
+def test_user_photo_scores_as_the_packaged_one_and_baseline_subtracts(tmp_path: Path, tiny_ckpt: Path) -> None:
+    """A user's copy of the astronaut with the stored box in --box-file gives the packaged row's numbers;
+    the packaged photo joins only when --photos names it, under its own name (the copy is renamed);
+    --baseline states each model's means above the baseline's."""
+    mine = _save_astronaut(tmp_path / "mine")
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"astronaut.png": [list(ASTRONAUT.boxes[0])]}))
+    out = tmp_path / "res"
+    args = ["--model", str(tiny_ckpt), "--model", str(tiny_ckpt), "--label", "m", "--label", "base"]
+    result = _invoke([*args, "--baseline", "base", "--image", str(mine), "--box-file", str(boxes),
+                      "--photos", "astronaut", "--out", str(out), "--no-pictures"])  # fmt: skip
+    assert result.exit_code == 0, result.output + (str(result.exception) if result.exception else "")
+    report = json.loads((out / "realphoto.json").read_text())
+    packaged, user = report["rows"]
+    assert (packaged["photo"], user["photo"]) == ("astronaut", "astronaut-2")
+    assert user["box_source"] == "your --box-file" and report["box_mode"] == "stored"
+    assert user["models"] == packaged["models"] and user["peer_pose_flag"] == packaged["peer_pose_flag"]
+    entry = report["photos"][1]
+    assert entry["source"].startswith("your photo: ") and entry["source"].endswith("mine/astronaut.png")
+    assert len(entry["sha256"]) == 64
+    above = report["above_baseline"]
+    assert above["label"] == "base" and above["models"]["m"]["pck@0.1"] == 0.0  # the same checkpoint twice
+    table = (out / "realphoto.md").read_text()
+    assert "| above base (its mean subtracted) | 2 | | | +0.00 |" in table and "1 photo(s) of your own" in table
+
+
+def test_user_folder_without_boxes_uses_the_detector(tmp_path: Path, tiny_ckpt: Path) -> None:
+    """A folder of photos: those --box-file lists use its boxes, the rest the person detector's."""
+    folder = tmp_path / "mine"
+    _save_astronaut(folder, "a.png")
+    _save_astronaut(folder, "b.png")
+    (folder / "notes.txt").write_text("not a photo: skipped by the folder listing")
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({str(folder / "b.png"): [[20, 10, 350, 502], [0, 0, 100, 100]]}))
+    out = tmp_path / "res"
+    result = _invoke(["--model", str(tiny_ckpt), "--image", str(folder), "--box-file", str(boxes), "--out", str(out),
+                      "--no-pictures"])  # fmt: skip
+    assert result.exit_code == 0, result.output + (str(result.exception) if result.exception else "")
+    report = json.loads((out / "realphoto.json").read_text())
+    assert [r["photo"] for r in report["rows"]] == ["a", "b", "b"]  # no packaged photo without --photos
+    assert report["rows"][0]["box_source"].startswith("detector ")
+    assert report["box_mode"] == "stored, detector where none"
+    assert [r["box"] for r in report["rows"][1:]] == [[20, 10, 350, 502], [0, 0, 100, 100]]
+
+
+def test_user_photo_bad_input_one_line(tmp_path: Path, tiny_ckpt: Path) -> None:
+    mine = _save_astronaut(tmp_path / "mine")
+    base = ["--model", str(tiny_ckpt), "--out", str(tmp_path / "o"), "--no-pictures"]
+
+    def box_file(content: str) -> str:
+        path = tmp_path / "boxes.json"
+        path.write_text(content)
+        return str(path)
+
+    assert "not among the --image photos" in _one_error(
+        _invoke([*base, "--image", str(mine), "--box-file", box_file('{"other.jpg": [[0, 0, 9, 9]]}')])
+    )
+    assert "not a box of four finite numbers" in _one_error(
+        _invoke([*base, "--image", str(mine), "--box-file", box_file('{"astronaut.png": [[0, 0, 0, 9]]}')])
+    )
+    assert "cannot read --box-file" in _one_error(_invoke([*base, "--image", str(mine), "--box-file", box_file("{")]))
+    assert "--box-file" in _one_error(_invoke([*base, "--image", str(mine), "--box-file", str(tmp_path / "none")]))
+    assert "pass --image too" in _one_error(_invoke([*base, "--box-file", box_file("{}")]))
+    assert "image not found" in _one_error(_invoke([*base, "--image", str(tmp_path / "gone.jpg")]))
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    assert "cannot read image" in _one_error(_invoke([*base, "--image", str(tmp_path / "bad.jpg")]))
+    boxed = ["--image", str(mine), "--box-file", box_file('{"astronaut.png": [[20, 10, 350, 502]]}')]
+    assert "--baseline 'x' is not a model label" in _one_error(_invoke([*base, *boxed, "--baseline", "x"]))
+    assert not (tmp_path / "o").exists()  # refused runs leave no folder

@@ -2,6 +2,13 @@
 
     meshpose-eval-real --model meshpose_blaze --model meshpose_xs --out docs/results \
         --pictures docs/images/realphoto
+    meshpose-eval-real --model meshpose_blaze --model runs/blind.pt --label blind --baseline blind \
+        --image my_photos/ --box-file my_photos/boxes.json --out my_eval
+
+`--image` scores photos you bring (files or folders) instead of the packaged ones (add `--photos`
+to score both); people come from `--box-file` or else the person detector. `--baseline` states
+every model's means above one column's, for instance a picture-blind mesh
+(benchmarks/blind_baseline.py): on mostly upright people an average body already scores well.
 
 Writes `realphoto.json` and `realphoto.md` (one row per person, the models side by side, the mean)
 into --out and one picture per photo into --pictures. The photos only judge models: never train or
@@ -33,8 +40,11 @@ class RealPhotoOptions:
     pictures_dir: str | None
     no_pictures: bool
     photos: str | None
+    images: tuple[str, ...]
+    box_file: str | None
     photo_dir: str | None
     boxes: str
+    baseline: str | None
     peer_path: str | None
     detector_path: str | None
     topology: str | None
@@ -63,6 +73,19 @@ def _model_help() -> str:
     "(default: all that are found).",
 )
 @click.option(
+    "--image",
+    "images",
+    multiple=True,
+    help="Repeatable: a photo of yours, or a folder of photos. Replaces the packaged photos unless --photos "
+    "names some. Never train or tune on the photos you judge with.",
+)
+@click.option(
+    "--box-file",
+    default=None,
+    help='JSON {"photo.jpg": [[x, y, w, h], ...]} with the people of your --image photos (top-left corner, '
+    "width, height, image pixels); a photo it does not list gets the person detector's boxes.",
+)
+@click.option(
     "--photo-dir",
     default=None,
     help="Folder holding the opencv-doc photos (messi5.jpg, basketball1.png, vtest.avi). Default: the "
@@ -73,7 +96,13 @@ def _model_help() -> str:
     type=click.Choice(["stored", "detector"]),
     default="stored",
     show_default=True,
-    help="Person boxes: the hand-drawn ones stored with the photo list, or whoever the person detector finds.",
+    help="Person boxes: the hand-drawn ones stored with the photo list (and --box-file's; photos without any "
+    "use the detector), or whoever the person detector finds in every photo.",
+)
+@click.option(
+    "--baseline",
+    default=None,
+    help="A model label (--label, or its variant): every model's means are also stated above this one's.",
 )
 @click.option(
     "--peer", "peer_path", default=None, help="BlazePose GHUM full .tflite (default: where make setup put it)."
@@ -109,6 +138,8 @@ def _run(opts: RealPhotoOptions) -> None:
     names = [n.strip() for n in opts.photos.split(",") if n.strip()] if opts.photos is not None else None
     if names is not None and not names:
         raise RealPhotoError("--photos is empty; pass photo names separated by commas, or drop it")
+    if opts.box_file is not None and not opts.images:
+        raise RealPhotoError("--box-file lists the people of --image photos; pass --image too, or drop --box-file")
     with out_dir_or_nothing(out):
         if pictures is not None:
             with out_dir_or_nothing(pictures, "--pictures"):
@@ -140,12 +171,19 @@ def _evaluate(opts: RealPhotoOptions, out: Path, pictures: Path | None, names: l
         photo_dirs,
         report_json,
         select_photos,
+        user_photos,
     )
     from meshpose_mobile.atomic import write_files_atomic
     from meshpose_mobile.topology import default_topology, load_topology
 
     raise_if_interrupted()
-    chosen = select_photos(names)
+    # With photos of the user's, the packaged ones come only when --photos names them.
+    chosen = [] if opts.images and names is None else select_photos(names)
+    if opts.images:
+        paths = [user_path(v, "--image") for v in opts.images]
+        chosen += user_photos(
+            [p for p in paths if p is not None], user_path(opts.box_file, "--box-file"), [p.name for p in chosen]
+        )
     topo = default_topology() if opts.topology is None else load_topology(user_path(opts.topology, "--topology"))
     specs = []
     for i, value in enumerate(opts.models):
@@ -163,7 +201,7 @@ def _evaluate(opts: RealPhotoOptions, out: Path, pictures: Path | None, names: l
             raise RealPhotoError("two --model values name the same file; pass each model once, or set --label")
     peer = BlazePoseFull(user_path(opts.peer_path, "--peer"))
     detector = None
-    if opts.boxes == "detector":
+    if opts.boxes == "detector" or any(not p.boxes for p in chosen):
         from meshpose_export.runtime.detector import PersonDetector
 
         detector = PersonDetector(
@@ -175,8 +213,10 @@ def _evaluate(opts: RealPhotoOptions, out: Path, pictures: Path | None, names: l
         peer,
         dirs=photo_dirs(user_path(opts.photo_dir, "--photo-dir")),
         detector=detector,
+        detect_all=opts.boxes == "detector",
         pictures=pictures,
         explicit=names is not None,
+        baseline=opts.baseline,
         progress=lambda line: click.echo(line, err=True),
     )
     if pictures is not None:

@@ -12,6 +12,12 @@ cameraman, matplotlib's Grace Hopper, and OpenCV's sample data from Debian's `op
 on that exact image (COCO xywh, image pixels), stored here; `boxes="detector"` evaluates whoever
 the person detector finds instead.
 
+Photos a user brings (`user_photos`: files or folders, boxes from a JSON file or else the person
+detector) join or replace that set. The packaged people are mostly upright, so an average body
+already agrees with BlazePose at PCK@0.2 0.85 (docs/training.md, "A picture-blind baseline"); a set
+with sitting, bending or lying people is what tells models apart there. `baseline` states every
+model's numbers above one column's, for instance such a picture-blind mesh.
+
 Per person, one data path (`meshpose_export.runtime.predict.Predictor`: checkpoint or any artifact ->
 crop contract -> model -> image pixels) gives the mesh. BlazePose GHUM full (LiteRT interpreter)
 sees the same crop, squared: the model's crop region (box grown to the model's aspect and scaled
@@ -121,6 +127,8 @@ class RealPhoto:
     def locate(self, photo_dirs: Sequence[Path]) -> Path | None:
         if self.shipped_in_venv:
             return None
+        if self.kind == "file":
+            return Path(self.ref) if Path(self.ref).is_file() else None
         for folder in photo_dirs:
             if (Path(folder) / self.ref).is_file():
                 return Path(folder) / self.ref
@@ -140,6 +148,13 @@ class RealPhoto:
             with matplotlib.cbook.get_sample_data(self.ref) as f:
                 return np.asarray(Image.open(f).convert("RGB"))
         path = self.locate(photo_dirs)
+        if self.kind == "file":
+            from meshpose_mobile.images import ImageError, load_rgb
+
+            try:
+                return load_rgb(self.ref)
+            except ImageError as err:
+                raise RealPhotoError(str(err)) from None
         if path is None:
             looked = ", ".join(str(d) for d in photo_dirs) or "nowhere"
             raise RealPhotoError(f"photo {self.ref} ({self.name}) not found in {looked}; {PHOTO_DIR_HINT}")
@@ -234,6 +249,74 @@ def select_photos(names: Sequence[str] | None) -> list[RealPhoto]:
     if unknown:
         raise RealPhotoError(f"unknown photo {unknown[0]!r} in --photos; choose from {', '.join(known)}")
     return [known[n] for n in dict.fromkeys(names)]
+
+
+def user_photos(paths: Sequence[Path], box_file: Path | None = None, taken: Sequence[str] = ()) -> list[RealPhoto]:
+    """Photos a user brings: each path a photo or a folder of photos (its images, not recursive,
+    sorted). `box_file`: JSON `{"<file name, or the path as passed>": [[x, y, w, h], ...]}` (COCO
+    xywh, image pixels); a photo it does not name gets the person detector's boxes. Each photo is
+    named by its file stem, made unique against `taken` and the others (pictures are `<name>.png`)."""
+    from meshpose_export.runtime.predict import list_images
+
+    files: list[Path] = []
+    for path in paths:
+        for found in list_images(path):
+            if found.resolve() not in {f.resolve() for f in files}:
+                files.append(found)
+    boxes = _box_file(box_file, files) if box_file is not None else {}
+    used = set(taken)
+    out = []
+    for f in files:
+        name, n = f.stem, 2
+        while name in used:
+            name, n = f"{f.stem}-{n}", n + 1
+        used.add(name)
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        # Named relative to the working folder where it is inside it: no machine's paths in docs/.
+        shown = f.resolve().relative_to(Path.cwd()) if f.resolve().is_relative_to(Path.cwd()) else f.resolve()
+        out.append(RealPhoto(name, f"your photo: {shown}", "file", str(f.resolve()), boxes.get(f, ()), digest))
+    return out
+
+
+def _box_file(path: Path, files: Sequence[Path]) -> dict[Path, tuple[Box, ...]]:
+    hint = 'pass a JSON object {"photo.jpg": [[x, y, w, h], ...]} (top-left corner, width, height, image pixels)'
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise RealPhotoError(f"--box-file {path} not found; {hint}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        why = " ".join(str(err).split())[:80] or type(err).__name__
+        raise RealPhotoError(f"cannot read --box-file {path} ({why}); {hint}") from None
+    if not isinstance(doc, dict):
+        raise RealPhotoError(f"--box-file {path} holds a {type(doc).__name__}, not an object; {hint}")
+    out: dict[Path, tuple[Box, ...]] = {}
+    for key, value in doc.items():
+        # A key is a file name, or a path as passed (relative to the working folder, or absolute).
+        matches = [f for f in files if key == f.name or Path(key).resolve() == f.resolve()]
+        if not matches:
+            raise RealPhotoError(f"--box-file names {key!r}, which is not among the --image photos; {hint}")
+        if len(matches) > 1:
+            raise RealPhotoError(
+                f"--box-file key {key!r} names {len(matches)} --image photos ({matches[0]}, {matches[1]}); "
+                "key them by path"
+            )
+        boxes = []
+        for box in value if isinstance(value, list) else [None]:
+            try:
+                x, y, w, h = (float(v) for v in box)  # type: ignore[union-attr]
+                ok = bool(np.isfinite([x, y, w, h]).all()) and w >= 1.0 and h >= 1.0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise RealPhotoError(
+                    f"--box-file {key!r}: {box!r} is not a box of four finite numbers with width and height "
+                    f">= 1; {hint}"
+                )
+            boxes.append((x, y, w, h))
+        if not boxes:
+            raise RealPhotoError(f"--box-file {key!r} lists no box; drop the key to let the detector find people")
+        out[matches[0]] = tuple(boxes)
+    return out
 
 
 # --------------------------------------------------------------------------- metrics (pure)
@@ -432,9 +515,18 @@ class Evaluator:
         return PersonResult(photo, person, box, box_source, self.label, joints, sil, pred, metrics)
 
 
-def photo_people(photo: RealPhoto, image: np.ndarray, detector: Callable | None) -> list[tuple[Box, str]]:
+def photo_people(
+    photo: RealPhoto, image: np.ndarray, detector: Callable | None, detect_all: bool = True
+) -> list[tuple[Box, str]]:
+    """The stored boxes, unless `detect_all` or the photo has none: then the detector's."""
+    if photo.boxes and not (detect_all and detector is not None):
+        source = "your --box-file" if photo.kind == "file" else "stored (hand-drawn)"
+        return [(b, source) for b in photo.boxes]
     if detector is None:
-        return [(b, "stored (hand-drawn)") for b in photo.boxes]
+        raise RealPhotoError(
+            f"{photo.name} has no stored person box; list its boxes in --box-file or let the person detector find "
+            "people (--boxes detector)"
+        )
     return [(tuple(float(v) for v in d.box), f"detector {d.score:.2f}") for d in detector(image)]  # type: ignore[misc]
 
 
@@ -506,6 +598,17 @@ def markdown_table(report: dict[str, Any]) -> str:
             s = sure["summary"].get(label, {})
             mean += "".join(f" {f(s.get(k))} |" for k in ("pck@0.1", "pck@0.2", "mean_err", "iou"))
         lines.append(mean)
+    above = report.get("above_baseline")
+    if above is not None:
+
+        def signed(v: float | None) -> str:
+            return "n/a" if v is None or not math.isfinite(v) else f"{v:+.2f}"
+
+        line = f"| above {above['label']} (its mean subtracted) | {report['num_people']} | | |"
+        for label in labels:
+            d = above["models"].get(label, {})
+            line += "".join(f" {signed(d.get(k))} |" for k in ("pck@0.1", "pck@0.2", "mean_err", "iou"))
+        lines.append(line)
     notes = [
         "",
         "Against BlazePose GHUM full on the same crop (no human labels): PCK and mean error of the mesh's 17 COCO "
@@ -526,6 +629,15 @@ def markdown_table(report: dict[str, Any]) -> str:
     pictures = [f"[{e['name']}]({e['picture']})" for e in report.get("photos", []) if e.get("picture")]
     if pictures:
         notes.append("Pictures: " + ", ".join(pictures) + ".")
+    if above is not None:
+        notes.append(
+            f"Above {above['label']}: each model's mean minus {above['label']}'s (mean error: {above['label']}'s minus "
+            "the model's), so above zero is better in every column; against a picture-blind mesh "
+            "(benchmarks/blind_baseline.py), PCK@0.1 above it is what a model earns by looking at the person."
+        )
+    users = [e for e in report.get("photos", []) if str(e.get("source", "")).startswith("your photo")]
+    if users:
+        notes.append(f"{len(users)} photo(s) of your own: " + ", ".join(e["name"] for e in users) + ".")
     if report.get("skipped"):
         notes.append("Skipped (not found here): " + ", ".join(s["photo"] for s in report["skipped"]) + ".")
     return "\n".join(lines + notes) + "\n"
@@ -630,14 +742,24 @@ def evaluate(
     *,
     dirs: Sequence[Path] = (),
     detector: Callable | None = None,
+    detect_all: bool | None = None,
     pictures: Path | None = None,
     explicit: bool = False,
+    baseline: str | None = None,
     progress: Callable[[str], None] = lambda s: None,
 ) -> tuple[dict[str, Any], dict[Path, bytes]]:
     """Every person of every photo through every model and the peer -> (report, {png path: bytes}).
 
-    A photo outside the venv that is not found is skipped (listed in the report) unless `explicit`
-    (the user named it), then it is an error."""
+    `detector` finds the people of every photo when `detect_all` (the default when one is given),
+    else only of photos without stored boxes. `baseline`: the label whose means every model's are
+    stated above. A photo outside the venv that is not found is skipped (listed in the report)
+    unless `explicit` (the user named it), then it is an error; a photo of the user's is never
+    skipped."""
+    if detect_all is None:
+        detect_all = detector is not None
+    labels = [m.label for m in models]
+    if baseline is not None and baseline not in labels:
+        raise RealPhotoError(f"--baseline {baseline!r} is not a model label; choose from {', '.join(labels)}")
     evaluators = [Evaluator(m.predictor, m.topology, m.label, m.positions) for m in models]
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -647,12 +769,14 @@ def evaluate(
         try:
             image = photo.load(dirs)
         except RealPhotoError as err:
-            if explicit or photo.shipped_in_venv:
+            if explicit or photo.shipped_in_venv or photo.kind == "file":
                 raise
             skipped.append({"photo": photo.name, "source": photo.source, "why": str(err)})
             progress(f"warning: skipped {photo.name}: {err}")
             continue
-        people = photo_people(photo, image, detector)
+        people = photo_people(photo, image, detector, detect_all)
+        if not people:
+            progress(f"warning: the person detector found nobody in {photo.name}; list its boxes in --box-file")
         cache: dict[tuple[str, int], PeerResult] = {}
         drawn: list[tuple[PeerResult, list[PersonResult]]] = []
         for i, (box, source) in enumerate(people):
@@ -672,6 +796,8 @@ def evaluate(
             )
         entry: dict[str, Any] = {"name": photo.name, "source": photo.source, "size": [image.shape[1], image.shape[0]]}
         entry["people"] = len(people)
+        if photo.sha256:
+            entry["sha256"] = photo.sha256
         if pictures is not None and drawn:
             path = pictures / f"{photo.name}.png"
             files[path] = render_photo(image, drawn, [m.label for m in models], f"{photo.name}: {photo.source}")
@@ -680,7 +806,8 @@ def evaluate(
         progress(f"{photo.name}: {len(people)} person(s)")
     if not rows:
         raise RealPhotoError(f"no person was evaluated (photos found: {len(used)}); {PHOTO_DIR_HINT}")
-    labels = [m.label for m in models]
+    detected = any(r["box_source"].startswith("detector") for r in rows)
+    box_mode = "detector" if detect_all else ("stored, detector where none" if detected else "stored")
     report = {
         "format": REPORT_FORMAT,
         "format_version": REPORT_VERSION,
@@ -705,12 +832,29 @@ def evaluate(
         "photos": used,
         "skipped": skipped,
         "num_people": len(rows),
-        "box_mode": "detector" if detector is not None else "stored",
+        "box_mode": box_mode,
         "rows": rows,
         "summary": {k: {kk: _num(vv) for kk, vv in v.items()} for k, v in summarise(rows, labels).items()},
         "peer_sure": peer_sure_summary(rows, labels),
     }
+    if baseline is not None:
+        report["above_baseline"] = above_baseline(report["summary"], baseline)
     return report, files
+
+
+def above_baseline(summary: dict[str, dict[str, Any]], baseline: str) -> dict[str, Any]:
+    """Each model's mean PCK and IoU minus the baseline's (mean error: the baseline's minus the
+    model's, so that above zero is better everywhere)."""
+    base = summary[baseline]
+    out: dict[str, Any] = {"label": baseline, "models": {}}
+    for label, s in summary.items():
+        diff = {}
+        for k in ("pck@0.1", "pck@0.2", "pck@0.1_visible", "pck@0.2_visible", "iou", "mean_err"):
+            a, b = s.get(k), base.get(k)
+            ok = a is not None and b is not None and math.isfinite(a) and math.isfinite(b)
+            diff[k] = _num((b - a) if k == "mean_err" else (a - b)) if ok else None
+        out["models"][label] = diff
+    return out
 
 
 def _num(v: float) -> float | None:
