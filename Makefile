@@ -135,5 +135,12 @@ $(REALPHOTOS)/.extracted:
 	touch $@
 
 # meshpose_blaze and meshpose_xs against BlazePose on every photo: docs/results/realphoto.{json,md}, docs/images/realphoto/.
+# Beside them a picture-blind mesh (every vertex at its mean over full-length synthetic bodies,
+# benchmarks/blind_baseline.py, 26 s): on these mostly upright people it scores PCK@0.2 0.85, so
+# each model's numbers are also stated above it (--baseline).
+BLIND := runs/blind_full.pt
 eval-real: setup realphotos
-	$(BIN)/meshpose-eval-real --model meshpose_blaze --model meshpose_xs --out docs/results --pictures docs/images/realphoto
+	$(BIN)/python benchmarks/blind_baseline.py --out $(BLIND)
+	$(BIN)/meshpose-eval-real --model meshpose_blaze --model meshpose_xs --model $(BLIND) \
+		--label meshpose_blaze --label meshpose_xs --label picture-blind --baseline picture-blind \
+		--out docs/results --pictures docs/images/realphoto
