@@ -70,7 +70,7 @@ def _model_help() -> str:
     "--photos",
     default=None,
     help="Comma-separated photo names: astronaut, grace_hopper, cameraman, messi, basketball, pedestrians "
-    "(default: all that are found).",
+    "(default: all that are found; with --image, only those named here).",
 )
 @click.option(
     "--image",
@@ -107,7 +107,12 @@ def _model_help() -> str:
 @click.option(
     "--peer", "peer_path", default=None, help="BlazePose GHUM full .tflite (default: where make setup put it)."
 )
-@click.option("--detector", "detector_path", default=None, help="Person detector .tflite for --boxes detector.")
+@click.option(
+    "--detector",
+    "detector_path",
+    default=None,
+    help="Person detector .tflite (--boxes detector, --image photos without boxes).",
+)
 @click.option("--topology", default=None, help="Topology .npz of the models (default: the packaged one).")
 @click.option("--box-scale", type=float, default=None, help="Override the crop contract's box scale.")
 @click.option(
@@ -119,7 +124,8 @@ def _model_help() -> str:
     "side: which of the model's two 2-D estimates its errors come from.",
 )
 def main(opts: RealPhotoOptions) -> None:
-    """Compare models' meshes with BlazePose GHUM full on people in real photos shipped by installed packages."""
+    """Compare models' meshes with BlazePose GHUM full on people in real photos shipped by installed packages,
+    or in photos you bring (--image)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _run(opts)
 
