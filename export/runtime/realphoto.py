@@ -110,7 +110,9 @@ class RealPhotoError(MeshPoseError):
 @dataclass(frozen=True)
 class RealPhoto:
     """One photo and the people in it. `kind`: where it comes from ("skimage", "matplotlib",
-    "opencv-doc" file, "opencv-doc-video" frame); `ref`: the name there; `frame`: video frame index."""
+    "opencv-doc" file, "opencv-doc-video" frame, or "file": a photo of the user's); `ref`: the name
+    there (for "file", its absolute path); `frame`: video frame index; `boxes` may be empty for a
+    user's photo (the person detector then finds the people)."""
 
     name: str
     source: str
