@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from meshpose_export.cli.realphoto_cli import main
 from meshpose_export.runtime.realphoto import (
     BLAZEPOSE_COCO,
+    COCO_NAMES,
     PHOTOS,
     BlazePoseFull,
     crop_mask_to_image,
@@ -157,12 +158,25 @@ def test_cli_one_photo_two_models_side_by_side(tmp_path: Path, tiny_ckpt: Path) 
         assert 0.0 <= a[key] <= 1.0
     assert a["pck@0.1"] <= a["pck@0.2"] and a["mean_err"] > 0
     assert report["summary"]["a"]["pck@0.1"] == pytest.approx(a["pck@0.1"])
+    # Per joint: the row's 17 distances give its PCK, and with one person each joint's share is 0 or 1.
+    err = np.array(a["joint_err"])
+    assert err.shape == (17,) and np.mean(err <= 0.1) == pytest.approx(a["pck@0.1"], abs=1e-4)
+    assert np.mean(err) == pytest.approx(a["mean_err"], abs=1e-3)
+    joints = report["per_joint"]["a"]
+    assert list(joints) == list(COCO_NAMES)
+    assert [joints[n]["pck@0.2"] for n in COCO_NAMES] == [float(e <= 0.2) for e in err]
+    seen = a["joint_visible"]
+    assert [joints[n]["visible_people"] for n in COCO_NAMES] == [int(v) for v in seen] and any(seen)
+    assert [joints[n]["pck@0.1_visible"] for n in COCO_NAMES] == [
+        float(e <= 0.1) if v else None for e, v in zip(err, seen, strict=True)
+    ]
     # BlazePose is sure of the astronaut (pose flag 0.99), so the second mean is the same person
     assert a["peer_pose_flag"] > 0.9 and report["peer_sure"]["summary"]["a"]["people"] == 1
     assert report["peer_sure"]["summary"]["a"]["pck@0.1"] == pytest.approx(a["pck@0.1"])
     table = (out / "realphoto.md").read_text()
     assert "| mean where BlazePose is sure | 1 / 1 |" in table
     assert "| astronaut | 0 |" in table and "a PCK@0.1" in table and "b PCK@0.1" in table and "**mean**" in table
+    assert "| joint | a | a, where seen | seen by BlazePose | b |" in table and "| left_wrist |" in table
     png = pics / "astronaut.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["photos"][0]["picture"] == "../pics/astronaut.png"
@@ -367,3 +381,76 @@ def test_user_photo_bad_input_one_line(tmp_path: Path, tiny_ckpt: Path) -> None:
     boxed = ["--image", str(mine), "--box-file", box_file('{"astronaut.png": [[20, 10, 350, 502]]}')]
     assert "--baseline 'x' is not a model label" in _one_error(_invoke([*base, *boxed, "--baseline", "x"]))
     assert not (tmp_path / "o").exists()  # refused runs leave no folder
+
+
+# --- BlazePose on its own region (MediaPipe's) -------------------------------------------------
+
+
+def test_mediapipe_roi_geometry() -> None:
+    """Centred on the mid-hip, side 2 * radius * 1.25, turned so the hip -> circle-point direction
+    points up in the crop; the crop's corners are that square in the photo."""
+    import math
+
+    from meshpose_export.runtime.realphoto import (
+        PEER_INPUT,
+        ROI_SCALE,
+        RealPhotoError,
+        crop_corners,
+        match_detection,
+        mediapipe_roi,
+    )
+
+    top = (PEER_INPUT / 2 - 0.5, PEER_INPUT / 2 - 0.5 - PEER_INPUT / (2 * ROI_SCALE))
+    affine, rotation = mediapipe_roi((100.0, 200.0), (100.0, 100.0))  # upright: the circle point above the hip
+    assert rotation == pytest.approx(0.0)
+    apply = lambda pt: affine[:, :2] @ np.asarray(pt, float) + affine[:, 2]  # noqa: E731
+    np.testing.assert_allclose(apply((100.0, 200.0)), [PEER_INPUT / 2 - 0.5] * 2, atol=1e-9)
+    np.testing.assert_allclose(apply((100.0, 100.0)), top, atol=1e-9)
+    corners = crop_corners(affine)
+    np.testing.assert_allclose(corners[2] - corners[0], [250.0, 250.0], atol=1e-9)  # 2 * 100 * 1.25
+    # Leaning 45 degrees to the right: turned clockwise by 45 degrees, the circle point again straight up.
+    lean = (100.0 + 100.0 / math.sqrt(2), 200.0 - 100.0 / math.sqrt(2))
+    affine, rotation = mediapipe_roi((100.0, 200.0), lean)
+    assert rotation == pytest.approx(math.pi / 4)
+    apply = lambda pt: affine[:, :2] @ np.asarray(pt, float) + affine[:, 2]  # noqa: E731
+    np.testing.assert_allclose(apply(lean), top, atol=1e-9)
+    with pytest.raises(RealPhotoError, match="--peer-crop model"):
+        mediapipe_roi((5.0, 5.0), (5.0, 5.0))
+
+    class Det:
+        def __init__(self, box: tuple) -> None:
+            self.box = box
+
+    far, near = Det((500.0, 500.0, 10.0, 10.0)), Det((12.0, 8.0, 100.0, 100.0))
+    assert match_detection((10.0, 10.0, 100.0, 100.0), [far, near]) is near
+    assert match_detection((10.0, 10.0, 100.0, 100.0), [far]) is None  # no overlap: no region
+
+
+def test_peer_on_its_own_region_puts_the_close_ups_legs_below_the_photo(peer: BlazePoseFull) -> None:
+    """On the astronaut (waist up, 512 px tall) BlazePose on MediaPipe's region puts her hips at the
+    photo's bottom edge and her ankles far below it, legs unseen; on the model's crop, squared, it
+    draws a shrunken whole body inside the photo (ankles at the crop's bottom edge)."""
+    from meshpose_export.runtime.detector import PersonDetector
+    from meshpose_export.runtime.realphoto import match_detection
+
+    image = ASTRONAUT.load()
+    found = match_detection(ASTRONAUT.boxes[0], PersonDetector(aspect=0.75)(image))
+    assert found is not None
+    own = peer.on_roi(image, found)
+    assert own.pose_flag > 0.9 and own.crop.startswith("MediaPipe's region")
+    assert own.coco[11:13, 1].min() > 470 and own.coco[15:17, 1].min() > 700  # hips ~520, ankles ~910
+    assert not own.coco_visible[13:17].any()  # knees and ankles: not seen
+    square = peer(image, (20.0 - 76.0, 10.0, 502.0, 502.0))
+    assert square.coco[15:17, 1].max() < 512  # ankles inside the photo (~436): the shrunken body
+
+
+def test_cli_peer_crop_is_recorded(tmp_path: Path, tiny_ckpt: Path) -> None:
+    base = ["--model", str(tiny_ckpt), "--photos", "astronaut", "--no-pictures"]
+    for crop, expect in (("mediapipe", "MediaPipe's region"), ("model", "model crop, squared")):
+        out = tmp_path / crop
+        result = _invoke([*base, "--peer-crop", crop, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        report = json.loads((out / "realphoto.json").read_text())
+        assert report["reference"]["peer_crop"] == crop and report["rows"][0]["peer_crop"].startswith(expect)
+        note = "its own region" if crop == "mediapipe" else "--peer-crop model"
+        assert note in (out / "realphoto.md").read_text()

@@ -44,6 +44,7 @@ class RealPhotoOptions:
     box_file: str | None
     photo_dir: str | None
     boxes: str
+    peer_crop: str
     baseline: str | None
     peer_path: str | None
     detector_path: str | None
@@ -98,6 +99,15 @@ def _model_help() -> str:
     show_default=True,
     help="Person boxes: the hand-drawn ones stored with the photo list (and --box-file's; photos without any "
     "use the detector), or whoever the person detector finds in every photo.",
+)
+@click.option(
+    "--peer-crop",
+    type=click.Choice(["mediapipe", "model"]),
+    default="mediapipe",
+    show_default=True,
+    help="The region BlazePose sees: MediaPipe's own (from the pose detector, the way its pose landmarker runs; "
+    "the model's crop where the detector misses the person), or each model's crop region squared, on which "
+    "BlazePose draws a shrunken whole body inside upper-body crops.",
 )
 @click.option(
     "--baseline",
@@ -207,7 +217,7 @@ def _evaluate(opts: RealPhotoOptions, out: Path, pictures: Path | None, names: l
             raise RealPhotoError("two --model values name the same file; pass each model once, or set --label")
     peer = BlazePoseFull(user_path(opts.peer_path, "--peer"))
     detector = None
-    if opts.boxes == "detector" or any(not p.boxes for p in chosen):
+    if opts.boxes == "detector" or opts.peer_crop == "mediapipe" or any(not p.boxes for p in chosen):
         from meshpose_export.runtime.detector import PersonDetector
 
         detector = PersonDetector(
@@ -223,6 +233,7 @@ def _evaluate(opts: RealPhotoOptions, out: Path, pictures: Path | None, names: l
         pictures=pictures,
         explicit=names is not None,
         baseline=opts.baseline,
+        peer_crop=opts.peer_crop,
         progress=lambda line: click.echo(line, err=True),
     )
     if pictures is not None:

@@ -97,6 +97,19 @@ VISIBLE = 0.5
 # the headline numbers.
 PEER_SURE = 0.5
 
+# BlazePose's own region of interest, as MediaPipe's pose landmark graph makes it from the pose
+# detector (pose_detection_to_roi, Apache-2.0): a square centred on the mid-hip keypoint whose side
+# is the full-body circle's diameter times 1.25, rotated so that the hip -> circle-point direction
+# points up. The landmark model was trained on such crops: fed a tight upper-body square instead
+# it draws a shrunken whole body inside it (hips at the chest, ankles at the crop's bottom edge on
+# the astronaut; docs/design.md, "Real photos without labels").
+ROI_SCALE = 1.25
+ROI_TARGET_ANGLE = math.pi / 2
+# A detection stands for a stored person box when their IoU reaches this (the detector's person
+# box and the hand-drawn one frame the same person differently: 0.35-0.80 on the packaged people).
+ROI_MATCH_IOU = 0.3
+PEER_CROPS = ("mediapipe", "model")
+
 # Debian 12's opencv-doc: its sample data (Debian keeps only DFSG-free files; Lena was removed).
 OPENCV_DOC_VERSION = "4.6.0+dfsg-12"
 OPENCV_DOC_DATA = "usr/share/doc/opencv-doc/examples/data"
@@ -385,6 +398,40 @@ def peer_box(prediction: Prediction, contract: CropContract) -> Box:
     return (cx - side / 2.0, cy - side / 2.0, side, side)
 
 
+def mediapipe_roi(hip: Sequence[float], circle: Sequence[float], size: int = PEER_INPUT) -> tuple[np.ndarray, float]:
+    """The pose detector's mid-hip and full-body circle keypoints (image pixels) -> (2x3 affine
+    from image pixels to the landmark model's crop pixels, pixel centres at integers; rotation in
+    radians, clockwise in the image): MediaPipe's region for BlazePose (`ROI_SCALE`)."""
+    hx, hy = float(hip[0]), float(hip[1])
+    dx, dy = float(circle[0]) - hx, float(circle[1]) - hy
+    side = 2.0 * math.hypot(dx, dy) * ROI_SCALE
+    if not (side > 0 and math.isfinite(side)):
+        raise RealPhotoError(f"pose detector keypoints {hip}, {circle} give no region; pass --peer-crop model")
+    rotation = (ROI_TARGET_ANGLE - math.atan2(-dy, dx) + math.pi) % (2 * math.pi) - math.pi
+    c, sn = math.cos(rotation), math.sin(rotation)
+    lin = (size / side) * np.array([[c, sn], [-sn, c]])
+    offset = np.array([size / 2.0 - 0.5, size / 2.0 - 0.5]) - lin @ np.array([hx, hy])
+    return np.concatenate([lin, offset[:, None]], axis=1), rotation
+
+
+def crop_corners(affine: np.ndarray, size: int = PEER_INPUT) -> np.ndarray:
+    """(4, 2) image pixels of a crop's outer corners, clockwise from top-left."""
+    from meshpose_mobile.crop import invert_affine
+
+    inv = invert_affine(affine)
+    px = np.array([[-0.5, -0.5], [size - 0.5, -0.5], [size - 0.5, size - 0.5], [-0.5, size - 0.5]])
+    return px @ inv[:, :2].T + inv[:, 2]
+
+
+def match_detection(box: Box, detections: Sequence[Any]) -> Any | None:
+    """The detection whose person box overlaps `box` most, if by at least `ROI_MATCH_IOU`."""
+    from meshpose_export.runtime.tracking import box_iou
+
+    scored = [(box_iou(d.box, box), d) for d in detections]
+    best = max(scored, key=lambda t: t[0], default=None)
+    return best[1] if best is not None and best[0] >= ROI_MATCH_IOU else None
+
+
 # --------------------------------------------------------------------------- the peer
 
 
@@ -394,7 +441,9 @@ class PeerResult:
     visibility: np.ndarray  # (39,) sigmoid
     pose_flag: float
     mask: np.ndarray  # (H, W) bool, image frame
-    box: Box  # its square crop box, image pixels
+    box: Box  # the axis-aligned bounds of its crop, image pixels
+    corners: np.ndarray | None = None  # (4, 2) its crop's corners (rotated crops), image pixels
+    crop: str = "model crop, squared"  # which region BlazePose saw
 
     @property
     def coco(self) -> np.ndarray:
@@ -446,13 +495,37 @@ class BlazePoseFull:
         return lm, flag, 1.0 / (1.0 + np.exp(-np.clip(seg, -60.0, 60.0)))
 
     def __call__(self, image: np.ndarray, box: Box) -> PeerResult:
+        """BlazePose on an axis-aligned square box (the model's crop region, squared)."""
+        return self.on_affine(image, self.contract.box_affine(box), box=box)
+
+    def on_roi(self, image: np.ndarray, detection: Any) -> PeerResult:
+        """BlazePose on MediaPipe's own region for a pose detection (`mediapipe_roi`)."""
+        affine, rotation = mediapipe_roi(detection.keypoints[0], detection.keypoints[1])
+        crop = f"MediaPipe's region (detector {detection.score:.2f}, rotated {math.degrees(rotation):.1f} deg)"
+        return self.on_affine(image, affine, crop)
+
+    def on_affine(
+        self, image: np.ndarray, affine: np.ndarray, crop_name: str = "model crop, squared", box: Box | None = None
+    ) -> PeerResult:
+        """BlazePose on the crop `affine` (image -> crop pixels) defines; `box`: its region, if
+        axis-aligned (else the bounds of its corners)."""
+        from meshpose_mobile.crop import bilinear_sample, invert_affine
+
         h, w = image.shape[:2]
-        crop, affine = self.contract.crop(image, box)
+        inv = invert_affine(affine)
+        ys, xs = np.mgrid[0:PEER_INPUT, 0:PEER_INPUT].astype(np.float64)
+        sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
+        sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
+        crop = bilinear_sample(image, sx, sy, self.contract.border_value)
         lm, flag, prob = self.run_crop(crop / 255.0)
         # Its landmarks put pixel corners at integers; the crop contract puts pixel centres there.
         xy = self.contract.to_image(lm[:, :2] - 0.5, affine)
         vis = 1.0 / (1.0 + np.exp(-np.clip(lm[:, 3], -60.0, 60.0)))
-        return PeerResult(xy, vis, flag, crop_mask_to_image(prob, affine, w, h), box)
+        corners = crop_corners(affine)
+        if box is None:
+            lo, hi = corners.min(axis=0), corners.max(axis=0)
+            box = (float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+        return PeerResult(xy, vis, flag, crop_mask_to_image(prob, affine, w, h), box, corners, crop_name)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -471,6 +544,35 @@ class PersonResult:
     metrics: dict[str, float]
 
 
+def joint_errors(joints: np.ndarray, peer: PeerResult, box: Box) -> list[float]:
+    """Each COCO joint's distance to BlazePose's, as a fraction of the box's longer side."""
+    d = np.linalg.norm(np.asarray(joints, np.float64)[:, :2] - peer.coco[:, :2], axis=-1)
+    return [round(float(v), 4) for v in d / max(float(box[2]), float(box[3]))]
+
+
+def per_joint(rows: list[dict[str, Any]], labels: Sequence[str]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Per model and COCO joint, the share of people within each PCK threshold, over every person
+    and over those where BlazePose marks the joint visible (how many: `visible_people`): which
+    joints a model earns, read beside a baseline's. A joint BlazePose does not see is its guess,
+    for instance legs below an upper-body crop, where an average body agrees with it best."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for label in labels:
+        mine = [r["models"][label] for r in rows if label in r["models"]]
+        errs = np.array([m["joint_err"] for m in mine], np.float64)
+        seen = np.array([m["joint_visible"] for m in mine], bool)
+        out[label] = {}
+        for j, name in enumerate(COCO_NAMES):
+            entry: dict[str, float | None] = {
+                f"pck@{t:g}": _num(float(np.mean(errs[:, j] <= t))) for t in PCK_THRESHOLDS
+            }
+            for t in PCK_THRESHOLDS:
+                hits = errs[seen[:, j], j] <= t
+                entry[f"pck@{t:g}_visible"] = _num(float(hits.mean())) if hits.size else None
+            entry["visible_people"] = int(seen[:, j].sum())
+            out[label][name] = entry
+    return out
+
+
 def person_metrics(joints: np.ndarray, peer: PeerResult, box: Box, silhouette: np.ndarray | None) -> dict[str, float]:
     size = max(float(box[2]), float(box[3]))
     ref = peer.coco
@@ -480,7 +582,7 @@ def person_metrics(joints: np.ndarray, peer: PeerResult, box: Box, silhouette: n
         out[f"pck@{t:g}_visible"] = pck(joints, ref, size, t, peer.coco_visible)
     out["visible_joints"] = float(np.count_nonzero(peer.coco_visible))
     out["iou"] = math.nan if silhouette is None else mask_iou(silhouette, peer.mask)
-    # The peer runs on each model's own crop (its aspect and box scale), so its flag is per model.
+    # On the model's crop (--peer-crop model, or no detection matched) the peer's flag is per model.
     out["peer_pose_flag"] = float(peer.pose_flag)
     return out
 
@@ -502,14 +604,19 @@ class Evaluator:
 
     def person(
         self, image: np.ndarray, photo: str, person: int, box: Box, box_source: str, peer: BlazePoseFull,
-        peer_cache: dict[tuple[str, int], PeerResult],
+        peer_cache: dict[tuple[str, int], PeerResult], fixed: PeerResult | None = None,
     ) -> PersonResult:  # fmt: skip
+        """`fixed`: the peer's result on its own region (the same for every model); else the peer
+        runs on this model's crop region, squared."""
         pred = self.predictor.predict(image, box, positions=self.positions)
         key = (photo, person)
-        square = peer_box(pred, self.predictor.contract)
-        cached = peer_cache.get(key)
-        if cached is None or not np.allclose(cached.box, square, atol=1e-6):
-            cached = peer_cache[key] = peer(image, square)
+        if fixed is not None:
+            cached = peer_cache[key] = fixed
+        else:
+            square = peer_box(pred, self.predictor.contract)
+            cached = peer_cache.get(key)
+            if cached is None or not np.allclose(cached.box, square, atol=1e-6):
+                cached = peer_cache[key] = peer(image, square)
         h, w = image.shape[:2]
         joints = self.regressor @ pred.xyz_lp[:, :2]
         sil = None if self.faces is None else fill_faces(pred.xyz_lp[:, :2], self.faces, w, h)
@@ -559,9 +666,20 @@ def peer_sure_summary(rows: list[dict[str, Any]], labels: Sequence[str]) -> dict
     return {"pose_flag_at_least": PEER_SURE, "summary": summary}
 
 
+def _peer_crop_note(report: dict[str, Any]) -> str:
+    rows = report.get("rows", [])
+    if report.get("reference", {}).get("peer_crop") != "mediapipe":
+        return "BlazePose saw each model's crop region, squared (--peer-crop model)."
+    own = sum(1 for r in rows if str(r.get("peer_crop", "")).startswith("MediaPipe"))
+    return (
+        f"BlazePose saw its own region, as MediaPipe's pose landmarker makes it from the pose detector, for {own} of "
+        f"{len(rows)} people; for the rest (no detection matched the box) each model's crop region, squared."
+    )
+
+
 def markdown_table(report: dict[str, Any]) -> str:
     labels = [m["label"] for m in report["models"]]
-    head = "| photo | person | box (x, y, w, h) | BlazePose pose flag (per model's crop) |"
+    head = "| photo | person | box (x, y, w, h) | BlazePose pose flag (per model) |"
     rule = "|---|---:|---|---:|"
     for label in labels:
         head += f" {label} PCK@0.1 | PCK@0.2 | mean err | IoU |"
@@ -611,11 +729,36 @@ def markdown_table(report: dict[str, Any]) -> str:
             d = above["models"].get(label, {})
             line += "".join(f" {signed(d.get(k))} |" for k in ("pck@0.1", "pck@0.2", "mean_err", "iou"))
         lines.append(line)
+    joint_lines: list[str] = []
+    joints = report.get("per_joint")
+    if joints:
+        joint_lines += [
+            "",
+            "Per joint: the share of people within 0.1 / 0.2 of the box (PCK@0.1 / PCK@0.2), over every person and "
+            "over the people where BlazePose marks the joint visible (> 0.5; how many: seen by BlazePose, per model's "
+            "crop). Where BlazePose does not see a joint (legs below an upper-body crop) its landmark is a guess.",
+            "",
+        ]
+        joint_lines.append(
+            "| joint |" + "".join(f" {label} | {label}, where seen | seen by BlazePose |" for label in labels)
+        )
+        joint_lines.append("|---|" + "---:|---:|---:|" * len(labels))
+        for name in COCO_NAMES:
+            cells = [joints.get(label, {}).get(name, {}) for label in labels]
+            joint_lines.append(
+                f"| {name} |"
+                + "".join(
+                    f" {f(c.get('pck@0.1'))} / {f(c.get('pck@0.2'))} | {f(c.get('pck@0.1_visible'))} / "
+                    f"{f(c.get('pck@0.2_visible'))} | {c.get('visible_people', 'n/a')} |"
+                    for c in cells
+                )
+            )
     notes = [
         "",
-        "Against BlazePose GHUM full on the same crop (no human labels): PCK and mean error of the mesh's 17 COCO "
+        "Against BlazePose GHUM full (no human labels): PCK and mean error of the mesh's 17 COCO "
         "joints as a fraction of the person box's longer side; IoU of the mesh's filled faces with BlazePose's "
         "segmentation (> 0.5), in image pixels.",
+        _peer_crop_note(report),
         f"BlazePose pose flag: its own probability that a pose is present; the second mean keeps the people where "
         f"it is at least {PEER_SURE:g}, MediaPipe's default min_pose_presence_confidence (below it BlazePose itself "
         "disowns its landmarks).",
@@ -642,7 +785,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         notes.append(f"{len(users)} photo(s) of your own: " + ", ".join(e["name"] for e in users) + ".")
     if report.get("skipped"):
         notes.append("Skipped (not found here): " + ", ".join(s["photo"] for s in report["skipped"]) + ".")
-    return "\n".join(lines + notes) + "\n"
+    return "\n".join(lines + notes + joint_lines) + "\n"
 
 
 # --------------------------------------------------------------------------- pictures
@@ -686,13 +829,17 @@ def render_photo(
     def box_patch(ax: Any, box: Box, colour: str) -> None:
         ax.add_patch(Rectangle((box[0], box[1]), box[2], box[3], fill=False, ec=colour, ls="--", lw=0.8))
 
-    base(axes[0], "BlazePose GHUM full: segmentation > 0.5 (cyan),\n17 COCO landmarks, its square crop (dashed)")
+    base(axes[0], "BlazePose GHUM full: segmentation > 0.5 (cyan),\n17 COCO landmarks, the crop it saw (dashed)")
     for peer, _ in people:
         overlay = np.zeros((h, w, 4), np.float32)
         overlay[peer.mask] = (0.0, 0.9, 1.0, 0.45)
         axes[0].imshow(overlay, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
         skeleton(axes[0], peer.coco, "yellow")
-        box_patch(axes[0], peer.box, "white")
+        if peer.corners is not None:
+            ring = np.vstack([peer.corners, peer.corners[:1]])
+            axes[0].plot(ring[:, 0], ring[:, 1], "--", color="white", lw=0.8)
+        else:
+            box_patch(axes[0], peer.box, "white")
     for ax, label in zip(axes[1:], labels, strict=True):
         scores = []
         base(ax, "")
@@ -748,15 +895,22 @@ def evaluate(
     pictures: Path | None = None,
     explicit: bool = False,
     baseline: str | None = None,
+    peer_crop: str = "model",
     progress: Callable[[str], None] = lambda s: None,
 ) -> tuple[dict[str, Any], dict[Path, bytes]]:
     """Every person of every photo through every model and the peer -> (report, {png path: bytes}).
 
     `detector` finds the people of every photo when `detect_all` (the default when one is given),
     else only of photos without stored boxes. `baseline`: the label whose means every model's are
-    stated above. A photo outside the venv that is not found is skipped (listed in the report)
-    unless `explicit` (the user named it), then it is an error; a photo of the user's is never
-    skipped."""
+    stated above. `peer_crop`: "mediapipe" runs BlazePose on MediaPipe's region from `detector`'s
+    matching detection (`match_detection`; the model's crop where none matches), "model" on each
+    model's crop region, squared. A photo outside the venv that is not found is skipped (listed in
+    the report) unless `explicit` (the user named it), then it is an error; a photo of the user's is
+    never skipped."""
+    if peer_crop not in PEER_CROPS:
+        raise RealPhotoError(f"peer crop {peer_crop!r}; choose from {', '.join(PEER_CROPS)}")
+    if peer_crop == "mediapipe" and detector is None:
+        raise RealPhotoError("--peer-crop mediapipe needs the pose detector; pass --detector or --peer-crop model")
     if detect_all is None:
         detect_all = detector is not None
     labels = [m.label for m in models]
@@ -781,8 +935,11 @@ def evaluate(
             progress(f"warning: the person detector found nobody in {photo.name}; list its boxes in --box-file")
         cache: dict[tuple[str, int], PeerResult] = {}
         drawn: list[tuple[PeerResult, list[PersonResult]]] = []
+        detections = detector(image) if peer_crop == "mediapipe" and detector is not None else []
         for i, (box, source) in enumerate(people):
-            results = [ev.person(image, photo.name, i, box, source, peer, cache) for ev in evaluators]
+            found = match_detection(box, detections) if peer_crop == "mediapipe" else None
+            fixed = peer.on_roi(image, found) if found is not None else None
+            results = [ev.person(image, photo.name, i, box, source, peer, cache, fixed) for ev in evaluators]
             peer_res = cache[(photo.name, i)]
             drawn.append((peer_res, results))
             rows.append(
@@ -791,9 +948,19 @@ def evaluate(
                     "person": i,
                     "box": [round(float(v), 2) for v in box],
                     "box_source": source,
+                    "peer_crop": peer_res.crop
+                    if fixed is not None or peer_crop == "model"
+                    else "model crop, squared (no pose detection matched this box)",
                     "peer_crop_box": [round(float(v), 2) for v in peer_res.box],
                     "peer_pose_flag": round(peer_res.pose_flag, 4),
-                    "models": {r.model: {k: _num(v) for k, v in r.metrics.items()} for r in results},
+                    "models": {
+                        r.model: {
+                            **{k: _num(v) for k, v in r.metrics.items()},
+                            "joint_err": joint_errors(r.joints, peer_res, box),
+                            "joint_visible": [bool(v) for v in peer_res.coco_visible],
+                        }
+                        for r in results
+                    },
                 }
             )
         entry: dict[str, Any] = {"name": photo.name, "source": photo.source, "size": [image.shape[1], image.shape[0]]}
@@ -816,7 +983,14 @@ def evaluate(
         "rule": RULE,
         "reference": {
             "model": "BlazePose GHUM full (mediapipe 0.10.21 pose_landmark_full.tflite), LiteRT interpreter",
-            "crop": "the model's crop region padded to a square (zeros), 256x256 RGB in [0, 1]",
+            "crop": (
+                "MediaPipe's region from the pose detector's matching detection (mid-hip centre, full-body circle "
+                f"diameter x {ROI_SCALE:g}, rotated upright), else the model's crop region padded to a square"
+                if peer_crop == "mediapipe"
+                else "the model's crop region padded to a square"
+            )
+            + " (zeros beyond the photo), 256x256 RGB in [0, 1]",
+            "peer_crop": peer_crop,
             "coco_indices": list(BLAZEPOSE_COCO),
             "segmentation_threshold": 0.5,
         },
@@ -826,6 +1000,10 @@ def evaluate(
             "pck@t_visible": "PCK@t over the joints BlazePose marks visible (> 0.5): not those it places "
             "beyond the photo's edge or behind the body, where its landmarks are a guess as much as ours",
             "iou": "mesh faces filled in 2-D vs BlazePose segmentation > 0.5, image pixels",
+            "joint_err": "per row and model, each COCO joint's distance / longer side of the person box",
+            "joint_visible": "per row and model, whether BlazePose marks each COCO joint visible (> 0.5)",
+            "per_joint": "per model and COCO joint, the share of people within each PCK threshold; _visible: "
+            "over the people where BlazePose marks the joint visible (visible_people of them)",
         },
         "models": [
             {"label": m.label, **m.predictor.info.to_dict(), "topology": m.topology.name, "positions": m.positions}
@@ -838,6 +1016,7 @@ def evaluate(
         "rows": rows,
         "summary": {k: {kk: _num(vv) for kk, vv in v.items()} for k, v in summarise(rows, labels).items()},
         "peer_sure": peer_sure_summary(rows, labels),
+        "per_joint": per_joint(rows, labels),
     }
     if baseline is not None:
         report["above_baseline"] = above_baseline(report["summary"], baseline)
