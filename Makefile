@@ -138,9 +138,12 @@ $(REALPHOTOS)/.extracted:
 # Beside them a picture-blind mesh (every vertex at its mean over full-length synthetic bodies,
 # benchmarks/blind_baseline.py, 26 s): on these mostly upright people it scores PCK@0.2 0.85, so
 # each model's numbers are also stated above it (--baseline).
+# BlazePose sees its own region (MediaPipe's, from the pose detector); the second run keeps the
+# numbers of its earlier crop (each model's crop, squared) in docs/results/realphoto_model_crop/.
 BLIND := runs/blind_full.pt
+EVAL_REAL_MODELS := --model meshpose_blaze --model meshpose_xs --model $(BLIND) \
+	--label meshpose_blaze --label meshpose_xs --label picture-blind --baseline picture-blind
 eval-real: setup realphotos
 	$(BIN)/python benchmarks/blind_baseline.py --out $(BLIND)
-	$(BIN)/meshpose-eval-real --model meshpose_blaze --model meshpose_xs --model $(BLIND) \
-		--label meshpose_blaze --label meshpose_xs --label picture-blind --baseline picture-blind \
-		--out docs/results --pictures docs/images/realphoto
+	$(BIN)/meshpose-eval-real $(EVAL_REAL_MODELS) --out docs/results --pictures docs/images/realphoto
+	$(BIN)/meshpose-eval-real $(EVAL_REAL_MODELS) --peer-crop model --out docs/results/realphoto_model_crop --no-pictures
