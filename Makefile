@@ -136,8 +136,8 @@ $(REALPHOTOS)/.extracted:
 
 # meshpose_blaze and meshpose_xs against BlazePose on every photo: docs/results/realphoto.{json,md}, docs/images/realphoto/.
 # Beside them a picture-blind mesh (every vertex at its mean over full-length synthetic bodies,
-# benchmarks/blind_baseline.py, 26 s): on these mostly upright people it scores PCK@0.2 0.85, so
-# each model's numbers are also stated above it (--baseline).
+# benchmarks/blind_baseline.py, 26 s): on these mostly upright people it scores PCK@0.2 0.67 (0.85
+# on the old crop), so each model's numbers are also stated above it (--baseline).
 # BlazePose sees its own region (MediaPipe's, from the pose detector); the second run keeps the
 # numbers of its earlier crop (each model's crop, squared) in docs/results/realphoto_model_crop/.
 BLIND := runs/blind_full.pt

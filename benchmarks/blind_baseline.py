@@ -2,7 +2,9 @@
 picture, every vertex at its mean over the model's synthetic validation bodies (docs/training.md,
 "A picture-blind baseline"). Scored beside real models, it says how much of a real-photo number a
 network earns by looking: on the 9 people of docs/results/realphoto.md the full-length mean scores
-0.47 PCK@0.1 and 0.85 PCK@0.2 against BlazePose, above every fused mesh trained so far at PCK@0.2.
+0.41 PCK@0.1 and 0.67 PCK@0.2 against BlazePose on its own region (the shipped meshpose_blaze 0.65 /
+0.79), and 0.47 / 0.85 against BlazePose on the model's crop squared, where BlazePose draws a shrunken
+body inside waist-up crops (docs/training.md, "Why the blind body scored so well").
 
     python benchmarks/blind_baseline.py --out runs/blind.pt                 # full-length framings
     python benchmarks/blind_baseline.py --framing all --out runs/blind_all.pt

@@ -14,23 +14,28 @@ the person detector finds instead.
 
 Photos a user brings (`user_photos`: files or folders, boxes from a JSON file or else the person
 detector) join or replace that set. The packaged people are mostly upright, so an average body
-already agrees with BlazePose at PCK@0.2 0.85 (docs/training.md, "A picture-blind baseline"); a set
+already agrees with BlazePose at PCK@0.2 0.67 (docs/training.md, "A picture-blind baseline"); a set
 with sitting, bending or lying people is what tells models apart there. `baseline` states every
 model's numbers above one column's, for instance such a picture-blind mesh.
 
 Per person, one data path (`meshpose_export.runtime.predict.Predictor`: checkpoint or any artifact ->
 crop contract -> model -> image pixels) gives the mesh. BlazePose GHUM full (LiteRT interpreter)
-sees the same crop, squared: the model's crop region (box grown to the model's aspect and scaled
-by its box scale) padded left and right to a square with zeros, resampled to 256 x 256, RGB in
-[0, 1]. Its landmarks (crop pixels, pixel corners at integers) and its segmentation (logits,
-sigmoid > 0.5) go back to the photo through the same affine. Then, in image pixels:
+sees its own region by default (`peer_crop="mediapipe"`): the one MediaPipe's pose landmarker makes
+from the pose detector's detection of that person (`mediapipe_roi`), which holds the whole body
+and pads beyond the photo. Where no detection matches the box, and with `peer_crop="model"`, it sees
+the model's crop region (box grown to the model's aspect and scaled by its box scale) padded to a
+square with zeros; on a waist-up person that tight square makes it draw a shrunken whole body
+inside the crop. Either way the crop is 256 x 256, RGB in [0, 1], and its landmarks (crop pixels,
+pixel corners at integers) and its segmentation (logits, sigmoid > 0.5) go back to the photo
+through the same affine. Then, in image pixels:
 
 - joints: the topology's COCO regressor applied to the mesh's vertices against BlazePose's 17
   COCO-mapped landmarks (`BLAZEPOSE_COCO`): PCK@0.1 and PCK@0.2 and the mean error, all as a
   fraction of the longer side of the person box; also PCK@0.1 over the joints BlazePose itself
   marks visible (visibility > 0.5), since on upper-body photos it also guesses the legs;
 - silhouette: every face of the mesh filled in 2-D against BlazePose's mask, IoU over the photo
-  (outside its square crop BlazePose says nothing, read as background).
+  (outside its crop BlazePose says nothing, read as background);
+- per joint: each joint's distance, and its PCK over every person and where BlazePose sees it.
 
 BlazePose is a peer, not ground truth: agreeing with it is the measure, and its own mistakes on
 these photos count against every model alike (see the pictures).
