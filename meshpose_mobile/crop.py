@@ -98,11 +98,16 @@ class CropContract:
     def crop(self, image: np.ndarray, box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
         """HxWx3 image -> (crop (H_in, W_in, 3) float32 in the image's value range, affine)."""
         affine = self.box_affine(box)
+        return self.crop_affine(image, affine), affine
+
+    def crop_affine(self, image: np.ndarray, affine: np.ndarray) -> np.ndarray:
+        """The crop any 2x3 affine (image -> crop pixels) defines, at this contract's size and
+        border value: `crop` for a rotated region too."""
         inv = invert_affine(affine)
         ys, xs = np.mgrid[0 : self.input_height, 0 : self.input_width].astype(np.float64)
         sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
         sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
-        return bilinear_sample(image, sx, sy, self.border_value), affine
+        return bilinear_sample(image, sx, sy, self.border_value)
 
     def to_image(self, points: np.ndarray, affine: np.ndarray) -> np.ndarray:
         """(..., 2 or 3) crop-pixel points -> image pixels (z scaled by box width / input width)."""

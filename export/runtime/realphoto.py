@@ -514,15 +514,8 @@ class BlazePoseFull:
     ) -> PeerResult:
         """BlazePose on the crop `affine` (image -> crop pixels) defines; `box`: its region, if
         axis-aligned (else the bounds of its corners)."""
-        from meshpose_mobile.crop import bilinear_sample, invert_affine
-
         h, w = image.shape[:2]
-        inv = invert_affine(affine)
-        ys, xs = np.mgrid[0:PEER_INPUT, 0:PEER_INPUT].astype(np.float64)
-        sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
-        sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
-        crop = bilinear_sample(image, sx, sy, self.contract.border_value)
-        lm, flag, prob = self.run_crop(crop / 255.0)
+        lm, flag, prob = self.run_crop(self.contract.crop_affine(image, affine) / 255.0)
         # Its landmarks put pixel corners at integers; the crop contract puts pixel centres there.
         xy = self.contract.to_image(lm[:, :2] - 0.5, affine)
         vis = 1.0 / (1.0 + np.exp(-np.clip(lm[:, 3], -60.0, 60.0)))
