@@ -167,7 +167,6 @@ class RealPhoto:
 
             with matplotlib.cbook.get_sample_data(self.ref) as f:
                 return np.asarray(Image.open(f).convert("RGB"))
-        path = self.locate(photo_dirs)
         if self.kind == "file":
             from meshpose_mobile.images import ImageError, load_rgb
 
@@ -175,6 +174,7 @@ class RealPhoto:
                 return load_rgb(self.ref)
             except ImageError as err:
                 raise RealPhotoError(str(err)) from None
+        path = self.locate(photo_dirs)
         if path is None:
             looked = ", ".join(str(d) for d in photo_dirs) or "nowhere"
             raise RealPhotoError(f"photo {self.ref} ({self.name}) not found in {looked}; {PHOTO_DIR_HINT}")
@@ -279,9 +279,11 @@ def user_photos(paths: Sequence[Path], box_file: Path | None = None, taken: Sequ
     from meshpose_export.runtime.predict import list_images
 
     files: list[Path] = []
+    seen: set[Path] = set()
     for path in paths:
         for found in list_images(path):
-            if found.resolve() not in {f.resolve() for f in files}:
+            if found.resolve() not in seen:
+                seen.add(found.resolve())
                 files.append(found)
     boxes = _box_file(box_file, files) if box_file is not None else {}
     used = set(taken)
@@ -447,7 +449,7 @@ class PeerResult:
     pose_flag: float
     mask: np.ndarray  # (H, W) bool, image frame
     box: Box  # the axis-aligned bounds of its crop, image pixels
-    corners: np.ndarray | None = None  # (4, 2) its crop's corners (rotated crops), image pixels
+    corners: np.ndarray  # (4, 2) its crop's corners (rotated crops), image pixels
     crop: str = "model crop, squared"  # which region BlazePose saw
 
     @property
@@ -622,19 +624,18 @@ class Evaluator:
         return PersonResult(photo, person, box, box_source, self.label, joints, sil, pred, metrics)
 
 
-def photo_people(
-    photo: RealPhoto, image: np.ndarray, detector: Callable | None, detect_all: bool = True
-) -> list[tuple[Box, str]]:
-    """The stored boxes, unless `detect_all` or the photo has none: then the detector's."""
-    if photo.boxes and not (detect_all and detector is not None):
+def photo_people(photo: RealPhoto, detections: Sequence[Any] | None, detect_all: bool = True) -> list[tuple[Box, str]]:
+    """The stored boxes, unless `detect_all` or the photo has none: then the detections' (the
+    person detector's on this photo; None when it did not run)."""
+    if photo.boxes and not (detect_all and detections is not None):
         source = "your --box-file" if photo.kind == "file" else "stored (hand-drawn)"
         return [(b, source) for b in photo.boxes]
-    if detector is None:
+    if detections is None:
         raise RealPhotoError(
             f"{photo.name} has no stored person box; list its boxes in --box-file or let the person detector find "
             "people (--boxes detector)"
         )
-    return [(tuple(float(v) for v in d.box), f"detector {d.score:.2f}") for d in detector(image)]  # type: ignore[misc]
+    return [(tuple(float(v) for v in d.box), f"detector {d.score:.2f}") for d in detections]  # type: ignore[misc]
 
 
 def summarise(rows: list[dict[str, Any]], labels: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -833,11 +834,8 @@ def render_photo(
         overlay[peer.mask] = (0.0, 0.9, 1.0, 0.45)
         axes[0].imshow(overlay, extent=(-0.5, w - 0.5, h - 0.5, -0.5))
         skeleton(axes[0], peer.coco, "yellow")
-        if peer.corners is not None:
-            ring = np.vstack([peer.corners, peer.corners[:1]])
-            axes[0].plot(ring[:, 0], ring[:, 1], "--", color="white", lw=0.8)
-        else:
-            box_patch(axes[0], peer.box, "white")
+        ring = np.vstack([peer.corners, peer.corners[:1]])
+        axes[0].plot(ring[:, 0], ring[:, 1], "--", color="white", lw=0.8)
     for ax, label in zip(axes[1:], labels, strict=True):
         scores = []
         base(ax, "")
@@ -928,14 +926,16 @@ def evaluate(
             skipped.append({"photo": photo.name, "source": photo.source, "why": str(err)})
             progress(f"warning: skipped {photo.name}: {err}")
             continue
-        people = photo_people(photo, image, detector, detect_all)
+        # One detector pass per photo serves both the people's boxes and BlazePose's regions.
+        wanted = detect_all or peer_crop == "mediapipe" or not photo.boxes
+        detections = detector(image) if detector is not None and wanted else None
+        people = photo_people(photo, detections, detect_all)
         if not people:
             progress(f"warning: the person detector found nobody in {photo.name}; list its boxes in --box-file")
         cache: dict[tuple[str, int], PeerResult] = {}
         drawn: list[tuple[PeerResult, list[PersonResult]]] = []
-        detections = detector(image) if peer_crop == "mediapipe" and detector is not None else []
         for i, (box, source) in enumerate(people):
-            found = match_detection(box, detections) if peer_crop == "mediapipe" else None
+            found = match_detection(box, detections or []) if peer_crop == "mediapipe" else None
             fixed = peer.on_roi(image, found) if found is not None else None
             results = [ev.person(image, photo.name, i, box, source, peer, cache, fixed) for ev in evaluators]
             peer_res = cache[(photo.name, i)]
