@@ -4,6 +4,8 @@ estimate. One variant per run, one thread; results merge into docs/results/corem
 
     python benchmarks/coreml_interpreter.py --variant meshpose_xs --precision all --analysis
     python benchmarks/coreml_interpreter.py --variant meshpose_hrnet32 --precision fp16,fp32 --analysis --options
+    python benchmarks/coreml_interpreter.py --variant meshpose_blaze --precision fp16,fp32 --analysis --options \
+        --ckpt meshpose_mobile/data/weights/meshpose_blaze_synth.pt --out /tmp/blaze_coreml.json
 
 Every pixel number here is the artifact's own MIL program executed by the reference interpreter
 (not the Core ML runtime), against the PyTorch deployment graph, on the 8 parity inputs.
@@ -31,6 +33,7 @@ from meshpose_export.targets.base import ExportContext, get_target
 from meshpose_export.targets.coreml import mil
 from meshpose_export.targets.coreml.ane import ane_report
 from meshpose_export.targets.coreml.contract import base_name
+from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.crop import CropContract
 from meshpose_mobile.seeded import seeded_model
 
@@ -173,6 +176,7 @@ def options(p32: mil.Program, images, refs, k: int, sens: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variant", required=True)
+    ap.add_argument("--ckpt", type=Path, help="trained checkpoint to measure instead of the variant's seeded weights")
     ap.add_argument("--precision", default="all")
     ap.add_argument("--work", type=Path, default=Path("artifacts/coreml_interpreter"))
     ap.add_argument("--analysis", action="store_true", help="fp16 sensitivity report (needs fp16 and fp32)")
@@ -183,7 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     target = get_target("coreml")
     precisions = list(target.precisions) if args.precision == "all" else args.precision.split(",")
-    model = seeded_model(args.variant, seed=0)
+    if args.ckpt is not None:
+        model = load_checkpoint(args.ckpt).eval()
+        if model.config.variant != args.variant:
+            sys.exit(f"error: --ckpt {args.ckpt} holds {model.config.variant}, not --variant {args.variant}")
+    else:
+        model = seeded_model(args.variant, seed=0)
     graph = model.deploy(**target.deploy_kwargs())
     reference = model.deploy()
     contract = CropContract.for_config(model.config)
@@ -191,10 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     ref_run = reference_artifact(reference)
     refs = [ref_run(i.image) for i in inputs]
     images = [i.image for i in inputs]
-    work = args.work / args.variant
+    # A checkpoint's programs get their own folder: the cached seeded ones would be measured instead.
+    work = args.work / (args.variant if args.ckpt is None else f"{args.variant}-{args.ckpt.stem}")
     work.mkdir(parents=True, exist_ok=True)
     record: dict = {
         "variant": args.variant,
+        "weights": "seeded (seed 0)" if args.ckpt is None else str(args.ckpt),
         "measured_by": mil.INTERPRETER_NOTE,
         "threads": 1,
         "inputs": len(inputs),
