@@ -109,6 +109,18 @@ class CropContract:
         sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
         return bilinear_sample(image, sx, sy, self.border_value)
 
+    def picture_box(self, affine: np.ndarray, image_height: int, image_width: int) -> np.ndarray:
+        """(4,) float32 x0, y0, x1, y1: the part of the crop an axis-aligned affine (`box_affine`)
+        fills from the image, in crop pixels (edges at -0.5 and size - 0.5, as the image's own);
+        the rest reads ``border_value``. Empty (x1 <= x0 or y1 <= y0) when the crop misses the image."""
+        if abs(affine[0, 1]) > 1e-9 or abs(affine[1, 0]) > 1e-9:
+            raise ConfigError("picture_box needs an axis-aligned affine (box_affine); a rotated crop has no box")
+        corners = self.to_crop(np.array([[-0.5, -0.5], [image_width - 0.5, image_height - 0.5]]), affine)
+        lo, hi = corners.min(axis=0), corners.max(axis=0)
+        x0, y0 = max(lo[0], -0.5), max(lo[1], -0.5)
+        x1, y1 = min(hi[0], self.input_width - 0.5), min(hi[1], self.input_height - 0.5)
+        return np.array([x0, y0, max(x1, x0), max(y1, y0)], np.float32)
+
     def to_image(self, points: np.ndarray, affine: np.ndarray) -> np.ndarray:
         """(..., 2 or 3) crop-pixel points -> image pixels (z scaled by box width / input width)."""
         inv = invert_affine(affine)

@@ -271,6 +271,15 @@ def uv_consistency(
 # ------------------------------------------------------------------------------ visibility (Sec. 4)
 
 
+def in_box(pixels: Tensor, box: Tensor) -> Tensor:
+    """True where a crop-pixel position (B, ..., 2) lies in its sample's box (B, 4) x0, y0, x1, y1
+    (pixel edges, half-open like `in_crop`)."""
+    shape = (box.shape[0],) + (1,) * (pixels.dim() - 2)
+    x, y = pixels[..., 0], pixels[..., 1]
+    x0, y0, x1, y1 = (box[:, i].view(shape).to(pixels.dtype) for i in range(4))
+    return (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
+
+
 def partial_visibility_labels(
     num_vertices: int,
     faces: Tensor,
@@ -279,14 +288,17 @@ def partial_visibility_labels(
     gt_vertices: Tensor | None = None,
     gt_mask: Tensor | None = None,
     config: ModelConfig | None = None,
+    picture_box: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Sec. 4 partial labels -> (target, mask), each (B, K).
 
     Visible (1): the 3 vertices of the face of every valid DensePose point (face_index (B, N),
     point_mask (B, N)). Invisible (0): every vertex whose ground-truth position (gt_vertices
-    (B, K, >=2), crop pixels, used where gt_mask (B,) is set) lies off the crop. A vertex with both
-    labels stays visible: a DensePose point is a direct observation, pseudo-GT is a fit. Needs
-    ``config`` for the crop size when gt_vertices is given.
+    (B, K, >=2), crop pixels, used where gt_mask (B,) is set) lies off the crop, or off the part of
+    the crop that shows the photo (picture_box (B, 4), crop pixels: a crop that reaches past the
+    photo's edge reads the contract's border value there, and a vertex behind it is no more seen
+    than one off the crop). A vertex with both labels stays visible: a DensePose point is a direct
+    observation, pseudo-GT is a fit. Needs ``config`` for the crop size when gt_vertices is given.
     """
     if face_index is None and gt_vertices is None:
         raise ValueError("partial_visibility_labels needs DensePose faces, ground-truth vertices, or both")
@@ -299,6 +311,8 @@ def partial_visibility_labels(
         if config is None:
             raise ValueError("partial_visibility_labels needs config (crop size) with gt_vertices")
         off = ~in_crop(gt_vertices[..., :2], config)
+        if picture_box is not None:
+            off = off | ~in_box(gt_vertices[..., :2], picture_box)
         if gt_mask is not None:
             off = off & gt_mask.bool().view(batch, 1)
         labelled |= off
@@ -413,6 +427,8 @@ class LossTargets(TypedDict, total=False):
     Silhouette: ``silhouette`` (B, h + 2 pad, w + 2 pad) ground-truth mask on the padded render grid
     (`render.crop_mask_to_grid`), optional ``silhouette_phi`` (same shape) and ``silhouette_mask`` (B,).
     3D: ``vertices`` (B, K, 3) crop pixels + depth, ``vertices_mask`` (B,) or (B, K).
+    Where the crop shows the photo: ``picture_box`` (B, 4) x0, y0, x1, y1 crop pixels (the derived
+    visibility labels mark vertices outside it invisible; absent: the whole crop).
     Joints: ``joints_2d`` (B, 17, 2) + ``joints_2d_mask`` (B, 17); ``joints_3d`` (B, 17, 3) + ``joints_3d_mask``.
     Foreground: ``foreground`` (B, h, w) body mask at the heatmap cells (`render.crop_mask_to_grid`, pad 0),
     optional ``foreground_mask`` (B,).
@@ -435,6 +451,7 @@ class LossTargets(TypedDict, total=False):
     joints_3d_mask: Tensor
     foreground: Tensor
     foreground_mask: Tensor
+    picture_box: Tensor
 
 
 def _need(topology: Topology, field: str, term: str) -> Any:
@@ -502,6 +519,7 @@ def total_loss(
                 t["vertices"] if has_3d else None,
                 gt_mask,
                 config,
+                t.get("picture_box"),
             )
         else:
             vis_target = vis_mask = None

@@ -494,7 +494,9 @@ class SyntheticBodies:
         dp_bary (N, 3), dp_mask (N,); vertices (K, 3) crop pixels + depth; joints_2d (17, 2),
         joints_2d_mask (17,) in the crop; joints_3d (17, 3); pixels_per_metre (); selfie ();
         hires_vertices (N_hi, 3) when ``with_hires``; with ``appearance="photo"`` also background ()
-        (index into `synth_photo.BACKGROUND_PHOTOS`) and framing () (index into `FRAMINGS`).
+        (index into `synth_photo.BACKGROUND_PHOTOS`), framing () (index into `FRAMINGS`) and
+        picture_box (4,) x0, y0, x1, y1: the crop-pixel rectangle that shows the photo (pixel edges;
+        the whole crop unless `photo_edge_prob` drew a band beyond the photo's edge).
         """
         cfg, rig, topo = self.config, self.rig, self.topology
         rng = np.random.default_rng([self.seed, int(index)])
@@ -637,11 +639,17 @@ class SyntheticBodies:
         if photo:
             image, occluded, crop = self._paint_photo(rng, posed_w, camera, label, body)
             edge_rng = np.random.default_rng([self.seed, int(index), 1])
+            picture_box = np.array([-0.5, -0.5, width - 0.5, height - 0.5], np.float32)
             if edge_rng.random() < cfg.photo_edge_prob:
                 edge = synth_photo.photo_edge_band(edge_rng, height, width)
                 image[edge] = 0
                 occluded = occluded | edge
-            extra = {"background": np.int16(crop.photo), "framing": np.uint8(FRAMINGS.index(framing))}
+                picture_box = synth_photo.picture_box(edge)
+            extra = {
+                "background": np.int16(crop.photo),
+                "framing": np.uint8(FRAMINGS.index(framing)),
+                "picture_box": picture_box,
+            }
         else:
             image, occluded = self._paint(rng, fidx, bary, part_map, uv_map, posed_w, body)
         mask = body & ~occluded

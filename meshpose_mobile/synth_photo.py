@@ -197,6 +197,15 @@ def photo_edge_band(rng: np.random.Generator, height: int, width: int) -> np.nda
     return band
 
 
+def picture_box(band: np.ndarray) -> np.ndarray:
+    """(4,) float32 x0, y0, x1, y1 in crop pixels (edges at -0.5 and size - 0.5): the rectangle of a
+    crop that is not `band` (`photo_edge_band` cuts whole rows and columns, so the rest is one)."""
+    ys, xs = np.nonzero(~band)
+    if ys.size == 0:
+        return np.array([-0.5, -0.5, -0.5, -0.5], np.float32)
+    return np.array([xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5], np.float32)
+
+
 # ------------------------------------------------------------------------------------ filters
 
 

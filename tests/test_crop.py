@@ -62,6 +62,23 @@ def test_border_is_constant() -> None:
     assert crop[32, 24].tolist() == [200, 200, 200]
 
 
+def test_picture_box_is_where_the_crop_reads_the_image() -> None:
+    """A person at the photo's left and bottom edges: the crop's picture box ends where its border
+    pixels begin; a crop inside the image is all picture; a rotated crop has none."""
+    contract = CropContract(64, 48, border_value=0.0)
+    img = np.full((100, 80, 3), 200.0, np.float32)
+    for box in ((0.0, 40.0, 30.0, 60.0), (20.0, 20.0, 30.0, 40.0)):
+        crop, affine = contract.crop(img, box)
+        x0, y0, x1, y1 = contract.picture_box(affine, 100, 80)
+        ys, xs = np.nonzero(crop[..., 0] > 100)  # bilinear: a pixel half on the image reads 100
+        shown = (xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5)
+        assert (x0, y0, x1, y1) == pytest.approx(shown, abs=0.51)
+    assert contract.picture_box(affine, 100, 80).tolist() == [-0.5, -0.5, 47.5, 63.5]
+    rotated = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 50.0]])
+    with pytest.raises(ConfigError, match="axis-aligned"):
+        contract.picture_box(rotated, 100, 80)
+
+
 def test_border_is_per_channel() -> None:
     img = np.full((10, 10, 3), 200, dtype=np.uint8)
     c = CropContract(64, 48, border_value=(127.5, 0.0, 10.0))

@@ -14,6 +14,7 @@ from meshpose_mobile.losses import (
     LossWeights,
     barycentric_cross_entropy,
     edge_loss,
+    in_box,
     joint_2d_loss,
     joint_3d_loss,
     normal_loss,
@@ -152,6 +153,18 @@ def test_partial_visibility_labels() -> None:
     assert mask.tolist() == [[True, False, True, True, True, False]]
     _, no_gt = partial_visibility_labels(6, faces, face_index, point_mask, gt, torch.tensor([False]), CFG)
     assert no_gt.tolist() == [[False, False, True, True, True, False]]
+    # A crop whose columns from x = 4.5 on lie beyond the photo's edge: vertex 5 (x 5) joins the
+    # unseen; vertex 4 (x 5, seen by a DensePose point) stays seen; vertex 1 (x 2) stays unlabelled.
+    box = torch.tensor([[-0.5, -0.5, 4.5, 100.0]])
+    target, mask = partial_visibility_labels(6, faces, face_index, point_mask, gt, torch.tensor([True]), CFG, box)
+    assert target.tolist() == [[0.0, 0.0, 1.0, 1.0, 1.0, 0.0]]
+    assert mask.tolist() == [[True, False, True, True, True, True]]
+
+
+def test_in_box_is_per_sample_and_half_open() -> None:
+    pts = torch.tensor([[[0.0, 0.0], [4.5, 0.0]], [[0.0, 0.0], [4.5, 0.0]]])
+    boxes = torch.tensor([[-0.5, -0.5, 4.5, 9.5], [-0.5, -0.5, 9.5, 9.5]])
+    assert in_box(pts, boxes).tolist() == [[True, False], [True, True]]
 
 
 # ------------------------------------------------------------------------------ silhouette

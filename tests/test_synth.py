@@ -210,7 +210,7 @@ def test_photo_look_differs_from_flat_and_labels_stay_self_consistent(photo_gen:
     topo = default_topology()
     for i in range(4):
         p, f = photo_gen[i], flat[i]
-        assert p.keys() == f.keys() | {"background", "framing"}
+        assert p.keys() == f.keys() | {"background", "framing", "picture_box"}
         assert np.abs(p["image"].astype(float) - f["image"].astype(float)).mean() > 10
         # The clothes only change the picture: DensePose points still sit exactly on the naked mesh.
         m = p["dp_mask"] > 0
@@ -401,14 +401,19 @@ def test_photo_config_is_checked_and_old_datasets_read_as_flat() -> None:
 
 def test_photo_edge_band_reads_the_border_and_shows_no_body(photo_gen: SyntheticBodies) -> None:
     """photo_edge_prob: part of the crop lies beyond the photo's edge, as the crop contract fills it
-    (0), and the labels see no body there; the body itself, its vertices and joints, do not move."""
+    (0), and the labels see no body there (no mask, parts or points; the vertices behind it unseen);
+    the body itself, its vertices and joints, do not move."""
     import dataclasses
+    from types import SimpleNamespace
+
+    import torch
 
     from meshpose_mobile import synth_photo
+    from meshpose_mobile.losses import partial_visibility_labels
 
     edged = SyntheticBodies(dataclasses.replace(PHOTO, photo_edge_prob=1.0), seed=3)
     topo = default_topology()
-    lost = 0
+    lost = hidden = 0
     for i in range(6):
         a, b = photo_gen[i], edged[i]
         for key in ("vertices", "joints_2d", "joints_3d", "framing", "background"):
@@ -429,7 +434,36 @@ def test_photo_edge_band_reads_the_border_and_shows_no_body(photo_gen: Synthetic
         corners = b["vertices"][topo.faces[b["dp_face"][m]]][..., :2]
         np.testing.assert_allclose((b["dp_bary"][m][..., None] * corners).sum(1), b["dp_pixels"][m], atol=2e-3)
         lost += int(a["mask"][band].sum())
+        # The picture box is the rest of the crop, and the loss's labels mark the vertices behind
+        # the band unseen, as they mark those off the crop.
+        h, w = b["mask"].shape
+        np.testing.assert_array_equal(a["picture_box"], [-0.5, -0.5, w - 0.5, h - 0.5])
+        x0, y0, x1, y1 = b["picture_box"]
+        ys, xs = np.mgrid[0:h, 0:w]
+        np.testing.assert_array_equal((xs > x0) & (xs < x1) & (ys > y0) & (ys < y1), ~band)
+        # in_crop reads the crop size only; this crop (96 x 72) is no model's input size.
+        mcfg = SimpleNamespace(input_height=h, input_width=w)
+        target, labelled = partial_visibility_labels(
+            topo.num_vertices,
+            torch.as_tensor(topo.faces),
+            torch.as_tensor(b["dp_face"])[None],
+            torch.as_tensor(m)[None],
+            torch.as_tensor(b["vertices"])[None],
+            torch.ones(1),
+            mcfg,
+            torch.as_tensor(b["picture_box"])[None],
+        )
+        v = b["vertices"][:, :2]
+        pix = np.floor(v + 0.5).astype(int)
+        on_crop = _in_crop(v, h, w)
+        behind = np.zeros(len(v), bool)
+        behind[on_crop] = band[pix[on_crop, 1], pix[on_crop, 0]]
+        unseen = labelled[0].numpy() & (target[0].numpy() == 0)
+        seen = labelled[0].numpy() & (target[0].numpy() == 1)
+        np.testing.assert_array_equal(unseen, (behind | ~on_crop) & ~seen)
+        hidden += int(unseen[behind].sum())
     assert lost > 0, "no band cut a body in six crops: the test would not see labels cleared"
+    assert hidden > 0, "no vertex behind a band in six crops: the test would not see it labelled"
 
 
 def test_photo_edge_config_is_checked() -> None:

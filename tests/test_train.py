@@ -632,6 +632,15 @@ def test_trains_on_densepose_coco_with_pseudo_gt(tmp_path: Path) -> None:
     _, affine = src.contract.crop(np.zeros((480, 640, 3), np.float32), a0.bbox)
     n = a0.num_points
     np.testing.assert_allclose(batch["dp_pixels"][0, :n].numpy(), src.contract.to_crop(a0.points, affine), atol=1e-4)
+    # The part of each crop that shows the photo, as the crop's own border pixels say (0 there);
+    # the second person's crop reaches past the top of its photo.
+    for i, ann_i in enumerate(src.items):
+        info = src.dataset.images[ann_i.image_id]
+        crop, _ = src.contract.crop(np.full((info.height, info.width, 3), 255.0, np.float32), ann_i.bbox)
+        ys, xs = np.nonzero(crop[..., 0] > 127)
+        shown = (xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5)
+        assert batch["picture_box"][i].tolist() == pytest.approx(shown, abs=0.51)
+    assert batch["picture_box"][1, 1] > 0
 
     overrides = {"data.train": str(ann), "data.images": str(images), "data.pseudo_gt": str(pseudo)}
     overrides.update({"data.val": str(ann), "data.val_images": str(images), "data.val_pseudo_gt": str(pseudo)})

@@ -218,6 +218,13 @@ class Collate:
             "part": stack("part", (h, w), np.uint8).long(),
             "uv": stack("uv", (h, w, 2), np.float16).float(),
             "pixels_per_metre": torch.tensor([float(s.get("pixels_per_metre", 1.0)) for s in samples]),
+            # A sample that does not say shows the photo on its whole crop (datasets written before
+            # the key, flat-look bodies).
+            "picture_box": torch.tensor(
+                np.stack(
+                    [np.asarray(s.get("picture_box", (-0.5, -0.5, w - 0.5, h - 0.5)), np.float32) for s in samples]
+                )
+            ),
         }
         has_mask = torch.tensor([1.0 if "mask" in s else 0.0 for s in samples])
         mask = stack("mask", (h, w), np.uint8).float()

@@ -79,7 +79,11 @@ class DensePoseSource:
             )
         crop, affine = self.contract.crop(image.astype(np.float32), ann.bbox)
         h, w = self.contract.input_height, self.contract.input_width
-        out: dict[str, np.ndarray] = {"image": np.clip(np.rint(crop), 0, 255).astype(np.uint8)}
+        out: dict[str, np.ndarray] = {
+            "image": np.clip(np.rint(crop), 0, 255).astype(np.uint8),
+            # A person at the photo's edge: vertices past it are labelled unseen (losses.partial_visibility_labels).
+            "picture_box": self.contract.picture_box(affine, info.height, info.width),
+        }
 
         pts = self.contract.to_crop(ann.points, affine)
         n = min(len(pts), MAX_POINTS)
