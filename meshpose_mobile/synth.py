@@ -143,6 +143,13 @@ class SynthConfig:
     # (synth_photo.photo_edge_band). Those pixels show no body: no mask, parts or DensePose points.
     # Drawn from a generator of its own, so 0 leaves every sample bit for bit as before.
     photo_edge_prob: float = 0.0
+    # Chance that an arm hangs by the body's side (upper arm 2-15 degrees out from straight down,
+    # swung -25..+15 degrees, elbow bent 0-75 degrees), each arm on its own; the phone arm of a
+    # selfie keeps its pose. The joint limits above centre on the rest pose, an A-pose with the
+    # upper arm ~42 degrees out, so uniform draws put under 1 % of arms within 20 degrees of hanging
+    # (docs/training.md, "Arms by the sides"), the most common arm pose of a person standing for a
+    # photo. Drawn from a generator of its own, so 0 leaves every sample bit for bit as before.
+    arms_down_prob: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -178,6 +185,7 @@ class SynthConfig:
             "upper_body_fraction",
             "cut_fraction",
             "photo_edge_prob",
+            "arms_down_prob",
         ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
@@ -517,14 +525,17 @@ class SyntheticBodies:
         lo, hi = rig.limits[..., 0], rig.limits[..., 1]
         centre = np.clip(0.0, lo, hi)
         angles = centre + (rng.uniform(lo, hi) - centre) * intensity
+        phone = None
         if selfie:
             # One arm holds the phone: raise the upper arm forward and bend the elbow.
             names = list(topo.joint_names)
-            side = "left" if rng.random() < 0.5 else "right"
+            phone = side = "left" if rng.random() < 0.5 else "right"
             if f"{side}_shoulder" in names:
                 angles[names.index(f"{side}_shoulder"), 0] = np.deg2rad(rng.uniform(-100, -60))
             if f"{side}_elbow" in names:
                 angles[names.index(f"{side}_elbow"), 0] = np.deg2rad(rng.uniform(-80, -20))
+        if cfg.arms_down_prob > 0:
+            self._arms_down(angles, np.random.default_rng([self.seed, int(index), 2]), phone)
         rotations = euler_to_matrix(angles)
         transforms, _ = _pose(rig.joints, rig.parents, rotations)
         posed = _skin(verts, rig.weights, transforms)
@@ -704,6 +715,26 @@ class SyntheticBodies:
             h_cam[:, 2] = np.maximum(h_cam[:, 2], 0.5 * _NEAREST)
             out["hires_vertices"] = label(h_cam).astype(np.float32)
         return out
+
+    def _arms_down(self, angles: np.ndarray, rng: np.random.Generator, phone: str | None) -> None:
+        """Hang each arm (but the phone's) by the body's side with chance `arms_down_prob`, in place.
+
+        The shoulder's z angle that turns the rest upper arm straight down comes from the rig's own
+        rest joints, so any topology's A- or T-pose works. Every draw happens whether or not an arm
+        hangs, so one arm's draw never shifts the other's."""
+        names = list(self.topology.joint_names)
+        joints = self.rig.joints
+        for side, sign in (("left", 1.0), ("right", -1.0)):
+            hang, swing, out, bend = rng.random(), rng.uniform(-25, 15), rng.uniform(2, 15), rng.uniform(-75, 0)
+            shoulder, elbow = f"{side}_shoulder", f"{side}_elbow"
+            if side == phone or hang >= self.config.arms_down_prob or shoulder not in names or elbow not in names:
+                continue
+            s, e = names.index(shoulder), names.index(elbow)
+            arm = joints[e] - joints[s]
+            rest = np.degrees(np.arctan2(abs(arm[0]), -arm[1]))  # out from straight down, in the x-y plane
+            angles[s, 0] = np.deg2rad(swing)
+            angles[s, 2] = np.deg2rad(sign * (out - rest))
+            angles[e, 0] = np.deg2rad(bend)
 
     def _paint(
         self,

@@ -496,3 +496,45 @@ def test_blur_keeps_the_light_and_spreads_it_by_sigma(sigma: float) -> None:
     offsets = np.arange(81) - 40
     spread = np.sqrt((out.sum(1) * offsets**2).sum())
     assert spread == pytest.approx(sigma, rel=0.17 if sigma >= 2.5 else 0.05)
+
+
+def _upper_arm_angles(sample: dict) -> np.ndarray:
+    """(2,) degrees between each upper arm (COCO shoulder -> elbow, 3-D labels) and straight down the crop."""
+    j = sample["joints_3d"].astype(np.float64)
+    arms = np.stack([j[7] - j[5], j[8] - j[6]])
+    arms /= np.linalg.norm(arms, axis=1, keepdims=True)
+    return np.degrees(np.arccos(np.clip(arms[:, 1], -1, 1)))  # crop y points down
+
+
+def test_arms_down_hangs_arms_by_the_side() -> None:
+    """arms_down_prob: upright bodies facing the camera hang their arms near straight down, where the
+    joint limits' uniform draws (centred on the rig's A-pose) almost never do; 0 changes nothing."""
+    import dataclasses
+
+    upright = dataclasses.replace(PHOTO, selfie_fraction=0.0, yaw_range=0.0, tilt_range=0.0, cut_fraction=0.0)
+    drawn = SyntheticBodies(upright, seed=4)
+    hung = SyntheticBodies(dataclasses.replace(upright, arms_down_prob=1.0), seed=4)
+    before = np.concatenate([_upper_arm_angles(drawn[i]) for i in range(12)])
+    after = np.concatenate([_upper_arm_angles(hung[i]) for i in range(12)])
+    assert np.median(before) > 45 and np.mean(before <= 25) < 0.2
+    assert np.median(after) < 25 and after.max() < 50
+    # The option off is the generator as it was, sample for sample.
+    off = SyntheticBodies(dataclasses.replace(upright, arms_down_prob=0.0), seed=4)
+    for key in ("image", "vertices", "dp_pixels"):
+        np.testing.assert_array_equal(off[3][key], drawn[3][key])
+
+
+def test_arms_down_keeps_the_phone_arm_and_is_checked() -> None:
+    import dataclasses
+
+    gen = SyntheticBodies(dataclasses.replace(PHOTO, arms_down_prob=1.0), seed=0)
+    names = list(gen.topology.joint_names)
+    angles = np.full((len(names), 3), 0.3)
+    gen._arms_down(angles, np.random.default_rng(0), "left")
+    assert (angles[names.index("left_shoulder")] == 0.3).all() and (angles[names.index("left_elbow")] == 0.3).all()
+    assert (angles[names.index("right_shoulder")] != 0.3).any()
+    with pytest.raises(ConfigError, match="arms_down_prob"):
+        SynthConfig(arms_down_prob=1.5)
+    old = PHOTO.to_dict()
+    old.pop("arms_down_prob")  # datasets and checkpoints written before the option
+    assert SynthConfig.from_dict(old) == PHOTO
