@@ -35,6 +35,7 @@ import torch
 from meshpose_export.runtime.realphoto import COCO_NAMES, PCK_THRESHOLDS
 from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.losses import regress_joints
+from meshpose_mobile.model import MeshPose
 from meshpose_mobile.registry import DEFAULT_VARIANT
 from meshpose_mobile.synth import FRAMINGS
 from meshpose_mobile.train.data import Collate, training_config, validation_bodies
@@ -94,7 +95,9 @@ def main() -> None:
         print_per_joint(model, groups, collate, config.batch_size)
 
 
-def joint_distances(model, samples: list[dict], collate: Collate, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def joint_distances(
+    model: MeshPose, samples: list[dict], collate: Collate, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(bodies, 17) joint distance over the visible body box's longer side, and (bodies, 17) in-crop mask."""
     regressor = torch.as_tensor(model.topology.coco_regressor, dtype=torch.float32)
     dist, seen = [], []
@@ -111,7 +114,7 @@ def joint_distances(model, samples: list[dict], collate: Collate, batch_size: in
     return np.array(dist), np.array(seen)
 
 
-def print_per_joint(model, groups: dict[str, list[dict]], collate: Collate, batch_size: int) -> None:
+def print_per_joint(model: MeshPose, groups: dict[str, list[dict]], collate: Collate, batch_size: int) -> None:
     names = [n for n in FRAMINGS if n in groups]
     measured = {n: joint_distances(model, groups[n], collate, batch_size) for n in names}
     measured["all"] = tuple(np.concatenate([measured[n][i] for n in names]) for i in (0, 1))
