@@ -538,3 +538,39 @@ def test_arms_down_keeps_the_phone_arm_and_is_checked() -> None:
     old = PHOTO.to_dict()
     old.pop("arms_down_prob")  # datasets and checkpoints written before the option
     assert SynthConfig.from_dict(old) == PHOTO
+
+
+def test_framing_metrics_per_joint_scores_against_the_labels() -> None:
+    """benchmarks/framing_metrics.py --per-joint: a mesh at the labels scores every in-crop joint
+    within 0.1 of the box, and one moved by 0.15 of the visible body's box within 0.2 but not 0.1."""
+    import torch
+    from benchmark_scripts import load_benchmark
+
+    from meshpose_mobile.topology import default_topology
+
+    fm = load_benchmark("framing_metrics")
+    samples = [SyntheticBodies(PHOTO, seed=2)[i] for i in range(3)]
+
+    class Labels:
+        topology = default_topology()
+
+        def __init__(self, shift: float) -> None:
+            self.shift = shift
+
+        def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+            verts = torch.stack([torch.as_tensor(s["vertices"]) for s in samples])
+            sizes = []
+            for s in samples:
+                ys, xs = np.nonzero(s["mask"])
+                sizes.append(max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1))
+            verts[..., 0] += self.shift * torch.tensor(sizes, dtype=torch.float32)[:, None]
+            return {"vertices": verts}
+
+    def collate(chunk: list[dict]) -> dict[str, torch.Tensor]:
+        return {"image": torch.zeros(len(chunk), 3, 8, 8)}
+
+    for shift, within in ((0.0, (True, True)), (0.15, (False, True))):
+        dist, seen = fm.joint_distances(Labels(shift), samples, collate, batch_size=8)
+        assert dist.shape == seen.shape == (3, 17) and seen.any()
+        d = dist[seen]
+        assert ((d <= 0.1).all(), (d <= 0.2).all()) == within
