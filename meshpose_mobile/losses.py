@@ -74,6 +74,16 @@ class LossWeights:
     # paper term.
     weight_consistency: float = 0.0
     weight_noise_levels: int = 127
+    # Mean 2-D vertex move (crop px) between the network and a pass where every convolution's output
+    # is multiplied by 1 + u, u uniform within +-2^-`activation_noise_bits` (11: float16's largest
+    # relative rounding, so the pass sees errors the size CoreML's float16 arithmetic makes). One more
+    # forward pass of the clean crops (the trainer adds it). Why: CoreML fp16 parity of the shipped
+    # meshpose_blaze is ~1 px, 1.55 px of it from the encoder's arithmetic and 1.61 px from rounding
+    # its first convolution's output alone, and a faster-learning fine-tune (the arms run) lost it to
+    # 2.3 px (docs/design.md, "CoreML float16: where the last pixel comes from"). Unlike
+    # `weight_consistency` the noise is float16's size, not int8's. Not a paper term.
+    activation_consistency: float = 0.0
+    activation_noise_bits: int = 11
     # `vertex` on the regressed positions r alone (every vertex, depth centred), beside the fused
     # mesh's. Why: Eq. 7 reaches r through (1 - w), so the fused loss hardly trains r where the
     # vertex is seen, and r, which alone places hidden and out-of-crop vertices (and z), stayed
@@ -107,6 +117,7 @@ class LossWeights:
         "foreground",
         "consistency",
         "weight_consistency",
+        "activation_consistency",
         "regressed",
         "feature_keep",
     )
@@ -130,6 +141,11 @@ class LossWeights:
         levels = self.weight_noise_levels
         if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= 32767:
             raise ConfigError(f"weight_noise_levels={levels!r} must be a whole number of grid steps, 1 to 32767")
+        bits = self.activation_noise_bits
+        if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 23:
+            raise ConfigError(
+                f"activation_noise_bits={bits!r} must be a whole number of bits, 1 to 23 (11: float16's rounding)"
+            )
         pad = self.silhouette_pad
         if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
             raise ConfigError(f"silhouette_pad={pad!r} must be an integer >= 0 (heatmap cells)")

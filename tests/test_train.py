@@ -292,6 +292,56 @@ def test_weight_consistency_is_the_move_under_rounding_sized_weight_noise(tmp_pa
     assert terms["weight_consistency"] > 0 and terms["consistency"] > 0
 
 
+def test_activation_consistency_is_the_move_under_float16_sized_output_noise(tmp_path: Path) -> None:
+    from meshpose_mobile.losses import LossWeights
+    from meshpose_mobile.train.fake_quant import activation_noise
+    from meshpose_mobile.train.loop import _build_model, _forward
+
+    model = _build_model(small()).eval()
+    image = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(3)) * 255
+    with torch.no_grad():
+        clean = model(image)["vertices"]
+        # Inside the block each convolution's output is off by at most 2^-bits of itself, and not
+        # exactly itself; after it (also after an error) the network is the clean one again.
+        conv = model.heatmap
+        seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+        def probe(_m: torch.nn.Module, args: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            exact = torch.nn.functional.conv2d(args[0], conv.weight, conv.bias, conv.stride, conv.padding)
+            seen.append((out, exact))
+
+        with activation_noise(model, 4):
+            handle = conv.register_forward_hook(probe)  # after the noise hook: sees its output
+            model(image)
+            handle.remove()
+        noisy_out, exact = seen[0]
+        rel = ((noisy_out - exact).abs() / exact.abs().clamp_min(1e-6))[exact.abs() > 1e-3]
+        assert float(rel.max()) <= 2.0**-4 * (1 + 1e-4) and float(rel.max()) > 2.0**-6
+        with pytest.raises(RuntimeError, match="inside"), activation_noise(model, 4):
+            raise RuntimeError("inside")
+        assert torch.equal(model(image)["vertices"], clean)
+    # Its move is what the network does with that noise, far smaller for float16's 11 bits than for
+    # 4, and the gradient reaches the weights.
+    torch.manual_seed(0)
+    coarse = _forward(model, image, LossWeights(activation_consistency=1.0, activation_noise_bits=4))[1]
+    torch.manual_seed(0)
+    fine = _forward(model, image, LossWeights(activation_consistency=1.0, activation_noise_bits=20))[1]
+    moved = float(coarse["activation_consistency"].detach())
+    assert math.isfinite(moved) and moved > 0
+    assert float(fine["activation_consistency"].detach()) < moved / 20
+    coarse["activation_consistency"].backward()
+    assert model.heatmap.weight.grad is not None and bool(model.heatmap.weight.grad.abs().sum() > 0)
+    with pytest.raises(ConfigError, match="activation_noise_bits"):
+        LossWeights(activation_noise_bits=0)
+    # In a run, the term is logged beside the input-noise one.
+    train(
+        small(**{"loss.consistency": 1.0, "loss.activation_consistency": 1.0, "steps": 1, "batch_size": 2}),
+        tmp_path / "r",
+    )
+    terms = read_metrics(tmp_path / "r", "train")[0]
+    assert terms["activation_consistency"] > 0 and terms["consistency"] > 0
+
+
 def test_encoder_rate_scale_makes_a_second_group() -> None:
     from meshpose_mobile.train.loop import _build_model, _param_groups
 

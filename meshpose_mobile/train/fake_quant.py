@@ -27,6 +27,9 @@ alone (48 px on the photo crops), 36 px from the first ReLU6's output alone
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +66,24 @@ def rounding_noise(net: nn.Module, levels: int) -> dict[str, Tensor]:
     return {
         name: p + (torch.rand_like(p) - 0.5) * _step(p, levels) for name, p in net.named_parameters() if id(p) in convs
     }
+
+
+@contextmanager
+def activation_noise(net: nn.Module, bits: int) -> Iterator[None]:
+    """Inside the block every convolution of `net` multiplies its output by 1 + u, u drawn fresh per
+    element, uniform within +-2^-bits (`loss.activation_consistency`); the noise carries no gradient,
+    the output does. The hooks are gone when the block ends, also on an error."""
+    scale = 2.0**-bits
+
+    def hook(_module: nn.Module, _args: Any, out: Tensor) -> Tensor:
+        return out * (1.0 + (torch.rand_like(out) * 2.0 - 1.0) * scale)
+
+    handles = [conv.register_forward_hook(hook) for conv in _convolutions(net)]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 class _RoundedWeight(nn.Module):

@@ -196,7 +196,9 @@ def _forward(net: nn.Module, image: Tensor, weights: LossWeights) -> tuple[dict[
     levels (both copies go through one pass, so BatchNorm sees one batch and the move is what the
     deployed graph would show); `weight_consistency`, the mean move when every convolution weight
     carries a random rounding-sized error (`weight_noise_levels`), in one more pass of the clean
-    crops through the same weights plus that error, so the gradient reaches both."""
+    crops through the same weights plus that error, so the gradient reaches both; `activation_consistency`,
+    the mean move when every convolution's output carries a float16-sized relative error, in one
+    more pass of the clean crops."""
     terms: dict[str, Tensor] = {}
     n = image.shape[0]
     if weights.consistency > 0:
@@ -210,6 +212,10 @@ def _forward(net: nn.Module, image: Tensor, weights: LossWeights) -> tuple[dict[
     if weights.weight_consistency > 0:
         noisy = torch.func.functional_call(net, fake_quant.rounding_noise(net, weights.weight_noise_levels), (image,))
         terms["weight_consistency"] = _mean_move(noisy["vertices"], outputs["vertices"])
+    if weights.activation_consistency > 0:
+        with fake_quant.activation_noise(net, weights.activation_noise_bits):
+            noisy = net(image)
+        terms["activation_consistency"] = _mean_move(noisy["vertices"], outputs["vertices"])
     return outputs, terms
 
 
