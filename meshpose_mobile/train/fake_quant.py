@@ -22,6 +22,10 @@ follow the training batches (a moving average of min and max); the export calibr
 they are not saved. Without it the shipped meshpose_blaze moves 60 px from activation rounding
 alone (48 px on the photo crops), 36 px from the first ReLU6's output alone
 (`benchmarks/int8_activations.py`).
+
+Two noise sources serve the trainer's robustness terms rather than a mode: `rounding_noise` (weights
+off by up to half an int8 step, `loss.weight_consistency`) and `activation_noise` (every
+convolution's output off by up to 2^-11 of itself, float16's rounding, `loss.activation_consistency`).
 """
 
 from __future__ import annotations
