@@ -4,7 +4,7 @@
         --metrics runs/blaze_qat/metrics.jsonl --realphoto docs/results/realphoto.json \\
         --sensitivity docs/results/sensitivity_blaze.json
 
-The file records how it was made (the five stages of docs/training.md, "meshpose_blaze", with
+The file records how it was made (the seven stages of docs/training.md, "meshpose_blaze", with
 their commands and wall times), the last stage's validation on synthetic bodies (the trainer's own
 evaluation of the float32 weights), and, as judgement only, the real-photo comparison and the
 one-grey-level sensitivity measured on the written file. `weights.save_shipped` writes the JSON
@@ -32,6 +32,8 @@ CPU = "2-core AMD EPYC CPU, shared"
 # The quantisation-aware stage started from the file shipped after stage 4 (commit e00ffea), which
 # this stage's output replaces at the same path; git keeps the old file.
 GPU_FILE = "runs/blaze_synth_gpu.pt"
+# Stages 6 and 7 started from the stage-5 file (commit c1a8493), which their output replaces.
+STAGE5_FILE = "runs/blaze_stage5.pt"
 # What made the shipped file, in order; each stage starts from the previous one's model.pt.
 STAGES: list[dict[str, Any]] = [
     {
@@ -79,6 +81,26 @@ STAGES: list[dict[str, Any]] = [
         "where": CPU,
         "wall_s": 4185,
     },
+    {
+        "stage": "arms by the sides (data.synth.arms_down_prob 0.5), stage 5's recipe at lr 2e-4, from the "
+        "stage-5 file (a control arm without the arms ran beside it)",
+        "command": f"git show c1a8493:meshpose_mobile/data/weights/meshpose_blaze_synth.pt > {STAGE5_FILE} && "
+        "meshpose-train --config configs/blaze_arms_cpu.toml --out runs/s7_arms",
+        "steps": 600,
+        "batch_size": 16,
+        "where": CPU,
+        "wall_s": 4007,
+    },
+    {
+        "stage": "stage 5's low-rate tail (lr 5e-5, quantisation-aware), arms still drawn hanging, for the "
+        "float16 steadiness the higher rate lost (a second run with loss.activation_consistency beside it)",
+        "command": "meshpose-train --config configs/blaze_arms_tail_cpu.toml --set steps=400 --set eval_every=200 "
+        "--out runs/s8_tail",
+        "steps": 400,
+        "batch_size": 16,
+        "where": CPU,
+        "wall_s": 2578,
+    },
 ]
 
 
@@ -97,7 +119,7 @@ def info_record(ckpt: Path, metrics: Path, realphoto: Path | None, sensitivity: 
         "step": sum(s["steps"] for s in STAGES),
         "stages": STAGES,
         "command": " && ".join(s["command"] for s in STAGES),
-        "wall_time": f"{sum(s['wall_s'] for s in STAGES if s['where'] == CPU)} s on a 2-core CPU (stages 1 and 5), "
+        "wall_time": f"{sum(s['wall_s'] for s in STAGES if s['where'] == CPU)} s on a 2-core CPU (stages 1 and 5-7), "
         f"{sum(s['wall_s'] for s in STAGES if s['where'] != CPU)} s of driver wall time on one NVIDIA H200 "
         "(stages 2-4, three calls)",
         "config": extra["config"],

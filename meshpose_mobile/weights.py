@@ -76,13 +76,20 @@ def describe(info: dict[str, Any], path: Path) -> str:
     return "; ".join(parts)
 
 
-def _as_shipped(info: dict[str, Any]) -> str:
-    """The validation error of the file as it decodes, where the record has it: the trainer's
-    last evaluation ran at the training gain and shift, which a calibrated file no longer uses."""
+def shipped_validation(info: dict[str, Any]) -> dict[str, Any] | None:
+    """The validation score of the file as it decodes (its calibrated gain and shift), where the
+    record has it: the trainer's last evaluation (`metrics`) ran at the training gain and shift,
+    which a calibrated file no longer uses."""
     gained = info.get("gain_calibration", {})
     score = next((s for s in gained.get("scores", []) if s.get("gain") == gained.get("gain")), None)
-    if score is None or "v2d_px" not in score:
+    return score if score is not None and "v2d_px" in score else None
+
+
+def _as_shipped(info: dict[str, Any]) -> str:
+    score = shipped_validation(info)
+    if score is None:
         return ""
+    gained = info["gain_calibration"]
     shift = info.get("fusion_calibration", {}).get("fusion_shift")
     decode = f"gain {gained['gain']:g}" + (f", fusion shift {shift:g}" if shift is not None else "")
     return f"val 2-D vertex error {score['v2d_px']:.1f} px ({gained.get('validation_bodies', '?')} bodies, {decode})"

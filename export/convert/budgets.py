@@ -34,35 +34,36 @@ class ReleaseBudget:
     source: str  # the file and the run that measured them
 
 
-_BLAZE_STAGE5 = (
-    "meshpose_blaze_synth.pt (stage 5, shipped 2026-12-05): meshpose-export --precision all, "
+_BLAZE_STAGE7 = (
+    "meshpose_blaze_synth.pt (stage 7, shipped 2026-12-05): meshpose-export --precision all, "
     "2-core AMD EPYC, this project's pins"
 )
 
 # SHA-256 of the shipped file -> {"target/precision": budget}.
 # Only where the release figure with 2x headroom is under the target's budget: CoreML w8 measured
-# 5.55 / 3.10 px there, so its 8 / 4 px budget stays; the failing int8 and palettised forms and the
+# 4.84 / 2.85 px there, so its 8 / 4 px budget stays; the failing int8 and palettised forms and the
 # float32 ones (already at converter-bug level) have no entry. meshpose_xs_synth.pt has none: its
 # float16 figures (3.49 / 1.21 px) set the targets' 5 / 2 px budgets in the first place.
+# The stage-5 file (d7fadc3d..., git c1a8493) had CoreML fp16 2.0 / 1.5 px from 0.96 / 0.67 px.
 RELEASE_BUDGETS: dict[str, dict[str, ReleaseBudget]] = {
-    "d7fadc3d27732bac2719ff4d7e6fe66e8e4ca65e816f1cb7a3d77338ffe49ae3": {
+    "22cb8c38a00eed524c0dea4f4e5f85f288d8fb1689f856c78f4b5fbb41c5699a": {
         # Issue 22's float16 aim is 0.5 px max; this file meets it on TFLite, so that is the budget.
+        # Its p99 0.152 px gets 0.35 (2x headroom, not the stage-5 file's 0.3).
         "tflite/fp16": ReleaseBudget(
-            Tolerance(max_px=0.5, p99_px=0.3, visibility=1e-3),
-            "vertices 0.154 / 0.098 px, vertices_2d 0.119 / 0.057 px, visibility 1.2e-4",
-            _BLAZE_STAGE5,
+            Tolerance(max_px=0.5, p99_px=0.35, visibility=1e-3),
+            "vertices 0.202 / 0.152 px, vertices_2d 0.229 / 0.131 px, visibility 3e-4",
+            _BLAZE_STAGE7,
         ),
         # Executed by the MIL interpreter (each op rounded to float16); Core ML's own float16
         # kernels are not measured here, so the budget is the interpreter's figure with headroom.
-        # With one BLAS thread the same file measured 0.984 / 0.714 px (summation order moves it
-        # ~0.03 px); TFLite fp16 at 1 and 2 threads: 0.1533 and 0.1536 px. With OMP_NUM_THREADS=1
-        # (PyTorch and NumPy both on one thread; stop 35) 1.218 / 0.963 px: one float16 rounding
-        # flipped by a last float32 bit moves this network tenths of a pixel (docs/design.md,
-        # "CoreML float16: where the last pixel comes from"); still inside the budget.
+        # With OMP_NUM_THREADS=1 (PyTorch and NumPy on one thread) 1.402 / 1.179 px: one float16
+        # rounding flipped by a last float32 bit moves this network tenths of a pixel (docs/design.md,
+        # "CoreML float16: where the last pixel comes from"). 2x the worse reading is 2.81 px: 2.9; the p99
+        # keeps the target's 2 px (1.7x the one-thread reading).
         "coreml/fp16": ReleaseBudget(
-            Tolerance(max_px=2.0, p99_px=1.5, visibility=5e-3),
-            "vertices 0.955 / 0.668 px, vertices_2d 0.685 / 0.368 px, visibility 2.4e-3",
-            _BLAZE_STAGE5,
+            Tolerance(max_px=2.9, p99_px=2.0, visibility=5e-3),
+            "vertices 1.329 / 0.980 px (one thread 1.402 / 1.179), vertices_2d 0.799 / 0.557 px, visibility 2.5e-3",
+            _BLAZE_STAGE7,
         ),
     },
 }
