@@ -292,6 +292,31 @@ def test_weight_consistency_is_the_move_under_rounding_sized_weight_noise(tmp_pa
     assert terms["weight_consistency"] > 0 and terms["consistency"] > 0
 
 
+def test_move_top_averages_the_largest_moves_only() -> None:
+    from meshpose_mobile.losses import LossWeights
+    from meshpose_mobile.train.loop import _mean_move
+
+    # Two crops of 100 vertices: one vertex jumps 30 px, the rest move 0.1 px. The mean over all
+    # hides the jump (0.25 px); the largest 1 % (2 of 200 moves) sees it, and only its vertices
+    # get a gradient.
+    b = torch.zeros(2, 100, 3)
+    a = b.clone()
+    a[..., 0] = 0.1
+    a[1, 7, :2] = torch.tensor([18.0, 24.0])
+    a.requires_grad_(True)
+    assert abs(float(_mean_move(a, b)) - (199 * 0.1 + 30.0) / 200) < 1e-5
+    top = _mean_move(a, b, 0.01)
+    assert abs(float(top) - (30.0 + 0.1) / 2) < 1e-5
+    top.backward()
+    assert int((a.grad.abs().sum(-1) > 0).sum()) == 2 and float(a.grad[1, 7].abs().sum()) > 0
+    # At least one move is always kept, and 1.0 is the plain mean.
+    assert abs(float(_mean_move(a.detach(), b, 1e-9)) - 30.0) < 1e-5
+    assert torch.equal(_mean_move(a.detach(), b, 1.0), _mean_move(a.detach(), b))
+    for bad in (0, 0.0, 1.5, -0.1, float("nan"), True):
+        with pytest.raises(ConfigError, match="move_top"):
+            LossWeights(move_top=bad)
+
+
 def test_activation_consistency_is_the_move_under_float16_sized_output_noise(tmp_path: Path) -> None:
     from meshpose_mobile.losses import LossWeights
     from meshpose_mobile.train.fake_quant import activation_noise

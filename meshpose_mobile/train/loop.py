@@ -198,7 +198,7 @@ def _forward(net: nn.Module, image: Tensor, weights: LossWeights) -> tuple[dict[
     carries a random rounding-sized error (`weight_noise_levels`), in one more pass of the clean
     crops through the same weights plus that error, so the gradient reaches both; `activation_consistency`,
     the mean move when every convolution's output carries a float16-sized relative error, in one
-    more pass of the clean crops."""
+    more pass of the clean crops. Each mean is over the largest `move_top` fraction of the moves."""
     terms: dict[str, Tensor] = {}
     n = image.shape[0]
     if weights.consistency > 0:
@@ -206,21 +206,25 @@ def _forward(net: nn.Module, image: Tensor, weights: LossWeights) -> tuple[dict[
         noise = torch.randint(-level, level + 1, image.shape, device=image.device, dtype=image.dtype)
         both = dict(net(torch.cat([image, (image + noise).clamp(0.0, 255.0)])))
         outputs = {k: (v[:n] if isinstance(v, Tensor) else v) for k, v in both.items()}
-        terms["consistency"] = _mean_move(both["vertices"][n:], both["vertices"][:n])
+        terms["consistency"] = _mean_move(both["vertices"][n:], both["vertices"][:n], weights.move_top)
     else:
         outputs = dict(net(image))
     if weights.weight_consistency > 0:
         noisy = torch.func.functional_call(net, fake_quant.rounding_noise(net, weights.weight_noise_levels), (image,))
-        terms["weight_consistency"] = _mean_move(noisy["vertices"], outputs["vertices"])
+        terms["weight_consistency"] = _mean_move(noisy["vertices"], outputs["vertices"], weights.move_top)
     if weights.activation_consistency > 0:
         with fake_quant.activation_noise(net, weights.activation_noise_bits):
             noisy = net(image)
-        terms["activation_consistency"] = _mean_move(noisy["vertices"], outputs["vertices"])
+        terms["activation_consistency"] = _mean_move(noisy["vertices"], outputs["vertices"], weights.move_top)
     return outputs, terms
 
 
-def _mean_move(a: Tensor, b: Tensor) -> Tensor:
-    return torch.sqrt(((a[..., :2] - b[..., :2]) ** 2).sum(-1) + 1e-12).mean()
+def _mean_move(a: Tensor, b: Tensor, top: float = 1.0) -> Tensor:
+    """The mean 2-D move over the largest `top` fraction of the batch's vertex moves (`loss.move_top`)."""
+    move = torch.sqrt(((a[..., :2] - b[..., :2]) ** 2).sum(-1) + 1e-12).flatten()
+    if top >= 1.0:
+        return move.mean()
+    return move.topk(max(1, math.ceil(top * move.numel()))).values.mean()
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
