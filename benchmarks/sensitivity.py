@@ -2,13 +2,21 @@
 "Tolerances on trained weights"; issue 22's sensitivity aim: at most 5 px).
 
     python benchmarks/sensitivity.py --model meshpose_xs --model runs/blaze_cpu/model-best.pt
-    python benchmarks/sensitivity.py --model runs/x/model.pt --synthetic 12 --trials 4 --out /tmp/s.json
+    python benchmarks/sensitivity.py --model runs/x/model.pt --synthetic 64 --trials 8 --out /tmp/s.json
 
 Each input, a whole-number RGB crop (what a camera gives), gets `trials` draws of integer noise in
 {-1, 0, +1} per pixel and channel (clipped to 0..255: two frames of a still camera differ by about
 that), and the float32 deployment graph (`MeshPose.deploy()`, what every target converts) runs on
 the clean and the noisy copy. Reported per input set: the largest 2-D move of any vertex (`max_px`),
-the 99th percentile and the mean over vertices, trials and inputs, in crop pixels.
+the 99.9th and 99th percentiles and the mean over vertices, trials and inputs, in crop pixels, and
+how many inputs move some vertex by more than `--over` px (5: issue 22's aim) in some draw.
+
+The largest move is a tail statistic: it grows with the number of draws and differs from one draw
+to the next. The stage-7 meshpose_blaze file read 5.6 / 10.1 / 3.6 / 7.9 px with seeds 0-3 on 12
+bodies x 4 trials (the defaults until stop 37), and 22.3 px on 64 bodies x 8 trials (docs/design.md,
+"The one-grey-level maximum is a tail"). So the defaults are 64 bodies x 8 draws and the photo crops
+x 16 draws, and models compare only at the same counts and seed; the percentiles and the count of
+inputs over the aim are the steadier readings.
 
 Input sets: `photo` are the crops of the shipped sample photos and their mirror images (the
 parity inputs' real crops, `meshpose_mobile.samples`); `synthetic` are the first N bodies of the
@@ -51,15 +59,18 @@ def grey_level_moves(graph: torch.nn.Module, images: np.ndarray, trials: int, se
     return np.asarray(moves, dtype=np.float64)
 
 
-def summarise(moves: np.ndarray) -> dict[str, float]:
+def summarise(moves: np.ndarray, over_px: float = 5.0) -> dict[str, Any]:
     flat = moves.reshape(-1)
     per_input = moves.reshape(moves.shape[0], -1).max(axis=1)
     return {
         "max_px": float(flat.max()),
+        "p999_px": float(np.percentile(flat, 99.9)),
         "p99_px": float(np.percentile(flat, 99)),
         "mean_px": float(flat.mean()),
         "inputs": int(moves.shape[0]),
         "trials": int(moves.shape[1]),
+        "over_px": float(over_px),
+        "inputs_over": int((per_input > over_px).sum()),
         "per_input_max_px": [round(float(v), 3) for v in per_input],
     }
 
@@ -105,13 +116,19 @@ def _load(value: str) -> tuple[Any, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", required=True, help="checkpoint or variant with shipped weights")
-    ap.add_argument("--synthetic", type=int, default=12, help="validation bodies (0: none)")
+    ap.add_argument("--synthetic", type=int, default=64, help="validation bodies (0: none)")
     ap.add_argument("--appearance", default="photo", choices=("photo", "flat"), help="look of the synthetic bodies")
-    ap.add_argument("--trials", type=int, default=4, help="noise draws per input")
+    ap.add_argument("--trials", type=int, default=8, help="noise draws per synthetic body")
+    ap.add_argument("--photo-trials", type=int, default=16, help="noise draws per photo crop (there are 4)")
+    ap.add_argument("--over", type=float, default=5.0, help="count inputs moving a vertex further (px; 5: the aim)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
     args = ap.parse_args()
+    if min(args.trials, args.photo_trials, args.threads) < 1 or args.synthetic < 0:
+        ap.error("--trials, --photo-trials and --threads must be at least 1, --synthetic at least 0")
+    if not np.isfinite(args.over) or args.over <= 0:
+        ap.error(f"--over {args.over} must be a distance above 0 px (5: issue 22's aim)")
     torch.set_num_threads(args.threads)
     report: dict[str, Any] = {
         "what": "largest 2-D vertex move (crop px) under integer noise in {-1,0,1} per pixel, float32 deployment graph",
@@ -125,18 +142,21 @@ def main() -> None:
         graph = model.deploy().eval()
         photos, names = photo_crops(model.config)
         row: dict[str, Any] = {"path": path, "variant": model.config.variant}
-        row["photo"] = {**summarise(grey_level_moves(graph, photos, args.trials, args.seed)), "names": names}
+        photo_moves = grey_level_moves(graph, photos, args.photo_trials, args.seed)
+        row["photo"] = {**summarise(photo_moves, args.over), "names": names}
         if args.synthetic:
             synth = synthetic_crops(model.config, model.topology, args.synthetic, args.appearance, args.seed)
-            row[f"synthetic_{args.appearance}"] = summarise(grey_level_moves(graph, synth, args.trials, args.seed))
+            moves = grey_level_moves(graph, synth, args.trials, args.seed)
+            row[f"synthetic_{args.appearance}"] = summarise(moves, args.over)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         report["models"][value] = row
         for key in ("photo", f"synthetic_{args.appearance}"):
             if key in row:
                 s = row[key]
                 print(
-                    f"{value} {key}: max {s['max_px']:.2f} px, p99 {s['p99_px']:.2f} px, mean {s['mean_px']:.3f} px "
-                    f"({s['inputs']} inputs x {s['trials']} trials)",
+                    f"{value} {key}: max {s['max_px']:.2f} px, p99.9 {s['p999_px']:.2f} px, p99 {s['p99_px']:.2f} px, "
+                    f"mean {s['mean_px']:.3f} px ({s['inputs']} inputs x {s['trials']} trials; "
+                    f"{s['inputs_over']} of {s['inputs']} move a vertex over {s['over_px']:g} px)",
                     flush=True,
                 )
     if args.out is not None:

@@ -28,7 +28,14 @@ def test_moves_are_the_noise_through_a_known_graph() -> None:
     np.testing.assert_array_equal(moves, again)  # seeded
     s = sens.summarise(moves)
     assert s["max_px"] == 3.0 and s["inputs"] == 2 and s["trials"] == 20
-    assert s["max_px"] >= s["p99_px"] >= s["mean_px"] > 0.0
+    assert s["max_px"] >= s["p999_px"] >= s["p99_px"] >= s["mean_px"] > 0.0
+    # Both inputs move vertex 0 by 3 px in some draw: over 2.5 px, not over the 5 px aim.
+    assert s["inputs_over"] == 0 and s["over_px"] == 5.0
+    assert sens.summarise(moves, over_px=2.5)["inputs_over"] == 2
+    # One input's worst draw is the count's unit, not its draws: 1 of 2 over 4 px.
+    tail = moves.copy()
+    tail[1, :5, 1] = 4.5
+    assert sens.summarise(tail, over_px=4.0)["inputs_over"] == 1
 
 
 def test_measures_a_deployment_graph_on_photo_and_synthetic_crops() -> None:
