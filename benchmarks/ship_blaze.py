@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,9 @@ STAGES: list[dict[str, Any]] = [
 ]
 
 
+_SENSITIVITY_KEYS = ("max_px", "p999_px", "p99_px", "mean_px", "inputs", "trials", "over_px", "inputs_over")
+
+
 def info_record(ckpt: Path, metrics: Path, realphoto: Path | None, sensitivity: Path | None) -> dict[str, Any]:
     from meshpose_mobile.checkpoint import read_checkpoint
 
@@ -134,7 +138,12 @@ def info_record(ckpt: Path, metrics: Path, realphoto: Path | None, sensitivity: 
         models = json.loads(sensitivity.read_text())["models"]
         entry = models.get(str(ckpt)) or next(iter(models.values()))
         info["sensitivity"] = {
-            name: {k: round(float(v), 3) for k, v in entry[name].items() if k in ("max_px", "p99_px", "mean_px")}
+            # The counts travel with the figures: the maximum grows with the draws (sensitivity.py).
+            name: {
+                k: v if isinstance(v, int) else round(float(v), 3)
+                for k, v in entry[name].items()
+                if k in _SENSITIVITY_KEYS
+            }
             for name in entry
             if isinstance(entry[name], dict) and "max_px" in entry[name]
         }
@@ -142,7 +151,14 @@ def info_record(ckpt: Path, metrics: Path, realphoto: Path | None, sensitivity: 
     return info
 
 
-def ship(ckpt: Path, info: dict[str, Any], out: Path, gain_bodies: int = 160) -> Path:
+def ship(
+    ckpt: Path,
+    info: dict[str, Any],
+    out: Path,
+    gain_bodies: int = 160,
+    fixed_gain: float | None = None,
+    fixed_gain_why: str = "",
+) -> Path:
     from meshpose_mobile.checkpoint import load_checkpoint
     from meshpose_mobile.train.calibrate import calibrate
     from meshpose_mobile.train.data import training_config, validation_bodies
@@ -151,7 +167,8 @@ def ship(ckpt: Path, info: dict[str, Any], out: Path, gain_bodies: int = 160) ->
     model = load_checkpoint(ckpt).eval()
     if gain_bodies > 0:
         config = training_config(ckpt)
-        records = calibrate(model, validation_bodies(model, config, gain_bodies), config).records()
+        bodies = validation_bodies(model, config, gain_bodies)
+        records = calibrate(model, bodies, config, fixed_gain=fixed_gain, fixed_gain_why=fixed_gain_why).records()
         info = {**info, **records}
         fused, gained = records["fusion_calibration"], records["gain_calibration"]
         print(
@@ -172,9 +189,15 @@ def main() -> None:
     ap.add_argument(
         "--gain-bodies", type=int, default=160, help="validation bodies for the fusion shift and gain (0: keep them)"
     )
+    ap.add_argument("--gain", type=float, default=None, help="fix the heatmap gain instead of the rule's choice")
+    ap.add_argument("--gain-why", default="", help="why the gain is fixed (recorded; required with --gain)")
     args = ap.parse_args()
+    if args.gain is not None and (not math.isfinite(args.gain) or args.gain <= 0 or not args.gain_why.strip()):
+        ap.error("--gain needs a finite value above 0 and --gain-why with the reason, which the record keeps")
+    if args.gain is not None and args.gain_bodies == 0:
+        ap.error("--gain is applied by the calibration, which --gain-bodies 0 skips; give it bodies")
     info = info_record(args.ckpt, args.metrics, args.realphoto, args.sensitivity)
-    path = ship(args.ckpt, info, args.out, args.gain_bodies)
+    path = ship(args.ckpt, info, args.out, args.gain_bodies, args.gain, args.gain_why)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json').name}")
 
 

@@ -763,6 +763,17 @@ def test_gain_calibration_picks_the_lowest_gain_within_tolerance(tiny_model, tmp
     within = [g for g, v in free.scores if v <= scores[base] * 1.02]
     assert choose_gain(model, bodies, config, factors=(1.0, 0.5, 0.25), tolerance=0.02).gain == min(within)
     assert all(math.isfinite(v) and v > 0 for v in scores.values())
+    # A fixed gain overrides the rule, is scored beside the factors (its score is the record's), and
+    # the record says why and what the rule chose; a fixed gain without a reason is refused.
+    fixed = choose_gain(model, bodies, config, factors=(1.0, 0.5), tolerance=1e9, fixed=base * 0.3, fixed_why="jitter")
+    assert fixed.gain == base * 0.3 and fixed.rule_gain == base * 0.5 and len(fixed.scores) == 3
+    record = fixed.to_dict()
+    assert record["gain"] == base * 0.3 and "jitter" in record["rule"] and f"{base * 0.5:g}" in record["rule"]
+    assert any(abs(e["gain"] - base * 0.3) < 1e-9 for e in record["scores"])
+    assert len(choose_gain(model, bodies, config, factors=(1.0, 0.5), fixed=base * 0.5, fixed_why="x").scores) == 2
+    for bad, why in ((0.0, "x"), (float("nan"), "x"), (2.0, " ")):
+        with pytest.raises(ValueError, match="fixed gain"):
+            choose_gain(model, bodies, config, fixed=bad, fixed_why=why)
 
     calibrate_decode = load_benchmark("calibrate_decode")
 

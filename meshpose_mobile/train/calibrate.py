@@ -35,6 +35,7 @@ gain then on the shifted model. `benchmarks/calibrate_decode.py` applies both to
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,13 +89,21 @@ class GainChoice:
     tolerance: float
     bodies: int
     scores: tuple[tuple[float, float], ...]  # (gain, v2d_px), in the order tried
+    # Set when the gain was fixed instead of chosen by the rule: why, and what the rule chose.
+    fixed_why: str = ""
+    rule_gain: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        rule = (
+            f"the lowest gain whose validation {METRIC} is within {self.tolerance:.1%} of the training "
+            "gain's (meshpose_mobile/train/calibrate.py)"
+        )
+        if self.fixed_why:
+            rule = f"fixed at {self.gain:g}, not the rule's {self.rule_gain:g} ({rule}): {self.fixed_why}"
         return {
             "gain": self.gain,
             "training_gain": self.training_gain,
-            "rule": f"the lowest gain whose validation {METRIC} is within {self.tolerance:.1%} of the training "
-            "gain's (meshpose_mobile/train/calibrate.py)",
+            "rule": rule,
             "validation_bodies": self.bodies,
             "scores": [{"gain": g, METRIC: round(v, 4)} for g, v in self.scores],
         }
@@ -156,16 +165,28 @@ def choose_gain(
     *,
     factors: Sequence[float] = GAIN_FACTORS,
     tolerance: float = GAIN_TOLERANCE,
+    fixed: float | None = None,
+    fixed_why: str = "",
 ) -> GainChoice:
-    """Score `model` on `bodies` at each factor times its gain; the model keeps its own gain."""
+    """Score `model` on `bodies` at each factor times its gain; the model keeps its own gain.
+    `fixed` (with `fixed_why`, both recorded) overrides the rule's choice and is scored too: a gain
+    picked for something the validation error does not see, such as the one-grey-level jitter."""
     base = model.config.gain
     values = [base * factor for factor in factors]
+    if fixed is not None:
+        if not (math.isfinite(fixed) and fixed > 0) or not fixed_why.strip():
+            raise ValueError(f"a fixed gain must be a finite number above 0 with its reason; got {fixed!r}")
+        values += [] if any(abs(v - fixed) < 1e-9 for v in values) else [float(fixed)]
     scored = _score_each(model, bodies, config, "gain", values)
     scores = [(g, float(m[METRIC])) for g, m in zip(values, scored, strict=True)]
     reference = dict(scores).get(base, scores[0][1])
-    within = [g for g, v in scores if v <= reference * (1.0 + tolerance)]
+    # The rule looks at the factors' gains only, not at a fixed gain appended after them.
+    within = [g for g, v in scores[: len(factors)] if v <= reference * (1.0 + tolerance)]
     chosen = min(within) if within else base
-    return GainChoice(chosen, base, tolerance, len(bodies), tuple(scores))
+    if fixed is None:
+        return GainChoice(chosen, base, tolerance, len(bodies), tuple(scores))
+    gain = next(v for v in values if abs(v - fixed) < 1e-9)
+    return GainChoice(gain, base, tolerance, len(bodies), tuple(scores), fixed_why.strip(), chosen)
 
 
 @dataclass(frozen=True)
@@ -185,14 +206,22 @@ class DecodeCalibration:
 
 
 def calibrate(
-    model: MeshPose, bodies: Sequence[dict[str, Any]], config: TrainConfig, *, fusion: bool = True, gain: bool = True
+    model: MeshPose,
+    bodies: Sequence[dict[str, Any]],
+    config: TrainConfig,
+    *,
+    fusion: bool = True,
+    gain: bool = True,
+    fixed_gain: float | None = None,
+    fixed_gain_why: str = "",
 ) -> DecodeCalibration:
-    """Choose the fusion shift (at the training gain), then the gain (with that shift), and apply
-    both to `model`: the one sequence `calibrate_decode.py` and `ship_blaze.py` share."""
+    """Choose the fusion shift (at the training gain), then the gain (with that shift; `fixed_gain`
+    overrides the rule, see `choose_gain`), and apply both to `model`: the one sequence
+    `calibrate_decode.py` and `ship_blaze.py` share."""
     fused = choose_fusion_shift(model, bodies, config) if fusion else None
     if fused is not None:
         with_fusion_shift(model, fused.shift)
-    gained = choose_gain(model, bodies, config) if gain else None
+    gained = choose_gain(model, bodies, config, fixed=fixed_gain, fixed_why=fixed_gain_why) if gain else None
     if gained is not None:
         with_gain(model, gained.gain)
     return DecodeCalibration(fused, gained)
