@@ -782,13 +782,31 @@ def test_gain_calibration_picks_the_lowest_gain_within_tolerance(tiny_model, tmp
     threads = torch.get_num_threads()
     try:
         assert calibrate_decode.main(["--model", str(src), "--count", "4", "--only", "gain", "--out", str(out)]) == 0
-        # a missing checkpoint, a folder as --out: one line and exit 2, before any scoring
-        for args in (["--model", str(tmp_path / "missing.pt")], ["--model", str(src), "--out", str(tmp_path)]):
+        fixed_out = tmp_path / "fixed.pt"
+        steady = ["--gain", str(base * 0.3), "--gain-why", "steadier"]
+        assert (
+            calibrate_decode.main(
+                ["--model", str(src), "--count", "4", "--only", "gain", *steady, "--out", str(fixed_out)]
+            )
+            == 0
+        )
+        # a missing checkpoint, a folder as --out, a fixed gain without its reason or of 0: one line
+        # and exit 2, before any scoring
+        for args in (
+            ["--model", str(tmp_path / "missing.pt")],
+            ["--model", str(src), "--out", str(tmp_path)],
+            ["--model", str(src), "--gain", "2"],
+            ["--model", str(src), "--gain", "0", "--gain-why", "x"],
+            ["--model", str(src), "--only", "fusion", *steady],
+        ):
             with pytest.raises(SystemExit) as bad:
                 calibrate_decode.main(args)
             assert bad.value.code == 2
     finally:
         torch.set_num_threads(threads)  # the script pins one thread for itself
+    fixed_record = read_checkpoint(fixed_out)["extra"]["gain_calibration"]
+    assert fixed_record["gain"] == base * 0.3 and "steadier" in fixed_record["rule"]
+    assert load_checkpoint(fixed_out).config.gain == base * 0.3
     payload = read_checkpoint(out)
     assert payload["extra"]["note"] == "kept" and payload["extra"]["gain_calibration"]["validation_bodies"] == 4
     assert "fusion_calibration" not in payload["extra"]
