@@ -12,7 +12,7 @@ the 99.9th and 99th percentiles and the mean over vertices, trials and inputs, i
 how many inputs move some vertex by more than `--over` px (5: issue 22's aim) in some draw.
 
 The largest move is a tail statistic: it grows with the number of draws and differs from one draw
-to the next. The stage-7 meshpose_blaze file read 5.6 / 10.1 / 3.6 / 7.9 px with seeds 0-3 on 12
+to the next. The stage-7 meshpose_blaze file read 5.57 / 10.13 / 3.60 / 7.95 px with seeds 0-3 on 12
 bodies x 4 trials (the defaults until stop 37), and 22.3 px on 64 bodies x 8 trials (docs/design.md,
 "The one-grey-level maximum is a tail"). So the defaults are 64 bodies x 8 draws and the photo crops
 x 16 draws, and models compare only at the same counts and seed; the percentiles and the count of

@@ -13,7 +13,8 @@ ships was fixed before any real photo was scored: the last stage's final weights
 
 Before it is written, the checkpoint's Eq. 7 fusion shift and heatmap gain are re-chosen on its
 synthetic validation stream (`meshpose_mobile/train/calibrate.py`; `--gain-bodies 0` keeps the
-trained decoding), and the record keeps every candidate's score.
+trained decoding), and the record keeps every candidate's score. `--gain G --gain-why TEXT` fixes
+the gain instead of the rule's choice; the record keeps the reason and what the rule chose.
 """
 
 from __future__ import annotations

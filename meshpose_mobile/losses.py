@@ -86,8 +86,8 @@ class LossWeights:
     activation_noise_bits: int = 11
     # Which moves the three terms above average: the largest `move_top` fraction of the batch's
     # vertex moves (every crop's vertices together), 1.0 all of them. Why: the shipped numbers are
-    # worst cases (a one-grey-level change moves the stage-7 file's vertices by 0.17 px on average but
-    # 5.6 px at most on 12 bodies, 11.4 on 32; parity budgets are maxima), and a mean over every vertex
+    # worst cases (a one-grey-level change moves the stage-7 file's vertices by 0.28 px on average but
+    # 22 px at most over 64 bodies x 8 draws; parity budgets are maxima), and a mean over every vertex
     # of every crop hardly sees the few vertices of the few crops that jump. Not a paper term.
     move_top: float = 1.0
     # `vertex` on the regressed positions r alone (every vertex, depth centred), beside the fused
