@@ -21,7 +21,6 @@ bodies only: no real photo chooses either number.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from meshpose_mobile.checkpoint import FORMAT, load_checkpoint, read_checkpoint,
 from meshpose_mobile.cliframe import user_errors
 from meshpose_mobile.paths import OutputError, write_error
 from meshpose_mobile.registry import DEFAULT_VARIANT
-from meshpose_mobile.train.calibrate import calibrate
+from meshpose_mobile.train.calibrate import calibrate, fixed_gain_problem
 from meshpose_mobile.train.data import training_config, validation_bodies
 from meshpose_mobile.weights import shipped_path
 
@@ -48,10 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.count < 1:
         ap.error("--count must be at least 1")
     if args.gain is not None:
-        if not math.isfinite(args.gain) or args.gain <= 0:
-            ap.error(f"--gain {args.gain} must be a finite number above 0 (the shipped meshpose_blaze decodes at 3)")
-        if not args.gain_why.strip():
-            ap.error("--gain needs --gain-why with the reason, which the checkpoint's record keeps")
+        problem = fixed_gain_problem(args.gain, args.gain_why)
+        if problem:
+            ap.error(f"--gain {args.gain:g}: {problem}")
         if args.only == "fusion":
             ap.error("--gain sets the gain, which --only fusion leaves alone; drop one of them")
     torch.set_num_threads(1)

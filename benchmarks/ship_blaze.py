@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -193,10 +192,14 @@ def main() -> None:
     ap.add_argument("--gain", type=float, default=None, help="fix the heatmap gain instead of the rule's choice")
     ap.add_argument("--gain-why", default="", help="why the gain is fixed (recorded; required with --gain)")
     args = ap.parse_args()
-    if args.gain is not None and (not math.isfinite(args.gain) or args.gain <= 0 or not args.gain_why.strip()):
-        ap.error("--gain needs a finite value above 0 and --gain-why with the reason, which the record keeps")
-    if args.gain is not None and args.gain_bodies == 0:
-        ap.error("--gain is applied by the calibration, which --gain-bodies 0 skips; give it bodies")
+    if args.gain is not None:
+        from meshpose_mobile.train.calibrate import fixed_gain_problem
+
+        problem = fixed_gain_problem(args.gain, args.gain_why)
+        if problem:
+            ap.error(f"--gain {args.gain:g}: {problem}")
+        if args.gain_bodies == 0:
+            ap.error("--gain is applied by the calibration, which --gain-bodies 0 skips; give it bodies")
     info = info_record(args.ckpt, args.metrics, args.realphoto, args.sensitivity)
     path = ship(args.ckpt, info, args.out, args.gain_bodies, args.gain, args.gain_why)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json').name}")

@@ -173,20 +173,34 @@ def choose_gain(
     picked for something the validation error does not see, such as the one-grey-level jitter."""
     base = model.config.gain
     values = [base * factor for factor in factors]
+    gain = None
     if fixed is not None:
-        if not (math.isfinite(fixed) and fixed > 0) or not fixed_why.strip():
-            raise ValueError(f"a fixed gain must be a finite number above 0 with its reason; got {fixed!r}")
-        values += [] if any(abs(v - fixed) < 1e-9 for v in values) else [float(fixed)]
+        problem = fixed_gain_problem(fixed, fixed_why)
+        if problem:
+            raise ValueError(problem)
+        gain = next((v for v in values if abs(v - fixed) < 1e-9), None)
+        if gain is None:
+            gain = float(fixed)
+            values.append(gain)
     scored = _score_each(model, bodies, config, "gain", values)
     scores = [(g, float(m[METRIC])) for g, m in zip(values, scored, strict=True)]
     reference = dict(scores).get(base, scores[0][1])
     # The rule looks at the factors' gains only, not at a fixed gain appended after them.
     within = [g for g, v in scores[: len(factors)] if v <= reference * (1.0 + tolerance)]
     chosen = min(within) if within else base
-    if fixed is None:
+    if gain is None:
         return GainChoice(chosen, base, tolerance, len(bodies), tuple(scores))
-    gain = next(v for v in values if abs(v - fixed) < 1e-9)
     return GainChoice(gain, base, tolerance, len(bodies), tuple(scores), fixed_why.strip(), chosen)
+
+
+def fixed_gain_problem(gain: float, why: str) -> str | None:
+    """What is wrong with a gain fixed by hand (`choose_gain(fixed=...)`), or None: the one check
+    `choose_gain` and the scripts' --gain / --gain-why share (they run it before minutes of scoring)."""
+    if not (math.isfinite(gain) and gain > 0):
+        return f"a fixed gain must be a finite number above 0, got {gain!r} (the shipped meshpose_blaze decodes at 3)"
+    if not why.strip():
+        return "a fixed gain needs its reason (--gain-why), which the checkpoint's record keeps"
+    return None
 
 
 @dataclass(frozen=True)
