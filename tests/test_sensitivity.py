@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from benchmark_scripts import load_benchmark
 
@@ -53,3 +54,23 @@ def test_measures_a_deployment_graph_on_photo_and_synthetic_crops() -> None:
     assert moves.shape == (3, 2, model.config.num_vertices)
     s = sens.summarise(moves)
     assert np.isfinite(s["max_px"]) and s["max_px"] > 0.0  # a real network does respond
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trials", "0"], "at least 1"),
+        (["--photo-trials", "0"], "at least 1"),
+        (["--synthetic", "-1"], "at least 0"),
+        (["--over", "0"], "above 0 px"),
+        (["--over", "nan"], "above 0 px"),
+    ],
+)
+def test_bad_counts_are_one_line_and_exit_2(args: list[str], message: str, monkeypatch, capsys) -> None:
+    sens = load_benchmark("sensitivity")
+    monkeypatch.setattr("sys.argv", ["sensitivity.py", "--model", "meshpose_tiny", *args])
+    with pytest.raises(SystemExit) as bad:
+        sens.main()
+    assert bad.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message in err and "Traceback" not in err

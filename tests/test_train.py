@@ -882,6 +882,23 @@ def test_ship_blaze_calibrates_the_decoding_of_what_it_ships(tiny_model, tmp_pat
     assert load_checkpoint(kept).config.gain == tiny_model.config.gain
     assert load_checkpoint(kept).config.fusion_shift == 0.0
     assert not {"gain_calibration", "fusion_calibration"} & set(json.loads(kept.with_suffix(".json").read_text()))
+    # A fixed gain lands in the file and its record; its bad forms are one line and exit 2 before
+    # any file is read or written.
+    fixed = ship_blaze.ship(src, {}, tmp_path / "w" / "f.pt", gain_bodies=4, fixed_gain=1.5, fixed_gain_why="test")
+    assert load_checkpoint(fixed).config.gain == 1.5
+    assert "test" in json.loads(fixed.with_suffix(".json").read_text())["gain_calibration"]["rule"]
+    common = ["ship_blaze.py", "--ckpt", str(tmp_path / "none.pt"), "--metrics", str(tmp_path / "none.jsonl")]
+    for args in (
+        ["--gain", "0", "--gain-why", "x"],
+        ["--gain", "2"],
+        ["--gain", "2", "--gain-why", "x", "--gain-bodies", "0"],
+    ):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("sys.argv", [*common, *args, "--out", str(tmp_path / "bad" / "m.pt")])
+            with pytest.raises(SystemExit) as bad:
+                ship_blaze.main()
+        assert bad.value.code == 2
+    assert not (tmp_path / "bad").exists()
 
 
 def test_init_takes_decode_overrides_and_refuses_layer_changes(tmp_path) -> None:
