@@ -121,6 +121,8 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=8, help="noise draws per synthetic body")
     ap.add_argument("--photo-trials", type=int, default=16, help="noise draws per photo crop (there are 4)")
     ap.add_argument("--over", type=float, default=5.0, help="count inputs moving a vertex further (px; 5: the aim)")
+    ap.add_argument("--gain", type=float, default=None, help="decode at this heatmap gain instead of the file's")
+    ap.add_argument("--fusion-shift", type=float, default=None, help="decode at this Eq. 7 shift instead of the file's")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
@@ -129,7 +131,13 @@ def main() -> None:
         ap.error("--trials, --photo-trials and --threads must be at least 1, --synthetic at least 0")
     if not np.isfinite(args.over) or args.over <= 0:
         ap.error(f"--over {args.over} must be a distance above 0 px (5: issue 22's aim)")
+    if args.gain is not None and not (np.isfinite(args.gain) and args.gain > 0):
+        ap.error(f"--gain {args.gain} must be a finite number above 0 (the shipped meshpose_blaze decodes at 3)")
+    if args.fusion_shift is not None and not np.isfinite(args.fusion_shift):
+        ap.error(f"--fusion-shift {args.fusion_shift} must be a finite number (the shipped meshpose_blaze uses 2)")
     torch.set_num_threads(args.threads)
+    from meshpose_mobile.train.calibrate import with_fusion_shift, with_gain
+
     report: dict[str, Any] = {
         "what": "largest 2-D vertex move (crop px) under integer noise in {-1,0,1} per pixel, float32 deployment graph",
         "machine": platform.processor() or platform.machine(),
@@ -139,9 +147,20 @@ def main() -> None:
     for value in args.model:
         t0 = time.perf_counter()
         model, path = _load(value)
+        # The decode's two numbers change no weight: the sweeps of docs/design.md, "The one-grey-level
+        # maximum is a tail", are this script at each value.
+        if args.gain is not None:
+            with_gain(model, args.gain)
+        if args.fusion_shift is not None:
+            with_fusion_shift(model, args.fusion_shift)
         graph = model.deploy().eval()
         photos, names = photo_crops(model.config)
-        row: dict[str, Any] = {"path": path, "variant": model.config.variant}
+        row: dict[str, Any] = {
+            "path": path,
+            "variant": model.config.variant,
+            "gain": model.config.gain,
+            "fusion_shift": model.config.fusion_shift,
+        }
         photo_moves = grey_level_moves(graph, photos, args.photo_trials, args.seed)
         row["photo"] = {**summarise(photo_moves, args.over), "names": names}
         if args.synthetic:

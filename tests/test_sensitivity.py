@@ -64,6 +64,8 @@ def test_measures_a_deployment_graph_on_photo_and_synthetic_crops() -> None:
         (["--synthetic", "-1"], "at least 0"),
         (["--over", "0"], "above 0 px"),
         (["--over", "nan"], "above 0 px"),
+        (["--gain", "0"], "above 0"),
+        (["--fusion-shift", "inf"], "finite"),
     ],
 )
 def test_bad_counts_are_one_line_and_exit_2(args: list[str], message: str, monkeypatch, capsys) -> None:
