@@ -90,14 +90,53 @@ def photo_crops(config: Any) -> tuple[np.ndarray, list[str]]:
 
 
 def synthetic_crops(config: Any, topology: Any, count: int, appearance: str, seed: int = 0) -> np.ndarray:
-    from meshpose_mobile.synth import SynthConfig, SyntheticBodies
+    return synthetic_bodies(config, topology, count, appearance, seed)[0]
+
+
+def synthetic_bodies(
+    config: Any, topology: Any, count: int, appearance: str, seed: int = 0
+) -> tuple[np.ndarray, list[str]]:
+    """The first `count` validation bodies' crops (N, 3, H, W) and their framings (`synth.FRAMINGS`)."""
+    from meshpose_mobile.synth import FRAMINGS, SynthConfig, SyntheticBodies
     from meshpose_mobile.train.data import VAL_SEED_OFFSET
 
     synth = SynthConfig.from_dict(
         {"height": config.input_height, "width": config.input_width, "appearance": appearance}
     )
     gen = SyntheticBodies(synth, seed + VAL_SEED_OFFSET, topology)
-    return np.stack([gen.sample(i)["image"].transpose(2, 0, 1).astype(np.float32) for i in range(count)])
+    samples = [gen.sample(i) for i in range(count)]
+    images = np.stack([s["image"].transpose(2, 0, 1).astype(np.float32) for s in samples])
+    return images, [FRAMINGS[int(s["framing"])] for s in samples]
+
+
+# DensePose parts 1..24 (the topology's `parts`) by body region.
+REGIONS = {
+    "torso": (1, 2),
+    "hands": (3, 4),
+    "feet": (5, 6),
+    "legs": tuple(range(7, 15)),
+    "arms": tuple(range(15, 23)),
+    "head": (23, 24),
+}
+
+
+def where_over(moves: np.ndarray, parts: np.ndarray | None, framings: list[str], over_px: float) -> dict[str, Any]:
+    """Where the moves past `over_px` are: (input, vertex) pairs over it per vertex of each body
+    region (a vertex counts once per input), and the inputs over it per framing."""
+    worst = moves.max(axis=1)  # (N, K): each vertex's largest move over the draws
+    out: dict[str, Any] = {}
+    if parts is not None:
+        out["pairs_per_vertex_by_region"] = {
+            name: round(float((worst[:, np.isin(parts, ids)] > over_px).sum() / max(1, np.isin(parts, ids).sum())), 3)
+            for name, ids in REGIONS.items()
+        }
+    over = worst.max(axis=1) > over_px
+    out["framings"] = list(framings)  # beside `per_input_max_px`, input by input
+    out["inputs_over_by_framing"] = {
+        name: f"{int(sum(o for o, f in zip(over, framings, strict=True) if f == name))} of {framings.count(name)}"
+        for name in dict.fromkeys(framings)
+    }
+    return out
 
 
 def _load(value: str) -> tuple[Any, str]:
@@ -164,9 +203,12 @@ def main() -> None:
         photo_moves = grey_level_moves(graph, photos, args.photo_trials, args.seed)
         row["photo"] = {**summarise(photo_moves, args.over), "names": names}
         if args.synthetic:
-            synth = synthetic_crops(model.config, model.topology, args.synthetic, args.appearance, args.seed)
+            synth, framings = synthetic_bodies(model.config, model.topology, args.synthetic, args.appearance, args.seed)
             moves = grey_level_moves(graph, synth, args.trials, args.seed)
-            row[f"synthetic_{args.appearance}"] = summarise(moves, args.over)
+            row[f"synthetic_{args.appearance}"] = {
+                **summarise(moves, args.over),
+                **where_over(moves, model.topology.parts, framings, args.over),
+            }
         row["seconds"] = round(time.perf_counter() - t0, 1)
         report["models"][value] = row
         for key in ("photo", f"synthetic_{args.appearance}"):

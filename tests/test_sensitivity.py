@@ -76,3 +76,21 @@ def test_bad_counts_are_one_line_and_exit_2(args: list[str], message: str, monke
     assert bad.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert message in err and "Traceback" not in err
+
+
+def test_where_over_counts_regions_per_vertex_and_inputs_per_framing() -> None:
+    sens = load_benchmark("sensitivity")
+    # 3 inputs x 2 draws x 4 vertices: a hand vertex (part 3), a foot (5), two head vertices (23, 24).
+    parts = np.array([3, 5, 23, 24])
+    moves = np.zeros((3, 2, 4))
+    moves[0, 1, 0] = 6.0  # input 0: the hand, in its second draw
+    moves[1, 0, 0] = 9.0  # input 1: the hand and one head vertex
+    moves[1, 1, 2] = 5.5
+    moves[2, :, 1] = 4.0  # input 2: under the 5 px line
+    where = sens.where_over(moves, parts, ["full", "selfie", "full"], 5.0)
+    regions = where["pairs_per_vertex_by_region"]
+    assert regions["hands"] == 2.0 and regions["feet"] == 0.0 and regions["head"] == 0.5
+    assert regions["torso"] == 0.0  # no vertex of the region: 0, not a division by zero
+    assert where["inputs_over_by_framing"] == {"full": "1 of 2", "selfie": "1 of 1"}
+    assert where["framings"] == ["full", "selfie", "full"]
+    assert "pairs_per_vertex_by_region" not in sens.where_over(moves, None, ["full"] * 3, 5.0)
