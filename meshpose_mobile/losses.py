@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from meshpose_mobile import decode
 from meshpose_mobile.config import ModelConfig
 from meshpose_mobile.errors import ConfigError
 from meshpose_mobile.render import mask_boundary_distance, render_silhouette
@@ -90,6 +91,16 @@ class LossWeights:
     # 22 px at most over 64 bodies x 8 draws; parity budgets are maxima), and a mean over every vertex
     # of every crop hardly sees the few vertices of the few crops that jump. Not a paper term.
     move_top: float = 1.0
+    # Spread (crop px) of each vertex's decoding distribution softmax(gain * S) around its own
+    # expectation (Eq. 1), at `spread_gain` (0: the model's gain), over the vertices whose true
+    # position lies on the picture. Why: a one-grey-level change moves a vertex by about gain x
+    # (distance between two modes of its heatmap) x (their masses' product), and the vertices
+    # past 5 px on the stage-7 file spread 49 px at its decode gain 3 against 26 px for the rest
+    # (64 bodies x 8 draws, benchmarks/sensitivity.py; docs/design.md, "One peak per heatmap"). The paper trains the heatmaps through
+    # the cross-entropy per pixel over the vertices (Eq. 5), which leaves the shape of each
+    # vertex's map over the pixels free. Not a paper term.
+    heatmap_spread: float = 0.0
+    spread_gain: float = 0.0
     # `vertex` on the regressed positions r alone (every vertex, depth centred), beside the fused
     # mesh's. Why: Eq. 7 reaches r through (1 - w), so the fused loss hardly trains r where the
     # vertex is seen, and r, which alone places hidden and out-of-crop vertices (and z), stayed
@@ -126,6 +137,7 @@ class LossWeights:
         "activation_consistency",
         "regressed",
         "feature_keep",
+        "heatmap_spread",
     )
 
     def __post_init__(self) -> None:
@@ -156,6 +168,11 @@ class LossWeights:
         if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 23:
             raise ConfigError(
                 f"activation_noise_bits={bits!r} must be a whole number of bits, 1 to 23 (11: float16's rounding)"
+            )
+        gain = self.spread_gain
+        if isinstance(gain, bool) or not isinstance(gain, int | float) or not math.isfinite(gain) or gain < 0:
+            raise ConfigError(
+                f"spread_gain={gain!r} must be a finite number >= 0 (0: the model's own gain; 3: the shipped decode's)"
             )
         pad = self.silhouette_pad
         if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
@@ -272,6 +289,27 @@ def barycentric_cross_entropy(
     loss = -(weights * picked).sum(dim=-1)
     valid = mask.to(loss.dtype) * in_crop(pixels, config).to(loss.dtype)
     return _reduce(loss, valid, reduction)
+
+
+def heatmap_spread(
+    heatmaps: Tensor,
+    gain: float,
+    rows: Tensor,
+    mask: Tensor,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """sqrt(E|x - p_k|^2) in crop pixels per vertex, x ~ softmax(gain * S_k) over the cells, p_k its
+    expectation (Eq. 1). heatmaps (B, K, h, w) raw scores; rows (2, h*w) the cells' pixel x and y
+    (`decode.grid_rows`); mask (B, K). The variance is E|x|^2 - |p|^2 taken about the grid's centre,
+    so no (B, K, h*w) distance tensor is made."""
+    r = rows.to(heatmaps.dtype)
+    r = r - r.mean(dim=1, keepdim=True)
+    prob = torch.softmax(gain * heatmaps.flatten(2), dim=-1)
+    mean = prob @ r.t()
+    second = prob @ (r * r).sum(dim=0)
+    var = (second - (mean * mean).sum(dim=-1)).clamp_min(0.0)
+    return _reduce(torch.sqrt(var + _NORM_EPS), mask, reduction)
 
 
 def uv_consistency(
@@ -501,8 +539,8 @@ def total_loss(
     """Eq. 20: ``sum_i lambda_i L_i`` over the terms this batch supervises.
 
     outputs: a `MeshPoseOutput`. Returns the weighted total and the unweighted value of every term
-    that ran (keys: bary, uvc, visibility, silhouette, vertex, regressed, edge, normal, joint_2d, joint_3d,
-    foreground).
+    that ran (keys: bary, uvc, visibility, silhouette, vertex, heatmap_spread, regressed, edge, normal,
+    joint_2d, joint_3d, foreground).
     Each term is a ``mean`` over the labelled items of the batch.
     """
     t = targets
@@ -578,6 +616,17 @@ def total_loss(
         per_sample = gt_mask if gt_mask.ndim == 1 else gt_mask.amax(dim=1)
         if weights.vertex > 0:
             terms["vertex"] = vertex_loss(vertices, gt, gt_mask)
+        if weights.heatmap_spread > 0:
+            on_picture = in_crop(gt[..., :2], config)
+            if "picture_box" in t:
+                on_picture = on_picture & in_box(gt[..., :2], t["picture_box"])
+            known = gt_mask.to(gt.dtype) if gt_mask.ndim == 2 else gt_mask.to(gt.dtype).unsqueeze(1)
+            terms["heatmap_spread"] = heatmap_spread(
+                outputs["heatmaps"],
+                weights.spread_gain or config.gain,
+                decode.grid_rows(config),
+                on_picture.to(gt.dtype) * known,
+            )
         if weights.regressed > 0 and "regressed" in outputs:
             terms["regressed"] = vertex_loss(outputs["regressed"], gt, gt_mask)
         if weights.edge > 0:

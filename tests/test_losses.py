@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from meshpose_mobile.config import ModelConfig
+from meshpose_mobile.decode import grid_rows as decode_grid_rows
 from meshpose_mobile.errors import ConfigError, MeshPoseError
 from meshpose_mobile.losses import (
     LossWeights,
     barycentric_cross_entropy,
     edge_loss,
+    heatmap_spread,
     in_box,
     joint_2d_loss,
     joint_3d_loss,
@@ -373,6 +375,57 @@ def test_regressed_term_trains_r_where_the_fused_mesh_cannot() -> None:
     (grad,) = torch.autograd.grad(terms["regressed"], r)
     assert grad[..., :2].abs().min() > 0.0
     assert LossWeights.from_dict({"regressed": 0.05}).regressed == 0.05
+
+
+def test_heatmap_spread_measures_the_decode_distribution_about_its_mean() -> None:
+    """One cell: no spread; two cells d px apart with masses m and 1 - m: d sqrt(m (1 - m)), the
+    two-mode shape that makes a vertex jump under a tiny change of its scores."""
+    cfg = CFG.replace(num_vertices=2)
+    rows = decode_grid_rows(cfg)
+    heat = torch.full((1, 2, cfg.heatmap_height, cfg.heatmap_width), -1e4)
+    heat[0, 0, 1, 1] = 0.0  # vertex 0: one cell
+    heat[0, 1, 0, 0] = 0.0  # vertex 1: two cells 3 columns (12 px) apart ...
+    heat[0, 1, 0, 3] = math.log(3.0)  # ... masses 1/4 and 3/4 at gain 1
+    per = heatmap_spread(heat, 1.0, rows, torch.ones(1, 2), reduction="none")
+    assert per[0, 0].item() == pytest.approx(0.0, abs=1e-5)
+    assert per[0, 1].item() == pytest.approx(12.0 * math.sqrt(0.25 * 0.75), rel=1e-5)
+    # A lower gain spreads the same scores: masses 1/(1 + sqrt 3) and sqrt 3/(1 + sqrt 3) at gain 1/2.
+    m = 1.0 / (1.0 + math.sqrt(3.0))
+    low = heatmap_spread(heat, 0.5, rows, torch.ones(1, 2), reduction="none")
+    assert low[0, 1].item() == pytest.approx(12.0 * math.sqrt(m * (1 - m)), rel=1e-5)
+    # The mask picks vertices; the mean is over those picked.
+    only = heatmap_spread(heat, 1.0, rows, torch.tensor([[0.0, 1.0]]))
+    assert only.item() == pytest.approx(per[0, 1].item(), rel=1e-6)
+    # Its gradient moves mass from the far mode toward the near one: one SGD step lowers it.
+    scores = heat.clone().requires_grad_()
+    before = heatmap_spread(scores, 1.0, rows, torch.tensor([[0.0, 1.0]]))
+    _sgd(scores, before, 0.1)
+    assert heatmap_spread(scores, 1.0, rows, torch.tensor([[0.0, 1.0]])).item() < before.item()
+
+
+def test_heatmap_spread_term_in_total_loss_reads_the_gain_and_the_picture() -> None:
+    topo, cfg = _square_topology(), CFG.replace(num_vertices=4, gain=2.0)
+    targets = {k: _targets()[k] for k in ("vertices", "vertices_mask")}
+    outputs = _outputs()
+    _, terms = total_loss(outputs, targets, topo, LossWeights(), cfg)
+    assert "heatmap_spread" not in terms  # off by default: the paper's loss
+    rows = decode_grid_rows(cfg)
+    mask = targets["vertices_mask"].unsqueeze(1).expand(2, 4)
+    _, terms = total_loss(outputs, targets, topo, LossWeights(heatmap_spread=0.02), cfg)
+    own_gain = heatmap_spread(outputs["heatmaps"], 2.0, rows, mask)
+    assert terms["heatmap_spread"].item() == pytest.approx(own_gain.item(), rel=1e-6)
+    _, terms = total_loss(outputs, targets, topo, LossWeights(heatmap_spread=0.02, spread_gain=0.5), cfg)
+    assert terms["heatmap_spread"].item() == pytest.approx(heatmap_spread(outputs["heatmaps"], 0.5, rows, mask).item())
+    # Vertices behind the picture's edge (here: x >= 10) and off the crop carry no spread term.
+    targets["picture_box"] = torch.tensor([[0.0, 0.0, 10.0, 16.0]]).expand(2, 4)
+    targets["vertices"] = targets["vertices"].clone()
+    targets["vertices"][1, 3, 1] = 40.0  # off the crop
+    _, terms = total_loss(outputs, targets, topo, LossWeights(heatmap_spread=0.02), cfg)
+    kept = mask * torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]])
+    assert terms["heatmap_spread"].item() == pytest.approx(heatmap_spread(outputs["heatmaps"], 2.0, rows, kept).item())
+    with pytest.raises(ConfigError, match="spread_gain"):
+        LossWeights(spread_gain=-1.0)
+    assert LossWeights.from_dict({"heatmap_spread": 0.02, "spread_gain": 3.0}).spread_gain == 3.0
 
 
 def test_total_loss_skips_absent_targets_and_zero_weights() -> None:
