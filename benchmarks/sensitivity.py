@@ -9,7 +9,9 @@ Each input, a whole-number RGB crop (what a camera gives), gets `trials` draws o
 that), and the float32 deployment graph (`MeshPose.deploy()`, what every target converts) runs on
 the clean and the noisy copy. Reported per input set: the largest 2-D move of any vertex (`max_px`),
 the 99.9th and 99th percentiles and the mean over vertices, trials and inputs, in crop pixels, and
-how many inputs move some vertex by more than `--over` px (5: issue 22's aim) in some draw.
+how many inputs move some vertex by more than `--over` px (5: issue 22's aim) in some draw, and the
+spread of the vertices' decoding distributions at the model's gain (`spread_px_*`: over all pairs,
+over the pairs that move past `--over`, over the rest), since two-mode heatmaps make the jumps.
 
 The largest move is a tail statistic: it grows with the number of draws and differs from one draw
 to the next. The stage-7 meshpose_blaze file read 5.57 / 10.13 / 3.60 / 7.95 px with seeds 0-3 on 12
@@ -57,6 +59,34 @@ def grey_level_moves(graph: torch.nn.Module, images: np.ndarray, trials: int, se
                 per.append(np.linalg.norm(out - ref, axis=-1))
             moves.append(per)
     return np.asarray(moves, dtype=np.float64)
+
+
+def decode_spread(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    """(N, K) spread in crop px of each vertex's decoding distribution softmax(gain * S) around its
+    expectation, at the model's decode gain (`losses.heatmap_spread`, the training term of that name)."""
+    from meshpose_mobile.decode import grid_rows
+    from meshpose_mobile.losses import heatmap_spread
+
+    out = []
+    with torch.no_grad():
+        for image in images:
+            scores = model(torch.from_numpy(np.ascontiguousarray(image[None], dtype=np.float32)))["heatmaps"]
+            mask = torch.ones(scores.shape[:2])
+            spread = heatmap_spread(scores, model.config.gain, grid_rows(model.config), mask, reduction="none")
+            out.append(spread[0].numpy())
+    return np.asarray(out, dtype=np.float64)
+
+
+def spread_of_movers(moves: np.ndarray, spread: np.ndarray, over_px: float) -> dict[str, Any]:
+    """The decode spread of the (input, vertex) pairs that move past `over_px` in some draw, against
+    the rest's: a vertex with two modes moves by about gain x their distance x their masses' product."""
+    worst = moves.max(axis=1)
+    over = worst > over_px
+    return {
+        "spread_px_movers": round(float(spread[over].mean()), 2) if over.any() else None,
+        "spread_px_rest": round(float(spread[~over].mean()), 2),
+        "spread_px_mean": round(float(spread.mean()), 2),
+    }
 
 
 def summarise(moves: np.ndarray, over_px: float = 5.0) -> dict[str, Any]:
@@ -201,12 +231,17 @@ def main() -> None:
             "fusion_shift": model.config.fusion_shift,
         }
         photo_moves = grey_level_moves(graph, photos, args.photo_trials, args.seed)
-        row["photo"] = {**summarise(photo_moves, args.over), "names": names}
+        row["photo"] = {
+            **summarise(photo_moves, args.over),
+            **spread_of_movers(photo_moves, decode_spread(model, photos), args.over),
+            "names": names,
+        }
         if args.synthetic:
             synth, framings = synthetic_bodies(model.config, model.topology, args.synthetic, args.appearance, args.seed)
             moves = grey_level_moves(graph, synth, args.trials, args.seed)
             row[f"synthetic_{args.appearance}"] = {
                 **summarise(moves, args.over),
+                **spread_of_movers(moves, decode_spread(model, synth), args.over),
                 **where_over(moves, model.topology.parts, framings, args.over),
             }
         row["seconds"] = round(time.perf_counter() - t0, 1)
@@ -217,7 +252,8 @@ def main() -> None:
                 print(
                     f"{value} {key}: max {s['max_px']:.2f} px, p99.9 {s['p999_px']:.2f} px, p99 {s['p99_px']:.2f} px, "
                     f"mean {s['mean_px']:.3f} px ({s['inputs']} inputs x {s['trials']} trials; "
-                    f"{s['inputs_over']} of {s['inputs']} move a vertex over {s['over_px']:g} px)",
+                    f"{s['inputs_over']} of {s['inputs']} move a vertex over {s['over_px']:g} px; decode spread "
+                    f"{s['spread_px_mean']:.1f} px, {s['spread_px_movers']} px on the vertices past it)",
                     flush=True,
                 )
     if args.out is not None:

@@ -94,3 +94,33 @@ def test_where_over_counts_regions_per_vertex_and_inputs_per_framing() -> None:
     assert where["inputs_over_by_framing"] == {"full": "1 of 2", "selfie": "1 of 1"}
     assert where["framings"] == ["full", "selfie", "full"]
     assert "pairs_per_vertex_by_region" not in sens.where_over(moves, None, ["full"] * 3, 5.0)
+
+
+def test_spread_of_movers_splits_the_pairs_at_the_line() -> None:
+    sens = load_benchmark("sensitivity")
+    moves = np.zeros((2, 3, 2))
+    moves[0, 2, 1] = 7.0  # input 0, vertex 1 moves past 5 px in one draw
+    spread = np.array([[10.0, 60.0], [20.0, 30.0]])
+    s = sens.spread_of_movers(moves, spread, 5.0)
+    assert s["spread_px_movers"] == 60.0 and s["spread_px_rest"] == 20.0 and s["spread_px_mean"] == 30.0
+    assert sens.spread_of_movers(moves, spread, 8.0)["spread_px_movers"] is None
+
+
+def test_decode_spread_is_the_training_term_at_the_models_gain() -> None:
+    from meshpose_mobile.decode import grid_rows
+    from meshpose_mobile.losses import heatmap_spread
+    from meshpose_mobile.seeded import seeded_model
+    from meshpose_mobile.train.calibrate import with_gain
+
+    sens = load_benchmark("sensitivity")
+    model = seeded_model("meshpose_tiny").eval()
+    images = sens.synthetic_crops(model.config, model.topology, 2, "photo")
+    spread = sens.decode_spread(model, images)
+    assert spread.shape == (2, model.config.num_vertices) and np.all(spread >= 0.0)
+    with torch.no_grad():
+        scores = model(torch.from_numpy(images[1:2]))["heatmaps"]
+    ones = torch.ones(scores.shape[:2])
+    expected = heatmap_spread(scores, model.config.gain, grid_rows(model.config), ones, reduction="none")
+    np.testing.assert_allclose(spread[1], expected[0].numpy(), rtol=1e-5)
+    # A lower gain widens every distribution: the spread follows the gain the model decodes with.
+    assert sens.decode_spread(with_gain(model, model.config.gain / 4), images).mean() > spread.mean()
