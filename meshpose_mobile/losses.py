@@ -96,11 +96,17 @@ class LossWeights:
     # position lies on the picture. Why: a one-grey-level change moves a vertex by about gain x
     # (distance between two modes of its heatmap) x (their masses' product), and the vertices
     # past 5 px on the stage-7 file spread 49 px at its decode gain 3 against 26 px for the rest
-    # (64 bodies x 8 draws, benchmarks/sensitivity.py; docs/design.md, "One peak per heatmap"). The paper trains the heatmaps through
-    # the cross-entropy per pixel over the vertices (Eq. 5), which leaves the shape of each
-    # vertex's map over the pixels free. Not a paper term.
+    # (64 bodies x 8 draws, benchmarks/sensitivity.py; docs/design.md, "One peak per heatmap").
+    # The paper trains the heatmaps through the cross-entropy per pixel over the vertices (Eq. 5),
+    # which leaves the shape of each vertex's map over the pixels free. Not a paper term.
     heatmap_spread: float = 0.0
     spread_gain: float = 0.0
+    # Which vertices `heatmap_spread` reads: 'picture', every vertex whose true position lies on the
+    # crop and the photo; 'visible', only those the visibility labels mark seen (a DensePose point on
+    # one of their faces). Why the second: Eq. 7 with the fusion shift draws half-hidden vertices
+    # mostly from their heatmaps too, and 'picture' also gave the hidden ones one peak where the image
+    # shows none; the real-photo silhouette fell with its weight (docs/design.md, "One peak per heatmap").
+    spread_vertices: str = "picture"
     # `vertex` on the regressed positions r alone (every vertex, depth centred), beside the fused
     # mesh's. Why: Eq. 7 reaches r through (1 - w), so the fused loss hardly trains r where the
     # vertex is seen, and r, which alone places hidden and out-of-crop vertices (and z), stayed
@@ -148,6 +154,8 @@ class LossWeights:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"loss weight {name}={value!r} must be a finite number >= 0; fix it in the config")
+        if self.spread_vertices not in ("picture", "visible"):
+            raise ConfigError(f"spread_vertices={self.spread_vertices!r} is unknown; use 'picture' or 'visible'")
         if self.bary_target not in ("barycentric", "nearest"):
             raise ConfigError(f"bary_target={self.bary_target!r} is unknown; use 'barycentric' or 'nearest'")
         sigma = self.silhouette_sigma
@@ -568,7 +576,8 @@ def total_loss(
                 outputs["vertices_2d"], t["dp_pixels"], t["dp_face"], t["dp_bary"], t["dp_mask"], faces
             )
 
-    if weights.visibility > 0:
+    vis_target = vis_mask = None
+    if weights.visibility > 0 or (weights.heatmap_spread > 0 and weights.spread_vertices == "visible"):
         if "visibility" in t and "visibility_mask" in t:
             vis_target, vis_mask = t["visibility"], t["visibility_mask"]
         elif has_dp or has_3d:
@@ -586,9 +595,7 @@ def total_loss(
                 config,
                 t.get("picture_box"),
             )
-        else:
-            vis_target = vis_mask = None
-        if vis_target is not None and vis_mask is not None:
+        if weights.visibility > 0 and vis_target is not None and vis_mask is not None:
             terms["visibility"] = visibility_bce(outputs["visibility_logits"], vis_target, vis_mask)
 
     if weights.silhouette > 0 and "silhouette" in t:
@@ -621,11 +628,12 @@ def total_loss(
             if "picture_box" in t:
                 on_picture = on_picture & in_box(gt[..., :2], t["picture_box"])
             known = gt_mask.to(gt.dtype) if gt_mask.ndim == 2 else gt_mask.to(gt.dtype).unsqueeze(1)
+            picked = on_picture.to(gt.dtype) * known
+            if weights.spread_vertices == "visible":
+                seen = (vis_target > 0.5) & (vis_mask > 0) if vis_target is not None and vis_mask is not None else None
+                picked = picked * seen.to(gt.dtype) if seen is not None else torch.zeros_like(picked)
             terms["heatmap_spread"] = heatmap_spread(
-                outputs["heatmaps"],
-                weights.spread_gain or config.gain,
-                decode.grid_rows(config),
-                on_picture.to(gt.dtype) * known,
+                outputs["heatmaps"], weights.spread_gain or config.gain, decode.grid_rows(config), picked
             )
         if weights.regressed > 0 and "regressed" in outputs:
             terms["regressed"] = vertex_loss(outputs["regressed"], gt, gt_mask)

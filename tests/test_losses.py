@@ -428,6 +428,30 @@ def test_heatmap_spread_term_in_total_loss_reads_the_gain_and_the_picture() -> N
     assert LossWeights.from_dict({"heatmap_spread": 0.02, "spread_gain": 3.0}).spread_gain == 3.0
 
 
+def test_heatmap_spread_on_visible_vertices_reads_the_visibility_labels() -> None:
+    """`spread_vertices = 'visible'` keeps the vertices labelled seen, even with the visibility term off."""
+    topo, cfg = _square_topology(), CFG.replace(num_vertices=4, gain=2.0)
+    targets = {k: _targets()[k] for k in ("vertices", "vertices_mask")}
+    targets["visibility"] = torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 1.0]])
+    targets["visibility_mask"] = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    outputs = _outputs()
+    weights = LossWeights(heatmap_spread=0.02, spread_vertices="visible", visibility=0.0)
+    _, terms = total_loss(outputs, targets, topo, weights, cfg)
+    assert "visibility" not in terms
+    seen = torch.tensor([[1.0, 0.0, 1.0, 0.0], [1.0, 1.0, 0.0, 1.0]])  # labelled 1 where a label exists
+    mask = seen * targets["vertices_mask"].unsqueeze(1)
+    expected = heatmap_spread(outputs["heatmaps"], 2.0, decode_grid_rows(cfg), mask)
+    assert terms["heatmap_spread"].item() == pytest.approx(expected.item(), rel=1e-6)
+    # The labels derived from DensePose points work the same way: every vertex of a hit face is seen.
+    derived = {k: v for k, v in _targets().items() if k.startswith("dp_") or k.startswith("vertices")}
+    _, terms = total_loss(outputs, derived, topo, weights, cfg)
+    hit = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0]])  # sample 1: face (0, 2, 3) only
+    expected = heatmap_spread(outputs["heatmaps"], 2.0, decode_grid_rows(cfg), hit * derived["vertices_mask"][:, None])
+    assert terms["heatmap_spread"].item() == pytest.approx(expected.item(), rel=1e-6)
+    with pytest.raises(ConfigError, match="spread_vertices"):
+        LossWeights(spread_vertices="hidden")
+
+
 def test_total_loss_skips_absent_targets_and_zero_weights() -> None:
     topo, cfg = _square_topology(), CFG.replace(num_vertices=4)
     targets = {k: v for k, v in _targets().items() if k.startswith("dp_")}
