@@ -233,6 +233,14 @@ def test_silhouette_term_trains(tmp_path: Path) -> None:
     assert math.isfinite(terms["silhouette"]) and res["step"] == 1
 
 
+def test_heatmap_spread_term_trains(tmp_path: Path) -> None:
+    for where in ("picture", "visible"):
+        overrides = {"loss.heatmap_spread": 0.02, "loss.spread_vertices": where, "steps": 1, "batch_size": 2}
+        res = train(small(**overrides), tmp_path / where)
+        terms = read_metrics(tmp_path / where, "train")[0]
+        assert math.isfinite(terms["heatmap_spread"]) and terms["heatmap_spread"] > 0.0 and res["step"] == 1
+
+
 def test_consistency_term_is_the_mean_move_under_noise(tmp_path: Path) -> None:
     from meshpose_mobile.losses import LossWeights
     from meshpose_mobile.train.loop import _build_model, _forward
