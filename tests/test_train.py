@@ -312,9 +312,9 @@ def test_move_top_averages_the_largest_moves_only() -> None:
     a[..., 0] = 0.1
     a[1, 7, :2] = torch.tensor([18.0, 24.0])
     a.requires_grad_(True)
-    assert abs(float(_mean_move(a, b)) - (199 * 0.1 + 30.0) / 200) < 1e-5
+    assert abs(_mean_move(a, b).item() - (199 * 0.1 + 30.0) / 200) < 1e-5
     top = _mean_move(a, b, 0.01)
-    assert abs(float(top) - (30.0 + 0.1) / 2) < 1e-5
+    assert abs(top.item() - (30.0 + 0.1) / 2) < 1e-5
     top.backward()
     assert int((a.grad.abs().sum(-1) > 0).sum()) == 2 and float(a.grad[1, 7].abs().sum()) > 0
     # At least one move is always kept, and 1.0 is the plain mean.
