@@ -249,11 +249,12 @@ def main() -> None:
         for key in ("photo", f"synthetic_{args.appearance}"):
             if key in row:
                 s = row[key]
+                movers = "none" if s["spread_px_movers"] is None else f"{s['spread_px_movers']:.1f} px"
                 print(
                     f"{value} {key}: max {s['max_px']:.2f} px, p99.9 {s['p999_px']:.2f} px, p99 {s['p99_px']:.2f} px, "
                     f"mean {s['mean_px']:.3f} px ({s['inputs']} inputs x {s['trials']} trials; "
                     f"{s['inputs_over']} of {s['inputs']} move a vertex over {s['over_px']:g} px; decode spread "
-                    f"{s['spread_px_mean']:.1f} px, {s['spread_px_movers']} px on the vertices past it)",
+                    f"{s['spread_px_mean']:.1f} px, {movers} on the vertices past it)",
                     flush=True,
                 )
     if args.out is not None:

@@ -103,9 +103,10 @@ class LossWeights:
     spread_gain: float = 0.0
     # Which vertices `heatmap_spread` reads: 'picture', every vertex whose true position lies on the
     # crop and the photo; 'visible', only those the visibility labels mark seen (a DensePose point on
-    # one of their faces). Why the second: Eq. 7 with the fusion shift draws half-hidden vertices
-    # mostly from their heatmaps too, and 'picture' also gave the hidden ones one peak where the image
-    # shows none; the real-photo silhouette fell with its weight (docs/design.md, "One peak per heatmap").
+    # one of their faces). Why the second: on 'picture' the real-photo silhouette fell with the
+    # term's weight, and Eq. 7 with the fusion shift draws half-hidden vertices mostly from their
+    # heatmaps too. Tried once (stop 38): IoU 0.53 against 0.51, the control's 0.55, so most of that
+    # cost stays (docs/design.md, "One peak per heatmap").
     spread_vertices: str = "picture"
     # `vertex` on the regressed positions r alone (every vertex, depth centred), beside the fused
     # mesh's. Why: Eq. 7 reaches r through (1 - w), so the fused loss hardly trains r where the
