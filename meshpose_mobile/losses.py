@@ -631,8 +631,9 @@ def total_loss(
             known = gt_mask.to(gt.dtype) if gt_mask.ndim == 2 else gt_mask.to(gt.dtype).unsqueeze(1)
             picked = on_picture.to(gt.dtype) * known
             if weights.spread_vertices == "visible":
-                seen = (vis_target > 0.5) & (vis_mask > 0) if vis_target is not None and vis_mask is not None else None
-                picked = picked * seen.to(gt.dtype) if seen is not None else torch.zeros_like(picked)
+                # The visibility block above ran for this term and, with `vertices` given, always has labels.
+                assert vis_target is not None and vis_mask is not None
+                picked = picked * ((vis_target > 0.5) & (vis_mask > 0)).to(gt.dtype)
             terms["heatmap_spread"] = heatmap_spread(
                 outputs["heatmaps"], weights.spread_gain or config.gain, decode.grid_rows(config), picked
             )
