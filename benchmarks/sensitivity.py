@@ -200,12 +200,14 @@ def main() -> None:
         ap.error("--trials, --photo-trials and --threads must be at least 1, --synthetic at least 0")
     if not np.isfinite(args.over) or args.over <= 0:
         ap.error(f"--over {args.over} must be a distance above 0 px (5: issue 22's aim)")
-    if args.gain is not None and not (np.isfinite(args.gain) and args.gain > 0):
-        ap.error(f"--gain {args.gain} must be a finite number above 0 (the shipped meshpose_blaze decodes at 3)")
+    from meshpose_mobile.train.calibrate import gain_problem, with_fusion_shift, with_gain
+
+    problem = gain_problem(args.gain) if args.gain is not None else None
+    if problem:
+        ap.error(f"--gain {args.gain:g}: {problem}")
     if args.fusion_shift is not None and not np.isfinite(args.fusion_shift):
         ap.error(f"--fusion-shift {args.fusion_shift} must be a finite number (the shipped meshpose_blaze uses 2)")
     torch.set_num_threads(args.threads)
-    from meshpose_mobile.train.calibrate import with_fusion_shift, with_gain
 
     report: dict[str, Any] = {
         "what": "largest 2-D vertex move (crop px) under integer noise in {-1,0,1} per pixel, float32 deployment graph",

@@ -193,11 +193,19 @@ def choose_gain(
     return GainChoice(gain, base, tolerance, len(bodies), tuple(scores), fixed_why.strip(), chosen)
 
 
+def gain_problem(gain: float) -> str | None:
+    """What is wrong with a heatmap gain given by hand, or None (every script's --gain reads it)."""
+    if not (math.isfinite(gain) and gain > 0):
+        return f"a fixed gain must be a finite number above 0, got {gain!r} (the shipped meshpose_blaze decodes at 3)"
+    return None
+
+
 def fixed_gain_problem(gain: float, why: str) -> str | None:
     """What is wrong with a gain fixed by hand (`choose_gain(fixed=...)`), or None: the one check
     `choose_gain` and the scripts' --gain / --gain-why share (they run it before minutes of scoring)."""
-    if not (math.isfinite(gain) and gain > 0):
-        return f"a fixed gain must be a finite number above 0, got {gain!r} (the shipped meshpose_blaze decodes at 3)"
+    problem = gain_problem(gain)
+    if problem:
+        return problem
     if not why.strip():
         return "a fixed gain needs its reason (--gain-why), which the checkpoint's record keeps"
     return None
