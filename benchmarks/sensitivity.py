@@ -67,13 +67,12 @@ def decode_spread(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
     from meshpose_mobile.decode import grid_rows
     from meshpose_mobile.losses import heatmap_spread
 
+    rows, ones = grid_rows(model.config), torch.ones(1, model.config.num_vertices)
     out = []
     with torch.no_grad():
         for image in images:
             scores = model(torch.from_numpy(np.ascontiguousarray(image[None], dtype=np.float32)))["heatmaps"]
-            mask = torch.ones(scores.shape[:2])
-            spread = heatmap_spread(scores, model.config.gain, grid_rows(model.config), mask, reduction="none")
-            out.append(spread[0].numpy())
+            out.append(heatmap_spread(scores, model.config.gain, rows, ones, reduction="none")[0].numpy())
     return np.asarray(out, dtype=np.float64)
 
 
