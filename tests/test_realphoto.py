@@ -21,6 +21,7 @@ from meshpose_export.runtime.realphoto import (
     BlazePoseFull,
     crop_mask_to_image,
     fill_faces,
+    mask_cover,
     mask_iou,
     mean_error,
     pck,
@@ -79,6 +80,18 @@ def test_mask_iou_known_answers() -> None:
     assert mask_iou(a, b) == pytest.approx(50 / 150)
     assert mask_iou(a, ~a) == 0.0
     assert mask_iou(np.zeros_like(a), np.zeros_like(a)) == 1.0
+
+
+def test_mask_cover_splits_the_iou() -> None:
+    a = np.zeros((40, 40), bool)
+    a[10:20, 10:20] = True
+    b = np.zeros_like(a)
+    b[10:20, 15:35] = True  # overlap 50: half of a, a quarter of b
+    assert mask_cover(a, b) == pytest.approx(0.5) and mask_cover(b, a) == pytest.approx(0.25)
+    # IoU follows from the two shares: 1 / IoU = 1 / p + 1 / r - 1.
+    assert 1 / mask_iou(a, b) == pytest.approx(1 / 0.5 + 1 / 0.25 - 1)
+    assert mask_cover(a, a | b) == 1.0 and mask_cover(a, ~a) == 0.0
+    assert math.isnan(mask_cover(np.zeros_like(a), a))
 
 
 def test_fill_faces_fills_the_triangles() -> None:
@@ -154,8 +167,11 @@ def test_cli_one_photo_two_models_side_by_side(tmp_path: Path, tiny_ckpt: Path) 
     assert report["num_people"] == 1 and report["rows"][0]["photo"] == "astronaut"
     a, b = (report["rows"][0]["models"][k] for k in ("a", "b"))
     assert a == b  # the same checkpoint twice: the same numbers in both columns
-    for key in ("pck@0.1", "pck@0.2", "iou"):
+    for key in ("pck@0.1", "pck@0.2", "iou", "mesh_in_seg", "seg_in_mesh"):
         assert 0.0 <= a[key] <= 1.0
+    if a["iou"] > 0:
+        assert 1 / a["iou"] == pytest.approx(1 / a["mesh_in_seg"] + 1 / a["seg_in_mesh"] - 1, rel=1e-2)
+    assert report["summary"]["a"]["seg_in_mesh"] == pytest.approx(a["seg_in_mesh"])
     assert a["pck@0.1"] <= a["pck@0.2"] and a["mean_err"] > 0
     assert report["summary"]["a"]["pck@0.1"] == pytest.approx(a["pck@0.1"])
     # Per joint: the row's 17 distances give its PCK, and with one person each joint's share is 0 or 1.
@@ -177,6 +193,8 @@ def test_cli_one_photo_two_models_side_by_side(tmp_path: Path, tiny_ckpt: Path) 
     assert "| mean where BlazePose is sure | 1 / 1 |" in table
     assert "| astronaut | 0 |" in table and "a PCK@0.1" in table and "b PCK@0.1" in table and "**mean**" in table
     assert "| joint | a | a, where seen | seen by BlazePose | b |" in table and "| left_wrist |" in table
+    split = f"{a['mesh_in_seg']:.2f} / {a['seg_in_mesh']:.2f}"
+    assert "Silhouette split" in table and f"a {split}, b {split}." in table
     png = pics / "astronaut.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["photos"][0]["picture"] == "../pics/astronaut.png"

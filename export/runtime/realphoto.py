@@ -366,6 +366,14 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
 
 
+def mask_cover(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of mask `a` that mask `b` covers; nan when `a` is empty. IoU alone cannot say
+    whether a mesh spills past the person or misses part of it; this, taken both ways, can."""
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    n = int(np.count_nonzero(a))
+    return math.nan if n == 0 else float(np.count_nonzero(a & b) / n)
+
+
 def fill_faces(xy: np.ndarray, faces: np.ndarray, width: int, height: int) -> np.ndarray:
     """(H, W) bool: every triangle of the mesh filled in 2-D (pixel centres at integers)."""
     from PIL import Image, ImageDraw
@@ -582,6 +590,8 @@ def person_metrics(joints: np.ndarray, peer: PeerResult, box: Box, silhouette: n
         out[f"pck@{t:g}_visible"] = pck(joints, ref, size, t, peer.coco_visible)
     out["visible_joints"] = float(np.count_nonzero(peer.coco_visible))
     out["iou"] = math.nan if silhouette is None else mask_iou(silhouette, peer.mask)
+    out["mesh_in_seg"] = math.nan if silhouette is None else mask_cover(silhouette, peer.mask)
+    out["seg_in_mesh"] = math.nan if silhouette is None else mask_cover(peer.mask, silhouette)
     # On the model's crop (--peer-crop model, or no detection matched) the peer's flag is per model.
     out["peer_pose_flag"] = float(peer.pose_flag)
     return out
@@ -639,7 +649,10 @@ def photo_people(photo: RealPhoto, detections: Sequence[Any] | None, detect_all:
 
 
 def summarise(rows: list[dict[str, Any]], labels: Sequence[str]) -> dict[str, dict[str, float]]:
-    keys = ("pck@0.1", "pck@0.2", "mean_err", "iou", *(f"pck@{t:g}_visible" for t in PCK_THRESHOLDS))
+    keys = (
+        "pck@0.1", "pck@0.2", "mean_err", "iou", "mesh_in_seg", "seg_in_mesh",
+        *(f"pck@{t:g}_visible" for t in PCK_THRESHOLDS),
+    )  # fmt: skip
     out = {}
     for label in labels:
         mine = [r["models"][label] for r in rows if label in r["models"]]
@@ -770,6 +783,15 @@ def markdown_table(report: dict[str, Any]) -> str:
             "estimate instead of Eq. 7's fusion with the regressed position, a diagnostic; apps and artifacts "
             "use the fused positions."
         )
+    split = [
+        f"{label} {f(report['summary'][label].get('mesh_in_seg'))} / {f(report['summary'][label].get('seg_in_mesh'))}"
+        for label in labels
+    ]
+    notes.append(
+        "Silhouette split (mean over people), the share of the mesh inside BlazePose's segmentation / of the "
+        "segmentation inside the mesh (IoU falls through the first where the mesh spills, through the second where "
+        "it misses clothes, hair or a limb): " + ", ".join(split) + "."
+    )
     pictures = [f"[{e['name']}]({e['picture']})" for e in report.get("photos", []) if e.get("picture")]
     if pictures:
         notes.append("Pictures: " + ", ".join(pictures) + ".")
@@ -998,6 +1020,10 @@ def evaluate(
             "pck@t_visible": "PCK@t over the joints BlazePose marks visible (> 0.5): not those it places "
             "beyond the photo's edge or behind the body, where its landmarks are a guess as much as ours",
             "iou": "mesh faces filled in 2-D vs BlazePose segmentation > 0.5, image pixels",
+            "mesh_in_seg": "share of the mesh's filled faces inside BlazePose's segmentation (below 1: the mesh "
+            "spills past the person)",
+            "seg_in_mesh": "share of BlazePose's segmentation inside the mesh's filled faces (below 1: the mesh misses "
+            "part of the person: clothes, hair, a limb)",
             "joint_err": "per row and model, each COCO joint's distance / longer side of the person box",
             "joint_visible": "per row and model, whether BlazePose marks each COCO joint visible (> 0.5)",
             "per_joint": "per model and COCO joint, the share of people within each PCK threshold; _visible: "
