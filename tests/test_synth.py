@@ -574,3 +574,42 @@ def test_framing_metrics_per_joint_scores_against_the_labels() -> None:
         assert dist.shape == seen.shape == (3, 17) and seen.any()
         d = dist[seen]
         assert ((d <= 0.1).all(), (d <= 0.2).all()) == within
+
+
+def test_framing_metrics_silhouette_reads_the_true_mesh_as_its_ceiling() -> None:
+    """benchmarks/framing_metrics.py --silhouette: a mesh at the labels scores what the true mesh
+    scores, and one shifted sideways by a quarter of the crop scores less IoU."""
+    import torch
+    from benchmark_scripts import load_benchmark
+
+    from meshpose_mobile.topology import default_topology
+
+    fm = load_benchmark("framing_metrics")
+    samples = [SyntheticBodies(PHOTO, seed=2)[i] for i in range(3)]
+    h, w = samples[0]["mask"].shape
+
+    class Labels:
+        topology = default_topology()
+
+        class config:
+            input_height, input_width = h, w
+
+        def __init__(self, shift: float) -> None:
+            self.shift = shift
+
+        def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+            verts = torch.stack([torch.as_tensor(s["vertices"]) for s in samples]).clone()
+            verts[..., 0] += self.shift
+            return {"vertices": verts}
+
+    def collate(chunk: list[dict]) -> dict[str, torch.Tensor]:
+        return {"image": torch.zeros(len(chunk), 3, 8, 8)}
+
+    same = fm.silhouette_split(Labels(0.0), samples, collate, batch_size=8)
+    assert same.shape == (3, 2, 3)
+    np.testing.assert_array_equal(same[:, 0], same[:, 1])
+    # The mask is the visible body (occluders cut it), so the true mesh covers it but may spill.
+    assert np.all(same[:, 1, 2] > 0.9) and np.all(same[:, 1, 0] <= same[:, 1, 1])
+    moved = fm.silhouette_split(Labels(w / 4), samples, collate, batch_size=8)
+    np.testing.assert_array_equal(moved[:, 1], same[:, 1])
+    assert np.all(moved[:, 0, 0] < same[:, 0, 0])
