@@ -23,11 +23,12 @@ the box being that of the visible body, as a detector's box is on a photo: the m
 the crop. Read beside the real-photo per-joint table, it separates a joint the model misses
 everywhere from one it misses only on real photos.
 `--silhouette` adds, per framing, the mesh's filled faces (meshpose-eval-real's silhouette) against
-the visible body's mask on the crop (occluders and the photo's edge cut it, as they cut BlazePose's
-segmentation of a photo): IoU, the share of the mesh inside the mask and of the mask inside the
-mesh, and the same for the true mesh (what a perfect mesh scores here). On real photos the mesh
-covers about 0.6 of BlazePose's person segmentation while lying 0.8-1.0 inside it; this says whether
-it is thin on the synthetic bodies too, where no clothes enter the mask, or only on real people.
+the visible body's mask on the crop and, on photo-look bodies, against the clothed person's
+(occluders and the photo's edge cut both, as they cut BlazePose's segmentation of a photo): IoU, the
+share of the mesh inside the mask and of the mask inside the mesh, and the same for the true mesh
+(what a perfect body mesh scores there). On real photos the mesh covers about 0.6 of BlazePose's
+person segmentation while lying 0.8-1.0 inside it; the first table says whether it is thin on the
+synthetic bodies too, the second how much of a clothed person even the true body mesh covers.
 Synthetic bodies only; nothing trains.
 """
 
@@ -67,7 +68,9 @@ def main() -> None:
     )
     ap.add_argument("--per-joint", action="store_true", help="PCK per COCO joint and framing")
     ap.add_argument(
-        "--silhouette", action="store_true", help="the mesh's filled faces against the visible body's mask, per framing"
+        "--silhouette",
+        action="store_true",
+        help="the mesh's filled faces against the visible body's and the clothed person's masks, per framing",
     )
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -144,9 +147,18 @@ def print_per_joint(model: MeshPose, groups: dict[str, list[dict]], collate: Col
         print(f"  {name:<15}" + "".join(f"{cell:>16}" for cell in cells))
 
 
-def silhouette_split(model: MeshPose, samples: list[dict], collate: Collate, batch_size: int) -> np.ndarray:
-    """(bodies, 2, 3): for the predicted and the true mesh, IoU / mesh inside mask / mask inside mesh
-    of its filled faces against the visible body's mask, on the crop."""
+SILHOUETTE_TARGETS = {
+    "mask": "the visible body's mask (the training labels' body, under the clothes)",
+    "person": "the clothed person's visible pixels (clothes and hair: what a photo's person segmentation sees)",
+}
+
+
+def silhouette_split(
+    model: MeshPose, samples: list[dict], collate: Collate, batch_size: int, keys: tuple[str, ...] = ("mask",)
+) -> np.ndarray:
+    """(bodies, keys, 2, 3): against each sample's mask `keys[i]`, for the predicted and the true
+    mesh, IoU / mesh inside the mask / mask inside the mesh of its filled faces on the crop (nan
+    where a sample lacks that mask: flat-look bodies have no `person`)."""
     faces = np.asarray(model.topology.faces)
     h, w = model.config.input_height, model.config.input_width
     out = []
@@ -155,28 +167,36 @@ def silhouette_split(model: MeshPose, samples: list[dict], collate: Collate, bat
             chunk = samples[start : start + batch_size]
             pred = model(collate(chunk)["image"])["vertices"][..., :2].numpy()
             for s, p in zip(chunk, pred, strict=True):
-                mask = np.asarray(s["mask"]) > 0
+                sils = [fill_faces(xy, faces, w, h) for xy in (p, np.asarray(s["vertices"])[:, :2])]
                 rows = []
-                for xy in (p, np.asarray(s["vertices"])[:, :2]):
-                    sil = fill_faces(xy, faces, w, h)
-                    rows.append([mask_iou(sil, mask), mask_cover(sil, mask), mask_cover(mask, sil)])
+                for key in keys:
+                    if key not in s:
+                        rows.append([[np.nan] * 3] * 2)
+                        continue
+                    mask = np.asarray(s[key]) > 0
+                    rows.append([[mask_iou(sil, mask), mask_cover(sil, mask), mask_cover(mask, sil)] for sil in sils])
                 out.append(rows)
-    return np.array(out, np.float64).reshape(-1, 2, 3)
+    return np.array(out, np.float64).reshape(-1, len(keys), 2, 3)
 
 
 def print_silhouette(model: MeshPose, groups: dict[str, list[dict]], collate: Collate, batch_size: int) -> None:
     names = [n for n in FRAMINGS if n in groups]
-    measured = {n: silhouette_split(model, groups[n], collate, batch_size) for n in names}
+    keys = tuple(SILHOUETTE_TARGETS)
+    measured = {n: silhouette_split(model, groups[n], collate, batch_size, keys) for n in names}
     measured["all"] = np.concatenate([measured[n] for n in names])
-    print(
-        "\nSilhouette (filled faces) against the visible body's mask on the crop: "
-        "IoU / mesh inside mask / mask inside mesh"
-    )
-    print(f"  {'framing':<7} {'bodies':>6}  {'predicted mesh':>20}  {'true mesh':>20}")
-    for name in ["all", *names]:
-        m = np.nanmean(measured[name], axis=0)
-        cells = ["{:.2f} / {:.2f} / {:.2f}".format(*row) for row in m]
-        print(f"  {name:<7} {len(measured[name]):>6}  {cells[0]:>20}  {cells[1]:>20}")
+    for k, key in enumerate(keys):
+        if np.isnan(measured["all"][:, k]).all():
+            print(f"\nSilhouette against {SILHOUETTE_TARGETS[key]}: these bodies have no `{key}` mask")
+            continue
+        print(
+            f"\nSilhouette (filled faces) against {SILHOUETTE_TARGETS[key]}, on the crop: "
+            "IoU / mesh inside mask / mask inside mesh"
+        )
+        print(f"  {'framing':<7} {'bodies':>6}  {'predicted mesh':>20}  {'true mesh':>20}")
+        for name in ["all", *names]:
+            m = np.nanmean(measured[name][:, k], axis=0)
+            cells = ["{:.2f} / {:.2f} / {:.2f}".format(*row) for row in m]
+            print(f"  {name:<7} {len(measured[name]):>6}  {cells[0]:>20}  {cells[1]:>20}")
 
 
 if __name__ == "__main__":

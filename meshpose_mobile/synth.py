@@ -49,9 +49,10 @@ MAX_SIDE = 4096
 # Peak bytes per pixel while one sample is drawn (float64 image, depth and label buffers), and
 # bytes per pixel of the sample kept afterwards (image, mask, part, uv): measured with tracemalloc
 # at 256x192, 512x384 and 1024x768 (264, 263, 262 B/px; 9.25 B/px kept); appearance="photo" 270 and
-# 265 B/px at the first two.
+# 265 B/px at the first two. The photo look keeps one byte more (the clothed `person` mask).
 SAMPLE_PEAK_BYTES_PER_PX = 270
 SAMPLE_KEPT_BYTES_PER_PX = 9.25
+SAMPLE_KEPT_BYTES_PER_PX_PHOTO = 10.25
 # The photo look draws a second (clothed) z-buffer and float32 picture layers: its peak, measured
 # the same way over 6 samples at 256x192 and 512x384, was 467 and 462 B/px (the flat look: 364
 # and 360 on the same samples), plus the decoded background photos held once per process (35 MB).
@@ -504,7 +505,8 @@ class SyntheticBodies:
         hires_vertices (N_hi, 3) when ``with_hires``; with ``appearance="photo"`` also background ()
         (index into `synth_photo.BACKGROUND_PHOTOS`), framing () (index into `FRAMINGS`) and
         picture_box (4,) x0, y0, x1, y1: the crop-pixel rectangle that shows the photo (pixel edges;
-        the whole crop unless `photo_edge_prob` drew a band beyond the photo's edge).
+        the whole crop unless `photo_edge_prob` drew a band beyond the photo's edge) and person (H, W)
+        uint8: the clothed person's visible pixels (clothes and hair included; no loss reads it).
         """
         cfg, rig, topo = self.config, self.rig, self.topology
         rng = np.random.default_rng([self.seed, int(index)])
@@ -648,7 +650,7 @@ class SyntheticBodies:
 
         extra: dict[str, np.ndarray] = {}
         if photo:
-            image, occluded, crop = self._paint_photo(rng, posed_w, camera, label, body)
+            image, occluded, crop, clothed = self._paint_photo(rng, posed_w, camera, label, body)
             edge_rng = np.random.default_rng([self.seed, int(index), 1])
             picture_box = np.array([-0.5, -0.5, width - 0.5, height - 0.5], np.float32)
             if edge_rng.random() < cfg.photo_edge_prob:
@@ -657,6 +659,10 @@ class SyntheticBodies:
                 occluded = occluded | edge
                 picture_box = synth_photo.picture_box(edge)
             extra = {
+                # The clothed person as a photo's person segmentation sees it (clothes, hair; the
+                # same occluders and edge cut it). No loss reads it by default: every training
+                # label is the body under the clothes; benchmarks measure against it.
+                "person": (clothed & ~occluded).astype(np.uint8),
                 "background": np.int16(crop.photo),
                 "framing": np.uint8(FRAMINGS.index(framing)),
                 "picture_box": picture_box,
@@ -810,8 +816,9 @@ class SyntheticBodies:
         camera: Callable[[np.ndarray], np.ndarray],
         label: Callable[[np.ndarray], np.ndarray],
         body: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, synth_photo.PhotoCrop]:
-        """The photo look: RGB image, the occluder mask and the background's source.
+    ) -> tuple[np.ndarray, np.ndarray, synth_photo.PhotoCrop, np.ndarray]:
+        """The photo look: RGB image, the occluder mask, the background's source and the clothed
+        surface's pixels.
 
         The clothed surface (the body moved out along its normals) is drawn with its own z-buffer;
         `body`, the naked body's pixels, only places the occluders, as in the flat look.
@@ -859,7 +866,7 @@ class SyntheticBodies:
                 occluded |= shape
 
         effects = synth_photo.draw_effects(rng, height, width, cfg.noise_range)
-        return synth_photo.apply_effects(image, effects, rng), occluded, crop
+        return synth_photo.apply_effects(image, effects, rng), occluded, crop, cover
 
     # ---------------------------------------------------------------- speed
 
@@ -893,9 +900,11 @@ def memory_needed(config: SynthConfig, samples_held: int = 1) -> int:
     # that while drawn.
     if config.appearance == "photo":
         peak = px * SAMPLE_PEAK_BYTES_PER_PX_PHOTO + 100 * points + PHOTO_LIBRARY_BYTES
+        kept = SAMPLE_KEPT_BYTES_PER_PX_PHOTO
     else:
         peak = px * SAMPLE_PEAK_BYTES_PER_PX + 100 * points
-    return int(peak + 2 * samples_held * (px * SAMPLE_KEPT_BYTES_PER_PX + 48 * points))
+        kept = SAMPLE_KEPT_BYTES_PER_PX
+    return int(peak + 2 * samples_held * (px * kept + 48 * points))
 
 
 def require_memory(config: SynthConfig, samples_held: int = 1, what: str = "drawing one sample") -> None:

@@ -210,7 +210,10 @@ def test_photo_look_differs_from_flat_and_labels_stay_self_consistent(photo_gen:
     topo = default_topology()
     for i in range(4):
         p, f = photo_gen[i], flat[i]
-        assert p.keys() == f.keys() | {"background", "framing", "picture_box"}
+        assert p.keys() == f.keys() | {"background", "framing", "picture_box", "person"}
+        # The clothed person holds the visible body (clothes only add volume) and more.
+        body, person = p["mask"] > 0, p["person"] > 0
+        assert person.sum() >= body.sum() and (body & person).sum() >= 0.97 * body.sum()
         assert np.abs(p["image"].astype(float) - f["image"].astype(float)).mean() > 10
         # The clothes only change the picture: DensePose points still sit exactly on the naked mesh.
         m = p["dp_mask"] > 0
@@ -578,7 +581,8 @@ def test_framing_metrics_per_joint_scores_against_the_labels() -> None:
 
 def test_framing_metrics_silhouette_reads_the_true_mesh_as_its_ceiling() -> None:
     """benchmarks/framing_metrics.py --silhouette: a mesh at the labels scores what the true mesh
-    scores, and one shifted sideways by a quarter of the crop scores less IoU."""
+    scores, against the body's mask and the clothed person's, and one shifted sideways by a quarter
+    of the crop scores less IoU."""
     import torch
     from benchmark_scripts import load_benchmark
 
@@ -605,11 +609,19 @@ def test_framing_metrics_silhouette_reads_the_true_mesh_as_its_ceiling() -> None
     def collate(chunk: list[dict]) -> dict[str, torch.Tensor]:
         return {"image": torch.zeros(len(chunk), 3, 8, 8)}
 
-    same = fm.silhouette_split(Labels(0.0), samples, collate, batch_size=8)
-    assert same.shape == (3, 2, 3)
-    np.testing.assert_array_equal(same[:, 0], same[:, 1])
+    keys = ("mask", "person")
+    same = fm.silhouette_split(Labels(0.0), samples, collate, 8, keys)
+    assert same.shape == (3, 2, 2, 3)
+    np.testing.assert_array_equal(same[:, :, 0], same[:, :, 1])
     # The mask is the visible body (occluders cut it), so the true mesh covers it but may spill.
-    assert np.all(same[:, 1, 2] > 0.9) and np.all(same[:, 1, 0] <= same[:, 1, 1])
-    moved = fm.silhouette_split(Labels(w / 4), samples, collate, batch_size=8)
-    np.testing.assert_array_equal(moved[:, 1], same[:, 1])
-    assert np.all(moved[:, 0, 0] < same[:, 0, 0])
+    body = same[:, 0, 1]
+    assert np.all(body[:, 2] > 0.9) and np.all(body[:, 0] <= body[:, 1])
+    # The clothed person is larger: the true body mesh covers less of it and lies more inside it.
+    person = same[:, 1, 1]
+    assert np.all(person[:, 2] <= body[:, 2] + 1e-9) and np.all(person[:, 1] >= body[:, 1] - 1e-9)
+    moved = fm.silhouette_split(Labels(w / 4), samples, collate, 8, keys)
+    np.testing.assert_array_equal(moved[:, :, 1], same[:, :, 1])
+    assert np.all(moved[:, 0, 0, 0] < same[:, 0, 0, 0])
+    # A body without the mask reads nan, not zero.
+    flat = [{k: v for k, v in smp.items() if k != "person"} for smp in samples]
+    assert np.isnan(fm.silhouette_split(Labels(0.0), flat, collate, 8, keys)[:, 1]).all()
