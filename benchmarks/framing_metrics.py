@@ -7,7 +7,7 @@ a GPU").
     python benchmarks/framing_metrics.py --model runs/x/model.pt --stream meshpose_blaze
     python benchmarks/framing_metrics.py --model runs/x/model.pt --stream meshpose_blaze --photo-edge 1
     python benchmarks/framing_metrics.py --per-joint            # which joints it misses, per framing
-    python benchmarks/framing_metrics.py --silhouette           # is the mesh too thin, per framing
+    python benchmarks/framing_metrics.py --silhouette           # where the silhouette IoU is lost
 
 The bodies are the first `count` of the trainer's own validation stream (the checkpoint's training
 config: its synthetic look, its framing mix, its seed + VAL_SEED_OFFSET, the model's input size),
