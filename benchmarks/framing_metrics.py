@@ -40,7 +40,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from meshpose_export.runtime.realphoto import COCO_NAMES, PCK_THRESHOLDS, fill_faces, mask_cover, mask_iou
+from meshpose_export.runtime.realphoto import COCO_NAMES, PCK_THRESHOLDS, fill_faces, mask_split
 from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.losses import regress_joints
 from meshpose_mobile.model import MeshPose
@@ -174,7 +174,7 @@ def silhouette_split(
                         rows.append([[np.nan] * 3] * 2)
                         continue
                     mask = np.asarray(s[key]) > 0
-                    rows.append([[mask_iou(sil, mask), mask_cover(sil, mask), mask_cover(mask, sil)] for sil in sils])
+                    rows.append([mask_split(sil, mask) for sil in sils])
                 out.append(rows)
     return np.array(out, np.float64).reshape(-1, len(keys), 2, 3)
 

@@ -23,6 +23,7 @@ from meshpose_export.runtime.realphoto import (
     fill_faces,
     mask_cover,
     mask_iou,
+    mask_split,
     mean_error,
     pck,
     peer_box,
@@ -92,6 +93,7 @@ def test_mask_cover_splits_the_iou() -> None:
     assert 1 / mask_iou(a, b) == pytest.approx(1 / 0.5 + 1 / 0.25 - 1)
     assert mask_cover(a, a | b) == 1.0 and mask_cover(a, ~a) == 0.0
     assert math.isnan(mask_cover(np.zeros_like(a), a))
+    assert mask_split(a, b) == (mask_iou(a, b), 0.5, 0.25)
 
 
 def test_fill_faces_fills_the_triangles() -> None:

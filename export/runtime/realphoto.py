@@ -374,6 +374,13 @@ def mask_cover(a: np.ndarray, b: np.ndarray) -> float:
     return math.nan if n == 0 else float(np.count_nonzero(a & b) / n)
 
 
+def mask_split(mesh: np.ndarray, target: np.ndarray) -> tuple[float, float, float]:
+    """IoU of a mesh's silhouette with a target mask, the share of the mesh inside the target and
+    the share of the target the mesh covers: what the real-photo report and the synthetic
+    benchmark both read."""
+    return mask_iou(mesh, target), mask_cover(mesh, target), mask_cover(target, mesh)
+
+
 def fill_faces(xy: np.ndarray, faces: np.ndarray, width: int, height: int) -> np.ndarray:
     """(H, W) bool: every triangle of the mesh filled in 2-D (pixel centres at integers)."""
     from PIL import Image, ImageDraw
@@ -589,9 +596,8 @@ def person_metrics(joints: np.ndarray, peer: PeerResult, box: Box, silhouette: n
     for t in PCK_THRESHOLDS:
         out[f"pck@{t:g}_visible"] = pck(joints, ref, size, t, peer.coco_visible)
     out["visible_joints"] = float(np.count_nonzero(peer.coco_visible))
-    out["iou"] = math.nan if silhouette is None else mask_iou(silhouette, peer.mask)
-    out["mesh_in_seg"] = math.nan if silhouette is None else mask_cover(silhouette, peer.mask)
-    out["seg_in_mesh"] = math.nan if silhouette is None else mask_cover(peer.mask, silhouette)
+    split = (math.nan,) * 3 if silhouette is None else mask_split(silhouette, peer.mask)
+    out["iou"], out["mesh_in_seg"], out["seg_in_mesh"] = split
     # On the model's crop (--peer-crop model, or no detection matched) the peer's flag is per model.
     out["peer_pose_flag"] = float(peer.pose_flag)
     return out
