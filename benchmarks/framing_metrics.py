@@ -8,6 +8,7 @@ a GPU").
     python benchmarks/framing_metrics.py --model runs/x/model.pt --stream meshpose_blaze --photo-edge 1
     python benchmarks/framing_metrics.py --per-joint            # which joints it misses, per framing
     python benchmarks/framing_metrics.py --silhouette           # where the silhouette IoU is lost
+    python benchmarks/framing_metrics.py --model runs/x/model.pt --out fm.json   # the first table as JSON too
 
 The bodies are the first `count` of the trainer's own validation stream (the checkpoint's training
 config: its synthetic look, its framing mix, its seed + VAL_SEED_OFFSET, the model's input size),
@@ -36,6 +37,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,6 +75,7 @@ def main() -> None:
         action="store_true",
         help="the mesh's filled faces against the visible body's and the clothed person's masks, per framing",
     )
+    ap.add_argument("--out", type=Path, default=None, help="also write the per-framing metrics as JSON here")
     args = ap.parse_args()
     torch.set_num_threads(1)
     path = shipped_path(args.model) or args.model
@@ -97,13 +101,14 @@ def main() -> None:
         f"{cfg.input_height}x{cfg.input_width})"
     )
     everyone = [s for name in FRAMINGS for s in groups.get(name, [])]
-    m = evaluate(model, everyone, collate, config, torch.device("cpu"))
-    print(f"  {'all':<7} {len(everyone):4d} bodies: " + ", ".join(f"{k} {m[k]:.3f}" for k in KEYS if k in m))
-    for name in FRAMINGS:
-        if name in groups:
-            m = evaluate(model, groups[name], collate, config, torch.device("cpu"))
-            shown = ", ".join(f"{k} {m[k]:.3f}" for k in KEYS if k in m)
-            print(f"  {name:<7} {len(groups[name]):4d} bodies: {shown}")
+    table: dict[str, dict] = {}
+    for name, bodies in [("all", everyone), *((n, groups[n]) for n in FRAMINGS if n in groups)]:
+        m = evaluate(model, bodies, collate, config, torch.device("cpu"))
+        table[name] = {"bodies": len(bodies), **{k: float(m[k]) for k in KEYS if k in m}}
+        print(f"  {name:<7} {len(bodies):4d} bodies: " + ", ".join(f"{k} {m[k]:.3f}" for k in KEYS if k in m))
+    if args.out is not None:
+        record = {"model": str(path), "stream": str(stream), "count": args.count, "framings": table}
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
     if args.per_joint:
         print_per_joint(model, groups, collate, config.batch_size)
     if args.silhouette:
