@@ -926,3 +926,32 @@ def test_init_takes_decode_overrides_and_refuses_layer_changes(tmp_path) -> None
     assert again.config == base.config
     with pytest.raises(ConfigError, match=r"model overrides \(head_mid\) change the layers"):
         _build_model(small(init=str(ckpt), model={"head_mid": base.config.head_mid + 2}))
+
+
+def test_gpu_next_script_runs_both_phases_and_packs_what_comes_back(tmp_path: Path) -> None:
+    """benchmarks/gpu_next.sh is for a lent GPU's few minutes, where a broken script costs the whole
+    loan: here both phases run one step of 2 on the CPU, phase 2 starts from phase 1's weights, and
+    each phase's float16 weights come back loadable."""
+    from meshpose_mobile.checkpoint import load_checkpoint
+
+    root = Path(__file__).resolve().parents[1]
+    back, run = tmp_path / "back", tmp_path / "run"
+    env = {
+        **os.environ,
+        "OUT": str(back),
+        "RUN": str(run),
+        "MAIN_S": "5",
+        "TAIL_S": "5",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    args = ["--device", "cpu", "--steps", "1", "--batch-size", "2", "--set", "data.val_size=2", "--hard-stop", "600"]
+    subprocess.run(["bash", str(root / "benchmarks" / "gpu_next.sh"), *args], env=env, check=True, capture_output=True)
+    tail = json.loads((run / "tail" / "config.json").read_text())
+    assert tail["init"] == str(run / "main" / "model.pt") and tail["optim"]["lr"] == 5e-5
+    assert tail["data"]["synth"]["arms_down_prob"] == 0.5 and tail["fake_quant"] == "int8"
+    for phase in ("main", "tail"):
+        parts = sorted((back / phase).glob(f"{phase}_fp16.pt.part*"))
+        assert parts and (back / phase / f"{phase}.metrics.jsonl").is_file()
+        blob = tmp_path / f"{phase}.pt"
+        blob.write_bytes(b"".join(p.read_bytes() for p in parts))
+        assert load_checkpoint(blob).config.variant == "meshpose_blaze"
