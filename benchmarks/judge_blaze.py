@@ -38,7 +38,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -110,6 +110,12 @@ def rule(
     return out
 
 
+def _fail(message: str) -> NoReturn:
+    """Exit 2, apart from 1 (the rule's 'does not pass'), with one line."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _run(cmd: list[str], log: Path, threads: int = 1) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{env['PYTHONPATH']}" if env.get("PYTHONPATH") else str(ROOT)
@@ -119,7 +125,14 @@ def _run(cmd: list[str], log: Path, threads: int = 1) -> None:
     # meshpose-export exits 3 on a parity failure: that is a reading, kept for the rule.
     if rc not in (0, 3):
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-        raise SystemExit(f"error: {cmd[0]} {cmd[1] if len(cmd) > 1 else ''} exited {rc}: {tail[0]} (log: {log})")
+        _fail(f"{Path(cmd[1] if cmd[0] == sys.executable else cmd[0]).name} exited {rc}: {tail[0]} (log: {log})")
+
+
+def _write(path: Path, text: str) -> None:
+    """Whole or not at all: a verdict cut off half-written would read as another verdict."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def _parity(folder: Path, threads: int) -> dict[str, dict]:
@@ -145,17 +158,22 @@ def main() -> int:
     args = ap.parse_args()
     for p in (args.ckpt, args.metrics):
         if not p.is_file():
-            raise SystemExit(f"error: {p} is not a file; give a trained checkpoint and its metrics.jsonl")
+            _fail(f"{p} is not a file; give a trained checkpoint and its metrics.jsonl")
     shipped = shipped_path("meshpose_blaze")
     assert shipped is not None
     out = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _fail(f"cannot make --out {args.out}: {err.strerror}; give a folder you can write")
     py = sys.executable
     # The console scripts of the environment this runs in (the Makefile's .venv).
     bindir = Path(sys.executable).parent
     bench = ROOT / "benchmarks"
     cand = out / "candidate" / "meshpose_blaze_synth.pt"
-    stream = args.stream or str(shipped)
+    # The steps run from the repository root: a relative checkpoint path the user typed is theirs.
+    stream = str(Path(args.stream).resolve()) if args.stream and Path(args.stream).is_file() else args.stream
+    stream = stream or str(shipped)
     _run(
         [
             py,
@@ -263,7 +281,7 @@ def main() -> int:
         "budgets": budgets,
         "where": "ran on this machine's CPU; CoreML parity by our MIL interpreter, not the Core ML runtime",
     }
-    (out / "verdict.json").write_text(json.dumps(verdict, indent=1) + "\n")
+    _write(out / "verdict.json", json.dumps(verdict, indent=1) + "\n")
     lines = [
         f"# {args.ckpt}: {'passes' if passed else 'does not pass'} the ship rule",
         "",
@@ -271,7 +289,7 @@ def main() -> int:
         "|---|---|---|",
     ]
     lines += [f"| {c} | {'pass' if ok else 'FAIL'} | {f} |" for c, ok, f in checks]
-    (out / "verdict.md").write_text("\n".join(lines) + "\n")
+    _write(out / "verdict.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if passed else 1
 
