@@ -174,6 +174,8 @@ def main() -> int:
     # The steps run from the repository root: a relative checkpoint path the user typed is theirs.
     stream = str(Path(args.stream).resolve()) if args.stream and Path(args.stream).is_file() else args.stream
     stream = stream or str(shipped)
+    for stale in ("verdict.json", "verdict.md"):  # an earlier run's verdict must not outlive this one's failure
+        (out / stale).unlink(missing_ok=True)
     _run(
         [
             py,
@@ -295,4 +297,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # The steps write into --out as they go; the verdict is the only file read as a whole.
+        print("error: interrupted; no verdict was written, rerun the command to judge", file=sys.stderr)
+        sys.exit(130)
