@@ -14,8 +14,9 @@ Each step is a repo command whose log lands in --out:
 3. `meshpose-eval-real` on both: the 9 real people against BlazePose GHUM full (`make realphotos` first).
 4. `framing_metrics.py` on both, over the same `--count` validation bodies (`--stream`'s; default the
    shipped file's stream).
-5. `meshpose-export --target all` (2 threads) and CoreML fp16 again on 1 thread: the candidate must hold
-   the release budgets the shipped file holds (export/convert/budgets.py) at either thread count.
+5. `meshpose-export --target all` (2 threads), then each artifact the shipped file has a release budget
+   for again on 1 thread: the candidate must hold those budgets (export/convert/budgets.py) at either
+   thread count.
 
 The rule (all must hold; `rule()` below):
 1. real photos: PCK@0.1, PCK@0.2 and silhouette IoU no lower than the shipped file's by more than 0.01
@@ -239,22 +240,19 @@ def main() -> int:
         out / "export.log",
         threads=2,
     )
-    _run(
-        [
-            str(bindir / "meshpose-export"),
-            "--variant",
-            "meshpose_blaze",
-            "--ckpt",
-            str(cand),
-            "--target",
-            "coreml",
-            "--precision",
-            "fp16",
-            "--out",
-            str(out / "export_1t"),
-        ],
-        out / "export_1t.log",
-    )
+    budgets = {
+        k: {"max_px": b.tolerance.max_px, "p99_px": b.tolerance.p99_px, "visibility": b.tolerance.visibility}
+        for k, b in release_budgets(shipped).items()
+    }
+    # Every budgeted artifact again on one thread: one float16 rounding flipped by the thread count
+    # moves this network tenths of a pixel (budgets.py), and users' phones are not this machine.
+    for key in sorted(budgets):
+        target, precision = key.split("/")
+        _run(
+            [str(bindir / "meshpose-export"), "--variant", "meshpose_blaze", "--ckpt", str(cand),
+             "--target", target, "--precision", precision, "--out", str(out / "export_1t")],
+            out / f"export_1t_{target}_{precision}.log",
+        )  # fmt: skip
 
     real = json.loads((out / "real" / "realphoto.json").read_text())
     sens = list(json.loads((out / "sensitivity.json").read_text())["models"].values())
@@ -267,10 +265,6 @@ def main() -> int:
             "sens": {k: sens[i][k] for k in ("synthetic_photo", "photo")},
         }
     figures["candidate"]["parity"] = {**_parity(out / "export", 2), **_parity(out / "export_1t", 1)}
-    budgets = {
-        k: {"max_px": b.tolerance.max_px, "p99_px": b.tolerance.p99_px, "visibility": b.tolerance.visibility}
-        for k, b in release_budgets(shipped).items()
-    }
     checks = rule(figures["candidate"], figures["shipped"], budgets)
     passed = all(ok for _, ok, _ in checks)
     verdict = {
