@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from meshpose_export.runtime.realphoto import COCO_NAMES, PCK_THRESHOLDS, fill_faces, mask_split
+from meshpose_mobile.atomic import write_text_atomic
 from meshpose_mobile.checkpoint import load_checkpoint
 from meshpose_mobile.losses import regress_joints
 from meshpose_mobile.model import MeshPose
@@ -108,7 +109,7 @@ def main() -> None:
         print(f"  {name:<7} {len(bodies):4d} bodies: " + ", ".join(f"{k} {m[k]:.3f}" for k in KEYS if k in m))
     if args.out is not None:
         record = {"model": str(path), "stream": str(stream), "count": args.count, "framings": table}
-        args.out.write_text(json.dumps(record, indent=1) + "\n")
+        write_text_atomic(args.out, json.dumps(record, indent=1) + "\n")
     if args.per_joint:
         print_per_joint(model, groups, collate, config.batch_size)
     if args.silhouette:

@@ -129,13 +129,6 @@ def _run(cmd: list[str], log: Path, threads: int = 1) -> None:
         _fail(f"{Path(cmd[1] if cmd[0] == sys.executable else cmd[0]).name} exited {rc}: {tail[0]} (log: {log})")
 
 
-def _write(path: Path, text: str) -> None:
-    """Whole or not at all: a verdict cut off half-written would read as another verdict."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _parity(folder: Path, threads: int) -> dict[str, dict]:
     found = {}
     for p in sorted(folder.glob("*.parity.json")):
@@ -146,6 +139,7 @@ def _parity(folder: Path, threads: int) -> dict[str, dict]:
 
 def main() -> int:
     from meshpose_export.convert.budgets import release_budgets
+    from meshpose_mobile.atomic import write_text_atomic
     from meshpose_mobile.weights import shipped_path
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -277,7 +271,8 @@ def main() -> int:
         "budgets": budgets,
         "where": "ran on this machine's CPU; CoreML parity by our MIL interpreter, not the Core ML runtime",
     }
-    _write(out / "verdict.json", json.dumps(verdict, indent=1) + "\n")
+    # Whole or not at all: a verdict cut off half-written would read as another verdict.
+    write_text_atomic(out / "verdict.json", json.dumps(verdict, indent=1) + "\n")
     lines = [
         f"# {args.ckpt}: {'passes' if passed else 'does not pass'} the ship rule",
         "",
@@ -285,7 +280,7 @@ def main() -> int:
         "|---|---|---|",
     ]
     lines += [f"| {c} | {'pass' if ok else 'FAIL'} | {f} |" for c, ok, f in checks]
-    _write(out / "verdict.md", "\n".join(lines) + "\n")
+    write_text_atomic(out / "verdict.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if passed else 1
 
